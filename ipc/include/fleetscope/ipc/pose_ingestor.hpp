@@ -1,0 +1,63 @@
+// A reader's view of one segment kept up to date frame by frame: it follows layout changes and
+// copies only the links that changed since it last looked (the dirty-bit resynchronisation rule
+// is in FORMAT.md). The renderer and the console monitor both consume segments through this.
+// Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "fleetscope/ipc/segment_reader.hpp"
+
+namespace fleetscope::ipc {
+
+struct LinkChange {
+  std::uint32_t slot;
+  std::uint32_t link;
+};
+
+struct IngestStats {
+  bool layout_changed = false;
+  std::uint64_t frame = 0;
+  std::uint64_t publish_ns = 0;     // writer's CLOCK_MONOTONIC time of `frame`
+  std::uint32_t robots_read = 0;    // robots with at least one changed link
+  std::uint32_t robots_deferred = 0;  // busy for every retry; taken next time
+  std::uint64_t links_changed = 0;
+};
+
+class PoseIngestor {
+ public:
+  // `reader` must outlive the ingestor.
+  explicit PoseIngestor(const SegmentReader& reader);
+
+  // Brings the local copy up to date. Throws SegmentError (kCorrupt, kNotReady) from layout reads.
+  IngestStats ingest();
+
+  const LayoutSnapshot& layout() const noexcept { return layout_; }
+  // Poses of the robot in `slot` as last ingested (link_count entries; empty if not in use).
+  std::span<const PoseRecord> poses(std::uint32_t slot) const noexcept;
+  // (slot, link) pairs whose pose changed in the last ingest(), robot by robot.
+  std::span<const LinkChange> changes() const noexcept { return changes_; }
+
+ private:
+  struct Tracked {
+    std::uint64_t spawn_id = 0;
+    std::optional<std::uint64_t> seen_changes;
+    std::uint32_t link_count = 0;
+  };
+  void refresh_layout();
+
+  const SegmentReader& reader_;
+  LayoutSnapshot layout_;
+  bool have_layout_ = false;
+  std::uint64_t last_frame_ = ~0ULL;
+  std::vector<Tracked> tracked_;          // per slot
+  std::vector<PoseRecord> poses_;         // slot * link_capacity + link
+  std::vector<PoseRecord> scratch_;       // one robot, for reads that may be retried
+  std::vector<std::uint64_t> dirty_;      // one robot's mask
+  std::vector<LinkChange> changes_;
+};
+
+}  // namespace fleetscope::ipc

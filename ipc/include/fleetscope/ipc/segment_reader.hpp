@@ -1,0 +1,127 @@
+// The reading side of a pose segment: opening and validating, writer liveness, consistent
+// snapshots of the layout (models, visuals, robots) and of single robots. Never writes to the
+// segment (it is mapped read-only) and never takes anything the writer waits on.
+// A SegmentReader is not thread-safe; use one per thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fleetscope/ipc/format.hpp"
+#include "fleetscope/ipc/layout.hpp"
+#include "fleetscope/ipc/shared_memory.hpp"
+
+namespace fleetscope::ipc {
+
+struct ReaderOptions {
+  bool allow_other_users = false;  // refuse segments owned by another uid unless set
+};
+
+// Facts fixed at creation, copied out of the header after validation.
+struct SegmentInfo {
+  std::string name;
+  std::uint16_t abi_major = 0;
+  std::uint16_t abi_minor = 0;
+  Layout layout;
+  pid_t writer_pid = 0;
+  uid_t writer_uid = 0;
+  std::uint64_t writer_start_ticks = 0;
+  std::uint64_t created_unix_ns = 0;
+  uid_t owner_uid = 0;  // of the shared memory object
+  unsigned mode = 0;    // permission bits of the shared memory object
+};
+
+struct FrameInfo {
+  std::uint64_t frame = 0;  // 0 until the first publish
+  std::uint64_t publish_ns = 0;
+  double sim_time = 0.0;
+  std::uint64_t dirty_links = 0;
+  std::uint64_t changed_robots = 0;
+};
+
+enum class WriterState { kLive, kPaused, kDead, kClosed };
+const char* writer_state_name(WriterState state);
+
+struct WriterStatus {
+  WriterState state = WriterState::kDead;
+  std::uint64_t heartbeat_age_ns = 0;
+  std::uint64_t publish_age_ns = 0;  // since the last publish (or creation)
+};
+
+struct ModelSnapshot {
+  std::string name;
+  std::vector<LinkVisual> visuals;  // one per link; strings validated NUL-terminated
+};
+
+struct RobotSnapshot {
+  std::uint32_t slot = 0;
+  std::string name;
+  std::uint32_t model = 0;
+  std::uint32_t link_count = 0;
+  std::uint64_t spawn_id = 0;
+};
+
+struct LayoutSnapshot {
+  std::uint64_t epoch = 0;  // layout_seq / 2 when taken
+  std::vector<ModelSnapshot> models;
+  std::vector<RobotSnapshot> robots;  // robots in use, by slot
+};
+
+// One consistent read of a robot block (seqlock-validated).
+struct RobotRead {
+  std::uint64_t spawn_id = 0;
+  std::uint64_t change_count = 0;
+  std::uint64_t last_change_frame = 0;
+};
+
+class SegmentReader {
+ public:
+  // Opens and validates. Throws SegmentError: kNotFound, kPermission (other user's segment),
+  // kVersionMismatch (names both versions), kCorrupt, kNotReady (still being created).
+  static SegmentReader open(std::string_view name, const ReaderOptions& options = {});
+  // Validates a segment image held in memory (tests and the fuzzer). `bytes` must be 64-byte
+  // aligned and outlive the reader.
+  static SegmentReader over_bytes(std::span<const std::byte> bytes);
+
+  SegmentReader(SegmentReader&&) noexcept = default;
+  SegmentReader& operator=(SegmentReader&&) noexcept = default;
+
+  const SegmentInfo& info() const noexcept { return info_; }
+  FrameInfo frame() const;
+  std::uint64_t layout_epoch() const noexcept;
+  bool closed() const noexcept;
+  WriterStatus writer_status(std::uint64_t stale_after_ns = 1'000'000'000ULL) const;
+
+  // A validated copy of models and robots. Throws kCorrupt on inconsistent content, kNotReady
+  // when the layout kept changing (or a writer died mid-change) for every retry.
+  LayoutSnapshot read_layout() const;
+
+  // Copies the robot's sync fields, the dirty masks of changes (seen_changes, change_count] and
+  // the poses of the links selected. Returns nullopt if the writer kept the robot busy for
+  // every retry (the caller takes it next time). `dirty_out` gets the union of masks, or all
+  // ones when the reader fell more than dirty_history changes behind (or seen_changes is
+  // nullopt: a first read). `poses_out` receives link poses for links set in dirty_out.
+  std::optional<RobotRead> read_robot(std::uint32_t slot, std::optional<std::uint64_t> seen_changes,
+                                      std::uint32_t link_count, std::span<std::uint64_t> dirty_out,
+                                      std::span<PoseRecord> poses_out) const;
+  // Cheap pre-check without the seqlock: the robot's change counter now.
+  std::uint64_t change_count(std::uint32_t slot) const noexcept;
+
+ private:
+  SegmentReader(std::optional<SharedMemoryMapping> mapping, std::span<const std::byte> bytes);
+  void validate();
+  const SegmentHeader& header() const noexcept;
+  const std::byte* block(std::uint32_t slot) const noexcept;
+
+  std::optional<SharedMemoryMapping> mapping_;
+  std::span<const std::byte> bytes_;
+  SegmentInfo info_;
+};
+
+}  // namespace fleetscope::ipc

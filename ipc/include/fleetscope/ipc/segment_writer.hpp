@@ -1,0 +1,80 @@
+// The writing side of a pose segment: creation, models, robot slots and per-robot seqlocked
+// publication. One SegmentWriter per segment, used from one thread (not thread-safe). Every call
+// is wait-free with respect to readers: nothing here waits on or reads anything a reader writes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fleetscope/ipc/format.hpp"
+#include "fleetscope/ipc/layout.hpp"
+#include "fleetscope/ipc/shared_memory.hpp"
+
+namespace fleetscope::ipc {
+
+struct WriterOptions {
+  std::string name;
+  Capacities capacities;
+  // When a segment of that name exists and its writer is dead (or it was closed), remove it and
+  // create a new one. A live writer's segment is never touched: creation fails instead.
+  bool replace_stale = true;
+};
+
+class SegmentWriter {
+ public:
+  // Throws SegmentError: kInvalidArgument (name, capacities), kAlreadyExists (a live writer
+  // holds the name), kSystem.
+  explicit SegmentWriter(const WriterOptions& options);
+  SegmentWriter(SegmentWriter&&) noexcept = default;
+  SegmentWriter& operator=(SegmentWriter&&) noexcept = delete;
+  ~SegmentWriter();  // close(true) unless already closed
+
+  const Layout& layout() const noexcept { return layout_; }
+  const std::string& name() const noexcept { return name_; }
+  std::uint64_t frame() const noexcept { return frame_; }
+
+  // Appends a model; returns its index. Throws kCapacity or kInvalidArgument.
+  std::uint32_t add_model(std::string_view name, std::span<const LinkVisual> visuals);
+  std::uint32_t model_link_count(std::uint32_t model) const;
+
+  // Takes a free robot slot; returns its index. Its poses start as identity.
+  std::uint32_t spawn_robot(std::string_view name, std::uint32_t model);
+  void remove_robot(std::uint32_t slot);
+  bool slot_in_use(std::uint32_t slot) const noexcept;
+
+  // Publishes the links of one robot whose bit is set in `dirty` (one bit per link, 64 a word)
+  // as part of the frame being built; `poses` holds all links of the robot. A robot written
+  // twice in one frame gets the union of both masks.
+  void write_robot(std::uint32_t slot, std::span<const PoseRecord> poses,
+                   std::span<const std::uint64_t> dirty);
+  // Ends the frame being built: bumps the frame counter and records its time.
+  void end_frame(double sim_time, std::uint64_t dirty_links, std::uint64_t changed_robots);
+
+  void heartbeat() noexcept;
+  // Marks the segment closed (readers see a clean close) and, if `unlink`, removes its name.
+  void close(bool unlink) noexcept;
+  bool closed() const noexcept { return closed_; }
+
+ private:
+  SegmentHeader& header() const noexcept;
+  std::byte* block(std::uint32_t slot) const noexcept;
+  void begin_layout_change() noexcept;
+  void end_layout_change() noexcept;
+
+  std::string name_;
+  Layout layout_;
+  SharedMemoryMapping mapping_;
+  std::uint64_t frame_ = 0;          // last published frame
+  std::uint64_t next_spawn_id_ = 1;
+  std::uint32_t model_count_ = 0;
+  std::uint32_t visual_count_ = 0;
+  std::vector<std::uint32_t> model_links_;
+  std::vector<std::uint8_t> slot_used_;
+  std::vector<std::uint64_t> last_written_frame_;  // per slot, to merge masks within a frame
+  bool closed_ = false;
+};
+
+}  // namespace fleetscope::ipc

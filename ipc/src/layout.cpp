@@ -1,0 +1,51 @@
+#include "fleetscope/ipc/layout.hpp"
+
+#include <string>
+
+#include "fleetscope/ipc/error.hpp"
+
+namespace fleetscope::ipc {
+namespace {
+
+constexpr std::uint64_t align_up(std::uint64_t value) {
+  return (value + kCacheLine - 1) / kCacheLine * kCacheLine;
+}
+
+void require_in_range(const char* what, std::uint32_t value, std::uint32_t max) {
+  if (value == 0 || value > max) {
+    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " must be in 1.." +
+                                                        std::to_string(max) + ", got " +
+                                                        std::to_string(value));
+  }
+}
+
+}  // namespace
+
+Layout compute_layout(const Capacities& c) {
+  require_in_range("robot capacity", c.robots, kMaxRobots);
+  require_in_range("links per robot", c.links_per_robot, kMaxLinksPerRobot);
+  require_in_range("model capacity", c.models, kMaxModels);
+  require_in_range("visual capacity", c.visuals, kMaxVisuals);
+  require_in_range("dirty history", c.dirty_history, kMaxDirtyHistory);
+
+  // All products below fit in 64 bits given the limits above (largest: 2^20 * ~100 KiB).
+  Layout l;
+  l.capacities = c;
+  l.dirty_words = (c.links_per_robot + 63) / 64;
+  l.models_offset = align_up(sizeof(SegmentHeader));
+  l.visuals_offset = align_up(l.models_offset + std::uint64_t{c.models} * sizeof(ModelRecord));
+  l.robots_offset = align_up(l.visuals_offset + std::uint64_t{c.visuals} * sizeof(LinkVisual));
+  l.blocks_offset = align_up(l.robots_offset + std::uint64_t{c.robots} * sizeof(RobotSlot));
+  l.masks_in_block = sizeof(RobotSync);
+  l.poses_in_block = align_up(l.masks_in_block + std::uint64_t{c.dirty_history} * l.dirty_words * 8);
+  l.block_stride = align_up(l.poses_in_block + std::uint64_t{c.links_per_robot} * sizeof(PoseRecord));
+  l.total_size = l.blocks_offset + std::uint64_t{c.robots} * l.block_stride;
+  if (l.total_size > kMaxSegmentBytes) {
+    throw SegmentError(ErrorCode::kInvalidArgument,
+                       "segment would need " + std::to_string(l.total_size) +
+                           " bytes, above the format's limit of " + std::to_string(kMaxSegmentBytes));
+  }
+  return l;
+}
+
+}  // namespace fleetscope::ipc

@@ -1,0 +1,88 @@
+#include "fleetscope/ipc/pose_ingestor.hpp"
+
+#include <bit>
+
+namespace fleetscope::ipc {
+
+PoseIngestor::PoseIngestor(const SegmentReader& reader) : reader_(reader) {
+  const Layout& l = reader_.info().layout;
+  tracked_.resize(l.capacities.robots);
+  PoseRecord identity{};
+  identity.orientation[3] = 1.0f;
+  poses_.assign(std::size_t{l.capacities.robots} * l.capacities.links_per_robot, identity);
+  scratch_.resize(l.capacities.links_per_robot);
+  dirty_.resize(l.dirty_words);
+}
+
+std::span<const PoseRecord> PoseIngestor::poses(std::uint32_t slot) const noexcept {
+  if (slot >= tracked_.size()) return {};
+  const std::size_t stride = reader_.info().layout.capacities.links_per_robot;
+  return {poses_.data() + slot * stride, tracked_[slot].link_count};
+}
+
+void PoseIngestor::refresh_layout() {
+  layout_ = reader_.read_layout();
+  have_layout_ = true;
+  std::vector<std::uint8_t> in_use(tracked_.size(), 0);
+  for (const RobotSnapshot& robot : layout_.robots) {
+    in_use[robot.slot] = 1;
+    Tracked& t = tracked_[robot.slot];
+    if (t.spawn_id != robot.spawn_id) t = Tracked{robot.spawn_id, std::nullopt, robot.link_count};
+  }
+  for (std::size_t slot = 0; slot < tracked_.size(); ++slot) {
+    if (!in_use[slot]) tracked_[slot] = Tracked{};
+  }
+}
+
+IngestStats PoseIngestor::ingest() {
+  IngestStats stats;
+  changes_.clear();
+  if (!have_layout_ || reader_.layout_epoch() != layout_.epoch) {
+    refresh_layout();
+    stats.layout_changed = true;
+    last_frame_ = ~0ULL;
+  }
+  const FrameInfo frame = reader_.frame();
+  stats.frame = frame.frame;
+  stats.publish_ns = frame.publish_ns;
+  // Robot blocks are written before the frame counter moves, so an unchanged counter means
+  // nothing new to take (anything written since is taken when the counter moves).
+  if (frame.frame == last_frame_) return stats;
+
+  const std::size_t stride = reader_.info().layout.capacities.links_per_robot;
+  bool all_taken = true;
+  for (const RobotSnapshot& robot : layout_.robots) {
+    Tracked& t = tracked_[robot.slot];
+    if (t.seen_changes && reader_.change_count(robot.slot) == *t.seen_changes) continue;
+    const auto read = reader_.read_robot(robot.slot, t.seen_changes, t.link_count, dirty_, scratch_);
+    if (!read) {
+      ++stats.robots_deferred;
+      all_taken = false;
+      continue;
+    }
+    // A respawned slot: the layout we hold is stale; the next ingest refreshes it.
+    if (read->spawn_id != t.spawn_id) {
+      all_taken = false;
+      continue;
+    }
+    t.seen_changes = read->change_count;
+    PoseRecord* dst = poses_.data() + robot.slot * stride;
+    std::uint64_t links = 0;
+    for (std::size_t w = 0; w < dirty_.size(); ++w) {
+      std::uint64_t bits = dirty_[w];
+      while (bits != 0) {
+        const auto link = static_cast<std::uint32_t>(w * 64 + std::countr_zero(bits));
+        bits &= bits - 1;
+        dst[link] = scratch_[link];
+        changes_.push_back({robot.slot, link});
+        ++links;
+      }
+    }
+    if (links > 0) ++stats.robots_read;
+    stats.links_changed += links;
+  }
+  if (all_taken) last_frame_ = frame.frame;
+  return stats;
+}
+
+}  // namespace fleetscope::ipc

@@ -1,0 +1,382 @@
+#include "fleetscope/ipc/segment_reader.hpp"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <new>
+#include <sstream>
+
+#include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/process_liveness.hpp"
+#include "fleetscope/ipc/shared_access.hpp"
+
+namespace fleetscope::ipc {
+namespace {
+
+// Seqlock retries before giving up on one read. Layout reads back off with sched_yield so a
+// writer that is descheduled mid-change can finish; robot reads give up sooner and defer.
+constexpr int kLayoutTries = 2000;
+constexpr int kRobotTries = 64;
+
+std::string version_text(unsigned major, unsigned minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
+
+[[noreturn]] void corrupt(const std::string& segment, const std::string& what) {
+  throw SegmentError(ErrorCode::kCorrupt, "segment '" + segment + "' is corrupt: " + what);
+}
+
+std::string hex(std::uint64_t value) {
+  std::ostringstream out;
+  out << "0x" << std::hex << value;
+  return out.str();
+}
+
+}  // namespace
+
+const char* writer_state_name(WriterState state) {
+  switch (state) {
+    case WriterState::kLive: return "live";
+    case WriterState::kPaused: return "paused";
+    case WriterState::kDead: return "dead";
+    case WriterState::kClosed: return "closed";
+  }
+  return "unknown";
+}
+
+SegmentReader::SegmentReader(std::optional<SharedMemoryMapping> mapping,
+                             std::span<const std::byte> bytes)
+    : mapping_(std::move(mapping)), bytes_(bytes) {}
+
+SegmentReader SegmentReader::open(std::string_view name, const ReaderOptions& options) {
+  SharedMemoryMapping mapping = SharedMemoryMapping::open_read_only(name);
+  if (mapping.owner_uid() != ::geteuid() && !options.allow_other_users) {
+    throw SegmentError(ErrorCode::kPermission,
+                       "segment '" + std::string(name) + "' belongs to uid " +
+                           std::to_string(mapping.owner_uid()) + ", not to you (uid " +
+                           std::to_string(::geteuid()) +
+                           "); allow other users' segments explicitly to read it");
+  }
+  const std::span<const std::byte> bytes = mapping.bytes();
+  const uid_t owner = mapping.owner_uid();
+  const unsigned mode = mapping.mode();
+  SegmentReader reader(std::move(mapping), bytes);
+  reader.info_.name = std::string(name);
+  reader.validate();
+  reader.info_.owner_uid = owner;
+  reader.info_.mode = mode;
+  return reader;
+}
+
+SegmentReader SegmentReader::over_bytes(std::span<const std::byte> bytes) {
+  if (reinterpret_cast<std::uintptr_t>(bytes.data()) % kCacheLine != 0) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "segment image must be 64-byte aligned");
+  }
+  SegmentReader reader(std::nullopt, bytes);
+  reader.info_.name = "<memory>";
+  reader.validate();
+  return reader;
+}
+
+const SegmentHeader& SegmentReader::header() const noexcept {
+  return *std::launder(reinterpret_cast<const SegmentHeader*>(bytes_.data()));
+}
+
+const std::byte* SegmentReader::block(std::uint32_t slot) const noexcept {
+  return bytes_.data() + info_.layout.blocks_offset + std::uint64_t{slot} * info_.layout.block_stride;
+}
+
+void SegmentReader::validate() {
+  const std::string& seg = info_.name;
+  if (bytes_.size() < sizeof(SegmentHeader)) {
+    corrupt(seg, "truncated to " + std::to_string(bytes_.size()) + " bytes; the header alone needs " +
+                     std::to_string(sizeof(SegmentHeader)));
+  }
+  // SYNC POINT READ (creation): pairs with the writer's release store of kOpen.
+  const auto state = header().state.load(std::memory_order_acquire);
+  // Copy the immutable part word by word: while a segment is being created it is still written.
+  alignas(kCacheLine) std::byte raw[256];
+  load_words(raw, bytes_.data(), sizeof raw);
+  const auto& h = *std::launder(reinterpret_cast<const SegmentHeader*>(raw));
+
+  if (state == static_cast<std::uint32_t>(SegmentState::kInitialising)) {
+    if (h.magic == 0 || h.magic == kMagic) {
+      throw SegmentError(ErrorCode::kNotReady, "segment '" + seg + "' is still being created");
+    }
+  }
+  if (h.magic != kMagic) {
+    corrupt(seg, "not a fleetscope segment (magic " + hex(h.magic) + ", expected " + hex(kMagic) + ")");
+  }
+  if (h.abi_major != kAbiMajor) {
+    throw SegmentError(ErrorCode::kVersionMismatch,
+                       "segment '" + seg + "' uses segment format " +
+                           version_text(h.abi_major, h.abi_minor) + " but this fleetscope reads format " +
+                           version_text(kAbiMajor, kAbiMinor) +
+                           (h.abi_major > kAbiMajor ? " (the writer is newer: upgrade the reader)"
+                                                    : " (the writer is older: upgrade the writer)"));
+  }
+  if (state > static_cast<std::uint32_t>(SegmentState::kClosed)) {
+    corrupt(seg, "unknown state " + std::to_string(state));
+  }
+  if (h.header_size != sizeof(SegmentHeader)) {
+    corrupt(seg, "header size " + std::to_string(h.header_size) + ", expected " +
+                     std::to_string(sizeof(SegmentHeader)));
+  }
+  if (!terminated(h.name)) corrupt(seg, "segment name is not NUL-terminated");
+  Capacities caps;
+  caps.robots = h.robot_capacity;
+  caps.links_per_robot = h.link_capacity;
+  caps.models = h.model_capacity;
+  caps.visuals = h.visual_capacity;
+  caps.dirty_history = h.dirty_history;
+  Layout layout;
+  try {
+    layout = compute_layout(caps);
+  } catch (const SegmentError& e) {
+    corrupt(seg, std::string("capacities out of range: ") + e.what());
+  }
+  if (h.dirty_words != layout.dirty_words || h.models_offset != layout.models_offset ||
+      h.visuals_offset != layout.visuals_offset || h.robots_offset != layout.robots_offset ||
+      h.blocks_offset != layout.blocks_offset || h.block_stride != layout.block_stride) {
+    corrupt(seg, "section offsets do not match the capacities in the header");
+  }
+  // Telemetry (format 1.1 and later) may follow the robot blocks; 1.0 writes none.
+  const std::uint64_t expected_total = layout.total_size + h.telemetry_size;
+  if (h.telemetry_size > kMaxSegmentBytes ||
+      (h.telemetry_size != 0 && h.telemetry_offset != layout.total_size) ||
+      h.total_size != expected_total) {
+    corrupt(seg, "total size " + std::to_string(h.total_size) + " does not match the layout (" +
+                     std::to_string(expected_total) + " bytes)");
+  }
+  if (h.total_size > bytes_.size()) {
+    corrupt(seg, "truncated: the header says " + std::to_string(h.total_size) +
+                     " bytes but only " + std::to_string(bytes_.size()) + " are there");
+  }
+  info_.abi_major = h.abi_major;
+  info_.abi_minor = h.abi_minor;
+  info_.layout = layout;
+  info_.writer_pid = h.writer_pid;
+  info_.writer_uid = h.writer_uid;
+  info_.writer_start_ticks = h.writer_start_ticks;
+  info_.created_unix_ns = h.created_unix_ns;
+  if (info_.name == "<memory>") info_.name = h.name;
+}
+
+FrameInfo SegmentReader::frame() const {
+  const SegmentHeader& h = header();
+  FrameInfo info;
+  for (int attempt = 0; attempt < kLayoutTries; ++attempt) {
+    // SYNC POINT READ (frame)
+    const std::uint64_t s1 = h.frame_seq.load(std::memory_order_acquire);
+    if (s1 % 2 == 0) {
+      info.frame = h.frame.load(std::memory_order_relaxed);
+      info.publish_ns = h.publish_ns.load(std::memory_order_relaxed);
+      info.sim_time = std::bit_cast<double>(h.sim_time_bits.load(std::memory_order_relaxed));
+      info.dirty_links = h.frame_dirty_links.load(std::memory_order_relaxed);
+      info.changed_robots = h.frame_changed_robots.load(std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (h.frame_seq.load(std::memory_order_relaxed) == s1) return info;
+    }
+    if (attempt > 16) sched_yield();
+  }
+  return info;  // a writer that died mid-publish: the last values are as good as any
+}
+
+std::uint64_t SegmentReader::layout_epoch() const noexcept {
+  return header().layout_seq.load(std::memory_order_acquire) / 2;
+}
+
+bool SegmentReader::closed() const noexcept {
+  return header().state.load(std::memory_order_acquire) ==
+         static_cast<std::uint32_t>(SegmentState::kClosed);
+}
+
+WriterStatus SegmentReader::writer_status(std::uint64_t stale_after_ns) const {
+  const SegmentHeader& h = header();
+  const std::uint64_t now = monotonic_ns();
+  const std::uint64_t heartbeat = h.heartbeat_ns.load(std::memory_order_relaxed);
+  const std::uint64_t published = h.publish_ns.load(std::memory_order_relaxed);
+  WriterStatus status;
+  status.heartbeat_age_ns = now > heartbeat ? now - heartbeat : 0;
+  status.publish_age_ns = now > published ? now - published : 0;
+  if (closed()) {
+    status.state = WriterState::kClosed;
+  } else if (!process_alive(info_.writer_pid, info_.writer_start_ticks)) {
+    status.state = WriterState::kDead;
+  } else if (status.publish_age_ns > stale_after_ns) {
+    status.state = WriterState::kPaused;
+  } else {
+    status.state = WriterState::kLive;
+  }
+  return status;
+}
+
+LayoutSnapshot SegmentReader::read_layout() const {
+  const SegmentHeader& h = header();
+  const Layout& l = info_.layout;
+  const std::byte* base = bytes_.data();
+  std::vector<ModelRecord> models;
+  std::vector<LinkVisual> visuals;
+  std::vector<RobotSlot> robots;
+  std::uint64_t s1 = 0;
+  bool consistent = false;
+  std::uint32_t model_count = 0;
+  std::uint64_t high_water = 0;
+  for (int attempt = 0; attempt < kLayoutTries && !consistent; ++attempt) {
+    if (attempt > 4) sched_yield();
+    // SYNC POINT READ (layout): pairs with end_layout_change's release store.
+    s1 = h.layout_seq.load(std::memory_order_acquire);
+    if (s1 % 2 != 0) continue;
+    model_count = h.model_count.load(std::memory_order_relaxed);
+    high_water = h.robot_high_water.load(std::memory_order_relaxed);
+    // Clamp before copying; out-of-range values are reported once the copy is known consistent.
+    const std::uint32_t models_to_copy = std::min(model_count, l.capacities.models);
+    const std::uint64_t robots_to_copy = std::min<std::uint64_t>(high_water, l.capacities.robots);
+    models.resize(models_to_copy);
+    load_words(models.data(), base + l.models_offset, models_to_copy * sizeof(ModelRecord));
+    std::uint64_t visuals_used = 0;
+    for (const ModelRecord& m : models) {
+      const std::uint64_t end = std::uint64_t{m.first_visual} + m.link_count;
+      if (end <= l.capacities.visuals) visuals_used = std::max(visuals_used, end);
+    }
+    visuals.resize(visuals_used);
+    load_words(visuals.data(), base + l.visuals_offset, visuals_used * sizeof(LinkVisual));
+    robots.resize(robots_to_copy);
+    load_words(robots.data(), base + l.robots_offset, robots_to_copy * sizeof(RobotSlot));
+    std::atomic_thread_fence(std::memory_order_acquire);
+    consistent = h.layout_seq.load(std::memory_order_relaxed) == s1;
+  }
+  if (!consistent) {
+    throw SegmentError(ErrorCode::kNotReady,
+                       "segment '" + info_.name +
+                           "': the layout kept changing while being read (or its writer died "
+                           "in the middle of a change)");
+  }
+  const std::string& seg = info_.name;
+  if (model_count > l.capacities.models) {
+    corrupt(seg, "model count " + std::to_string(model_count) + " exceeds capacity " +
+                     std::to_string(l.capacities.models));
+  }
+  if (high_water > l.capacities.robots) {
+    corrupt(seg, "robot high-water mark " + std::to_string(high_water) + " exceeds capacity " +
+                     std::to_string(l.capacities.robots));
+  }
+  LayoutSnapshot snapshot;
+  snapshot.epoch = s1 / 2;
+  snapshot.models.reserve(models.size());
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const ModelRecord& m = models[i];
+    const std::string which = "model " + std::to_string(i);
+    if (!terminated(m.name)) corrupt(seg, which + " name is not NUL-terminated");
+    if (m.link_count == 0 || m.link_count > l.capacities.links_per_robot) {
+      corrupt(seg, which + " has " + std::to_string(m.link_count) + " links (allowed 1.." +
+                       std::to_string(l.capacities.links_per_robot) + ")");
+    }
+    if (std::uint64_t{m.first_visual} + m.link_count > l.capacities.visuals) {
+      corrupt(seg, which + " visuals [" + std::to_string(m.first_visual) + ", +" +
+                       std::to_string(m.link_count) + ") lie outside the visual table");
+    }
+    ModelSnapshot model;
+    model.name = m.name;
+    model.visuals.assign(visuals.begin() + m.first_visual,
+                         visuals.begin() + m.first_visual + m.link_count);
+    for (const LinkVisual& v : model.visuals) {
+      if (v.shape >= kShapeCount) corrupt(seg, which + " has unknown shape " + std::to_string(v.shape));
+      if (!terminated(v.link_name) || !terminated(v.mesh_path)) {
+        corrupt(seg, which + " has a link name or mesh path that is not NUL-terminated");
+      }
+    }
+    snapshot.models.push_back(std::move(model));
+  }
+  for (std::uint32_t slot = 0; slot < robots.size(); ++slot) {
+    const RobotSlot& r = robots[slot];
+    if (r.in_use == 0) continue;
+    const std::string which = "robot slot " + std::to_string(slot);
+    if (r.in_use != 1) corrupt(seg, which + " has in-use flag " + std::to_string(r.in_use));
+    if (!terminated(r.name)) corrupt(seg, which + " name is not NUL-terminated");
+    if (r.model_index >= snapshot.models.size()) {
+      corrupt(seg, which + " refers to model " + std::to_string(r.model_index) + " of " +
+                       std::to_string(snapshot.models.size()));
+    }
+    if (r.spawn_id == 0) corrupt(seg, which + " is in use with spawn id 0");
+    RobotSnapshot robot;
+    robot.slot = slot;
+    robot.name = r.name;
+    robot.model = r.model_index;
+    robot.link_count = static_cast<std::uint32_t>(snapshot.models[r.model_index].visuals.size());
+    robot.spawn_id = r.spawn_id;
+    snapshot.robots.push_back(std::move(robot));
+  }
+  return snapshot;
+}
+
+std::uint64_t SegmentReader::change_count(std::uint32_t slot) const noexcept {
+  if (slot >= info_.layout.capacities.robots) return 0;
+  const auto& sync = *std::launder(reinterpret_cast<const RobotSync*>(block(slot)));
+  return sync.change_count.load(std::memory_order_relaxed);
+}
+
+std::optional<RobotRead> SegmentReader::read_robot(std::uint32_t slot,
+                                                   std::optional<std::uint64_t> seen_changes,
+                                                   std::uint32_t link_count,
+                                                   std::span<std::uint64_t> dirty_out,
+                                                   std::span<PoseRecord> poses_out) const {
+  const Layout& l = info_.layout;
+  const std::uint32_t words = l.dirty_words;
+  if (slot >= l.capacities.robots || link_count > l.capacities.links_per_robot ||
+      dirty_out.size() < words || poses_out.size() < link_count) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "read_robot: slot, link count or buffers out of range");
+  }
+  const std::byte* b = block(slot);
+  const auto& sync = *std::launder(reinterpret_cast<const RobotSync*>(b));
+  const auto* masks = reinterpret_cast<const std::uint64_t*>(b + l.masks_in_block);
+  const std::byte* poses = b + l.poses_in_block;
+  const std::uint64_t history = l.capacities.dirty_history;
+
+  for (int attempt = 0; attempt < kRobotTries; ++attempt) {
+    // SYNC POINT READ (robot): acquire pairs with the writer's final release store of seq.
+    const std::uint64_t s1 = sync.seq.load(std::memory_order_acquire);
+    if (s1 % 2 != 0) {
+      if (attempt > 8) sched_yield();
+      continue;
+    }
+    RobotRead read;
+    read.spawn_id = sync.spawn_id.load(std::memory_order_relaxed);
+    read.change_count = sync.change_count.load(std::memory_order_relaxed);
+    read.last_change_frame = sync.last_change_frame.load(std::memory_order_relaxed);
+    const bool full = !seen_changes || read.change_count < *seen_changes ||
+                      read.change_count - *seen_changes > history;
+    for (std::uint32_t w = 0; w < words; ++w) dirty_out[w] = 0;
+    if (full) {
+      for (std::uint32_t link = 0; link < link_count; ++link) dirty_out[link / 64] |= 1ULL << (link % 64);
+    } else {
+      for (std::uint64_t c = *seen_changes + 1; c <= read.change_count; ++c) {
+        const std::uint64_t* entry = masks + ((c - 1) % history) * words;
+        for (std::uint32_t w = 0; w < words; ++w) dirty_out[w] |= load_word(entry + w);
+      }
+      // Bits past the robot's links are never written by a correct writer; drop them.
+      for (std::uint32_t w = 0; w < words; ++w) {
+        const std::uint32_t first = w * 64;
+        if (first >= link_count) dirty_out[w] = 0;
+        else if (link_count - first < 64) dirty_out[w] &= (1ULL << (link_count - first)) - 1;
+      }
+    }
+    for (std::uint32_t w = 0; w < words; ++w) {
+      std::uint64_t bits = dirty_out[w];
+      while (bits != 0) {
+        const std::uint32_t link = w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+        bits &= bits - 1;
+        load_words(&poses_out[link], poses + std::uint64_t{link} * sizeof(PoseRecord), sizeof(PoseRecord));
+      }
+    }
+    // SYNC POINT READ (robot): orders the data loads above before the re-check of seq.
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (sync.seq.load(std::memory_order_relaxed) == s1) return read;
+  }
+  return std::nullopt;
+}
+
+}  // namespace fleetscope::ipc

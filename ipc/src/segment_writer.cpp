@@ -1,0 +1,336 @@
+#include "fleetscope/ipc/segment_writer.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <new>
+
+#include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/process_liveness.hpp"
+#include "fleetscope/ipc/segment_reader.hpp"
+#include "fleetscope/ipc/shared_access.hpp"
+
+namespace fleetscope::ipc {
+namespace {
+
+template <std::size_t N>
+void copy_name(char (&field)[N], std::string_view value, const char* what) {
+  if (value.size() >= N) {
+    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " '" + std::string(value) +
+                                                        "' is longer than " +
+                                                        std::to_string(N - 1) + " bytes");
+  }
+  if (value.find('\0') != std::string_view::npos) {
+    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " contains a NUL byte");
+  }
+  std::memset(field, 0, N);
+  std::memcpy(field, value.data(), value.size());
+}
+
+// Removes `name` if it belongs to a writer that is gone or closed it; never a live writer's.
+void remove_if_stale(const std::string& name) {
+  try {
+    const SegmentReader existing = SegmentReader::open(name);
+    const WriterState state = existing.writer_status().state;
+    if (state == WriterState::kDead || state == WriterState::kClosed) {
+      SharedMemoryMapping::remove(name);
+    }
+  } catch (const SegmentError&) {
+    // Unreadable (another user's, corrupt, still being created): leave it to the user or gc.
+  }
+}
+
+SharedMemoryMapping create_mapping(const WriterOptions& options, const Layout& layout) {
+  try {
+    return SharedMemoryMapping::create_exclusive(options.name, layout.total_size);
+  } catch (const SegmentError& e) {
+    if (e.code() != ErrorCode::kAlreadyExists || !options.replace_stale) throw;
+  }
+  remove_if_stale(options.name);
+  try {
+    return SharedMemoryMapping::create_exclusive(options.name, layout.total_size);
+  } catch (const SegmentError& e) {
+    if (e.code() != ErrorCode::kAlreadyExists) throw;
+    throw SegmentError(ErrorCode::kAlreadyExists,
+                       "segment '" + options.name +
+                           "' already exists and its writer is alive or it is unreadable; "
+                           "choose another name or run 'fleetscope-shm gc'");
+  }
+}
+
+}  // namespace
+
+SegmentWriter::SegmentWriter(const WriterOptions& options)
+    : name_(options.name),
+      layout_(compute_layout(options.capacities)),
+      mapping_(create_mapping(options, layout_)),
+      slot_used_(layout_.capacities.robots, 0),
+      last_written_frame_(layout_.capacities.robots, 0) {
+  std::byte* base = mapping_.bytes().data();
+  auto* h = new (base) SegmentHeader();
+  // The pid first: if this process dies during creation, the half-built segment is stale.
+  h->writer_pid = ::getpid();
+  h->writer_uid = ::geteuid();
+  h->writer_start_ticks = process_start_ticks(::getpid()).value_or(0);
+  h->magic = kMagic;
+  h->abi_major = kAbiMajor;
+  h->abi_minor = kAbiMinor;
+  h->header_size = sizeof(SegmentHeader);
+  h->total_size = layout_.total_size;
+  h->robot_capacity = layout_.capacities.robots;
+  h->link_capacity = layout_.capacities.links_per_robot;
+  h->model_capacity = layout_.capacities.models;
+  h->visual_capacity = layout_.capacities.visuals;
+  h->dirty_words = layout_.dirty_words;
+  h->dirty_history = layout_.capacities.dirty_history;
+  h->models_offset = layout_.models_offset;
+  h->visuals_offset = layout_.visuals_offset;
+  h->robots_offset = layout_.robots_offset;
+  h->blocks_offset = layout_.blocks_offset;
+  h->block_stride = layout_.block_stride;
+  h->telemetry_offset = 0;
+  h->telemetry_size = 0;
+  copy_name(h->name, name_, "segment name");
+  h->created_unix_ns = unix_time_ns();
+
+  PoseRecord identity{};
+  identity.orientation[3] = 1.0f;
+  for (std::uint32_t slot = 0; slot < layout_.capacities.robots; ++slot) {
+    std::byte* b = block(slot);
+    new (b) RobotSync();
+    auto* poses = reinterpret_cast<PoseRecord*>(b + layout_.poses_in_block);
+    std::fill_n(poses, layout_.capacities.links_per_robot, identity);
+  }
+  h->heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  h->publish_ns.store(monotonic_ns(), std::memory_order_relaxed);
+  // SYNC POINT WRITE (creation): everything above becomes visible to a reader that loads
+  // `state` with acquire and sees kOpen.
+  h->state.store(static_cast<std::uint32_t>(SegmentState::kOpen), std::memory_order_release);
+}
+
+SegmentWriter::~SegmentWriter() { close(true); }
+
+SegmentHeader& SegmentWriter::header() const noexcept {
+  return *std::launder(reinterpret_cast<SegmentHeader*>(mapping_.bytes().data()));
+}
+
+std::byte* SegmentWriter::block(std::uint32_t slot) const noexcept {
+  return mapping_.bytes().data() + layout_.blocks_offset + std::uint64_t{slot} * layout_.block_stride;
+}
+
+void SegmentWriter::begin_layout_change() noexcept {
+  auto& seq = header().layout_seq;
+  seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // SYNC POINT WRITE (layout): the odd value is ordered before the content stores that follow.
+  std::atomic_thread_fence(std::memory_order_release);
+}
+
+void SegmentWriter::end_layout_change() noexcept {
+  auto& seq = header().layout_seq;
+  // SYNC POINT WRITE (layout): content stores happen-before a reader's acquire of the even value.
+  seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const LinkVisual> visuals) {
+  if (closed_) throw SegmentError(ErrorCode::kClosed, "segment '" + name_ + "' is closed");
+  if (visuals.empty() || visuals.size() > layout_.capacities.links_per_robot) {
+    throw SegmentError(ErrorCode::kInvalidArgument,
+                       "model '" + std::string(name) + "' has " + std::to_string(visuals.size()) +
+                           " links; this segment allows 1.." +
+                           std::to_string(layout_.capacities.links_per_robot));
+  }
+  if (model_count_ >= layout_.capacities.models) {
+    throw SegmentError(ErrorCode::kCapacity, "segment '" + name_ + "' holds at most " +
+                                                 std::to_string(layout_.capacities.models) +
+                                                 " models");
+  }
+  if (visual_count_ + visuals.size() > layout_.capacities.visuals) {
+    throw SegmentError(ErrorCode::kCapacity, "segment '" + name_ + "' holds at most " +
+                                                 std::to_string(layout_.capacities.visuals) +
+                                                 " link visuals over all models");
+  }
+  for (const LinkVisual& v : visuals) {
+    if (v.shape >= kShapeCount) {
+      throw SegmentError(ErrorCode::kInvalidArgument, "unknown shape " + std::to_string(v.shape));
+    }
+    if (!terminated(v.link_name) || !terminated(v.mesh_path)) {
+      throw SegmentError(ErrorCode::kInvalidArgument, "link name or mesh path not NUL-terminated");
+    }
+  }
+  ModelRecord record{};
+  copy_name(record.name, name, "model name");
+  record.first_visual = visual_count_;
+  record.link_count = static_cast<std::uint32_t>(visuals.size());
+
+  std::byte* base = mapping_.bytes().data();
+  begin_layout_change();
+  store_words(base + layout_.visuals_offset + std::uint64_t{visual_count_} * sizeof(LinkVisual),
+              visuals.data(), visuals.size_bytes());
+  store_words(base + layout_.models_offset + std::uint64_t{model_count_} * sizeof(ModelRecord),
+              &record, sizeof record);
+  header().model_count.store(model_count_ + 1, std::memory_order_relaxed);
+  end_layout_change();
+
+  visual_count_ += record.link_count;
+  model_links_.push_back(record.link_count);
+  return model_count_++;
+}
+
+std::uint32_t SegmentWriter::model_link_count(std::uint32_t model) const {
+  if (model >= model_links_.size()) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "unknown model index " + std::to_string(model));
+  }
+  return model_links_[model];
+}
+
+bool SegmentWriter::slot_in_use(std::uint32_t slot) const noexcept {
+  return slot < slot_used_.size() && slot_used_[slot] != 0;
+}
+
+std::uint32_t SegmentWriter::spawn_robot(std::string_view name, std::uint32_t model) {
+  if (closed_) throw SegmentError(ErrorCode::kClosed, "segment '" + name_ + "' is closed");
+  const std::uint32_t links = model_link_count(model);
+  const auto free_slot = std::find(slot_used_.begin(), slot_used_.end(), 0);
+  if (free_slot == slot_used_.end()) {
+    throw SegmentError(ErrorCode::kCapacity, "segment '" + name_ + "' holds at most " +
+                                                 std::to_string(layout_.capacities.robots) +
+                                                 " robots");
+  }
+  const auto slot = static_cast<std::uint32_t>(free_slot - slot_used_.begin());
+  RobotSlot record{};
+  copy_name(record.name, name, "robot name");
+  record.in_use = 1;
+  record.model_index = model;
+  record.spawn_id = next_spawn_id_++;
+
+  std::byte* base = mapping_.bytes().data();
+  std::byte* b = block(slot);
+  auto& sync = *std::launder(reinterpret_cast<RobotSync*>(b));
+  begin_layout_change();
+  store_words(base + layout_.robots_offset + std::uint64_t{slot} * sizeof(RobotSlot), &record,
+              sizeof record);
+  const std::uint64_t seq = sync.seq.load(std::memory_order_relaxed);
+  sync.seq.store(seq + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // SYNC POINT WRITE (robot)
+  sync.spawn_id.store(record.spawn_id, std::memory_order_relaxed);
+  sync.change_count.store(0, std::memory_order_relaxed);
+  sync.last_change_frame.store(frame_, std::memory_order_relaxed);
+  PoseRecord identity{};
+  identity.orientation[3] = 1.0f;
+  auto* poses = b + layout_.poses_in_block;
+  for (std::uint32_t l = 0; l < links; ++l) {
+    store_words(poses + std::uint64_t{l} * sizeof(PoseRecord), &identity, sizeof identity);
+  }
+  sync.seq.store(seq + 2, std::memory_order_release);  // SYNC POINT WRITE (robot)
+  auto& high_water = header().robot_high_water;
+  if (slot + 1 > high_water.load(std::memory_order_relaxed)) {
+    high_water.store(slot + 1, std::memory_order_relaxed);
+  }
+  end_layout_change();
+
+  slot_used_[slot] = 1;
+  last_written_frame_[slot] = 0;
+  return slot;
+}
+
+void SegmentWriter::remove_robot(std::uint32_t slot) {
+  if (!slot_in_use(slot)) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "robot slot " + std::to_string(slot) +
+                                                        " is not in use");
+  }
+  std::byte* base = mapping_.bytes().data();
+  auto& sync = *std::launder(reinterpret_cast<RobotSync*>(block(slot)));
+  RobotSlot record{};
+  begin_layout_change();
+  store_words(base + layout_.robots_offset + std::uint64_t{slot} * sizeof(RobotSlot), &record,
+              sizeof record);
+  const std::uint64_t seq = sync.seq.load(std::memory_order_relaxed);
+  sync.seq.store(seq + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // SYNC POINT WRITE (robot)
+  sync.spawn_id.store(0, std::memory_order_relaxed);
+  sync.seq.store(seq + 2, std::memory_order_release);  // SYNC POINT WRITE (robot)
+  end_layout_change();
+  slot_used_[slot] = 0;
+}
+
+void SegmentWriter::write_robot(std::uint32_t slot, std::span<const PoseRecord> poses,
+                                std::span<const std::uint64_t> dirty) {
+  if (!slot_in_use(slot)) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "robot slot " + std::to_string(slot) +
+                                                        " is not in use");
+  }
+  const std::uint32_t words = layout_.dirty_words;
+  if (dirty.size() < words || poses.size() > layout_.capacities.links_per_robot) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "dirty mask or pose span has the wrong size");
+  }
+  std::byte* b = block(slot);
+  auto& sync = *std::launder(reinterpret_cast<RobotSync*>(b));
+  auto* masks = reinterpret_cast<std::uint64_t*>(b + layout_.masks_in_block);
+  std::byte* pose_base = b + layout_.poses_in_block;
+  const std::uint64_t building = frame_ + 1;
+  const std::uint64_t history = layout_.capacities.dirty_history;
+
+  const std::uint64_t seq = sync.seq.load(std::memory_order_relaxed);
+  sync.seq.store(seq + 1, std::memory_order_relaxed);
+  // SYNC POINT WRITE (robot): the odd sequence is ordered before every store below; the reader
+  // pairs it with its acquire fence before re-reading seq.
+  std::atomic_thread_fence(std::memory_order_release);
+
+  std::uint64_t changes = sync.change_count.load(std::memory_order_relaxed);
+  const bool merge = last_written_frame_[slot] == building && changes > 0;
+  if (!merge) ++changes;
+  std::uint64_t* entry = masks + ((changes - 1) % history) * words;
+  for (std::uint32_t w = 0; w < words; ++w) {
+    const std::uint64_t previous = merge ? load_word(entry + w) : 0;
+    store_word(entry + w, previous | dirty[w]);
+  }
+  for (std::uint32_t w = 0; w < words; ++w) {
+    std::uint64_t bits = dirty[w];
+    while (bits != 0) {
+      const std::uint32_t link = w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
+      bits &= bits - 1;
+      if (link >= poses.size()) break;
+      store_words(pose_base + std::uint64_t{link} * sizeof(PoseRecord), &poses[link],
+                  sizeof(PoseRecord));
+    }
+  }
+  sync.change_count.store(changes, std::memory_order_relaxed);
+  sync.last_change_frame.store(building, std::memory_order_relaxed);
+  // SYNC POINT WRITE (robot): publishes the block to readers that acquire the even value.
+  sync.seq.store(seq + 2, std::memory_order_release);
+  last_written_frame_[slot] = building;
+}
+
+void SegmentWriter::end_frame(double sim_time, std::uint64_t dirty_links,
+                              std::uint64_t changed_robots) {
+  SegmentHeader& h = header();
+  const std::uint64_t now = monotonic_ns();
+  const std::uint64_t seq = h.frame_seq.load(std::memory_order_relaxed);
+  h.frame_seq.store(seq + 1, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);  // SYNC POINT WRITE (frame)
+  h.frame.store(frame_ + 1, std::memory_order_relaxed);
+  h.publish_ns.store(now, std::memory_order_relaxed);
+  h.sim_time_bits.store(std::bit_cast<std::uint64_t>(sim_time), std::memory_order_relaxed);
+  h.frame_dirty_links.store(dirty_links, std::memory_order_relaxed);
+  h.frame_changed_robots.store(changed_robots, std::memory_order_relaxed);
+  h.frame_seq.store(seq + 2, std::memory_order_release);  // SYNC POINT WRITE (frame)
+  h.heartbeat_ns.store(now, std::memory_order_relaxed);
+  ++frame_;
+}
+
+void SegmentWriter::heartbeat() noexcept {
+  if (closed_ || mapping_.bytes().empty()) return;
+  header().heartbeat_ns.store(monotonic_ns(), std::memory_order_relaxed);
+}
+
+void SegmentWriter::close(bool unlink) noexcept {
+  if (closed_ || mapping_.bytes().empty()) return;
+  closed_ = true;
+  header().closed_unix_ns.store(unix_time_ns(), std::memory_order_relaxed);
+  header().state.store(static_cast<std::uint32_t>(SegmentState::kClosed), std::memory_order_release);
+  if (unlink) SharedMemoryMapping::remove(name_);
+}
+
+}  // namespace fleetscope::ipc

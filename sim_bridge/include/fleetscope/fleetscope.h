@@ -1,0 +1,113 @@
+/* fleetscope C ABI: publish robot poses into a fleetscope shared-memory segment.
+ *
+ * Opaque handles, status codes, no exceptions: every function returns FS_OK or an error code,
+ * and fs_last_error() gives a message for the last error on the calling thread. Safe to call
+ * from any language with a C FFI. A writer handle is used by one thread at a time.
+ * Pose layout: 7 numbers per link, x y z qx qy qz qw.
+ */
+#ifndef FLEETSCOPE_FLEETSCOPE_H
+#define FLEETSCOPE_FLEETSCOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define FS_API __attribute__((visibility("default")))
+#else
+#define FS_API
+#endif
+
+typedef enum fs_status {
+  FS_OK = 0,
+  FS_ERR_INVALID_ARGUMENT = 1,
+  FS_ERR_ALREADY_EXISTS = 2,
+  FS_ERR_NOT_FOUND = 3,
+  FS_ERR_CAPACITY = 4,
+  FS_ERR_SYSTEM = 5,
+  FS_ERR_VERSION_MISMATCH = 6,
+  FS_ERR_CORRUPT = 7,
+  FS_ERR_PERMISSION = 8,
+  FS_ERR_NOT_READY = 9,
+  FS_ERR_CLOSED = 10,
+  FS_ERR_INTERNAL = 99
+} fs_status;
+
+typedef enum fs_shape {
+  FS_SHAPE_BOX = 0,      /* dims: size x, y, z */
+  FS_SHAPE_SPHERE = 1,   /* dims[0]: radius */
+  FS_SHAPE_CYLINDER = 2, /* dims[0]: radius, dims[1]: length along local z */
+  FS_SHAPE_CAPSULE = 3,  /* dims[0]: radius, dims[1]: length of the straight part */
+  FS_SHAPE_MESH = 4      /* mesh_path (STL, OBJ, PLY), scale */
+} fs_shape;
+
+typedef struct fs_writer fs_writer;
+
+typedef struct fs_writer_options {
+  const char* name;       /* [A-Za-z0-9_.-]{1,47} */
+  uint32_t max_robots;    /* 0 = 128 */
+  uint32_t max_links;     /* per robot; 0 = 32 */
+  uint32_t max_models;    /* 0 = 16 */
+  uint32_t max_visuals;   /* 0 = 1024 */
+  float epsilon;          /* change threshold per component; negative = default 1e-5 */
+  int replace_stale;      /* nonzero: replace a same-named segment whose writer is dead */
+} fs_writer_options;
+
+typedef struct fs_link_visual {
+  const char* name;
+  int32_t shape; /* fs_shape */
+  float dims[3];
+  float scale[3];
+  float offset_position[3];
+  float offset_orientation[4]; /* qx qy qz qw; all zero means identity */
+  uint8_t rgba[4];
+  const char* mesh_path; /* NULL unless FS_SHAPE_MESH */
+} fs_link_visual;
+
+typedef struct fs_publish_stats {
+  uint64_t frame;
+  uint64_t dirty_links;
+  uint32_t changed_robots;
+} fs_publish_stats;
+
+FS_API uint32_t fs_abi_version(void); /* (major << 16) | minor of the segment format */
+FS_API const char* fs_status_name(fs_status status);
+/* Message of the last failed call on this thread; "" if none. Valid until the next call. */
+FS_API const char* fs_last_error(void);
+
+FS_API void fs_writer_options_init(fs_writer_options* options);
+FS_API fs_status fs_writer_create(const fs_writer_options* options, fs_writer** out);
+/* Closes (if still open), removes the segment and frees the handle. NULL is allowed. */
+FS_API void fs_writer_destroy(fs_writer* writer);
+FS_API fs_status fs_writer_close(fs_writer* writer);
+
+FS_API fs_status fs_writer_add_model(fs_writer* writer, const char* name, const fs_link_visual* links,
+                                     size_t link_count, uint32_t* out_model);
+FS_API fs_status fs_writer_spawn_robot(fs_writer* writer, const char* name, uint32_t model,
+                                       uint32_t* out_robot);
+FS_API fs_status fs_writer_remove_robot(fs_writer* writer, uint32_t robot);
+FS_API fs_status fs_writer_robot_link_count(fs_writer* writer, uint32_t robot, uint32_t* out_links);
+FS_API fs_status fs_writer_total_links(fs_writer* writer, uint64_t* out_links);
+
+/* `values` holds link_count * 7 numbers (link_count must equal the robot's). */
+FS_API fs_status fs_writer_set_robot_poses_f64(fs_writer* writer, uint32_t robot,
+                                               const double* values, size_t link_count);
+FS_API fs_status fs_writer_set_robot_poses_f32(fs_writer* writer, uint32_t robot,
+                                               const float* values, size_t link_count);
+/* All robots in spawn order; link_count must equal fs_writer_total_links. */
+FS_API fs_status fs_writer_set_all_poses_f64(fs_writer* writer, const double* values,
+                                             size_t link_count);
+FS_API fs_status fs_writer_set_all_poses_f32(fs_writer* writer, const float* values,
+                                             size_t link_count);
+
+FS_API fs_status fs_writer_publish(fs_writer* writer, double sim_time, fs_publish_stats* out_stats);
+FS_API fs_status fs_writer_heartbeat(fs_writer* writer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FLEETSCOPE_FLEETSCOPE_H */

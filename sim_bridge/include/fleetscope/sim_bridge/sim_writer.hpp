@@ -1,0 +1,110 @@
+// What a C++ simulation links: create a pose segment, describe models once, spawn robots, write
+// every link every step and publish. The writer finds the links that actually moved (beyond an
+// epsilon, against what it last published) and publishes only those.
+//
+// Not thread-safe: one SimWriter per segment, called from one thread. Errors throw
+// fleetscope::ipc::SegmentError. Pose layout everywhere: 7 numbers per link,
+// x, y, z, qx, qy, qz, qw (metres; unit quaternion, normalised if it is not).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fleetscope/ipc/format.hpp"
+#include "fleetscope/ipc/segment_writer.hpp"
+
+namespace fleetscope {
+
+inline constexpr std::size_t kPoseValues = 7;
+
+struct LinkVisualDesc {
+  std::string name;
+  ipc::Shape shape = ipc::Shape::kBox;
+  // box: size x, y, z; sphere: radius; cylinder and capsule: radius, length (along local z)
+  std::array<float, 3> dims{0.1f, 0.1f, 0.1f};
+  std::array<float, 3> scale{1.0f, 1.0f, 1.0f};  // meshes
+  std::array<float, 3> offset_position{0.0f, 0.0f, 0.0f};
+  std::array<float, 4> offset_orientation{0.0f, 0.0f, 0.0f, 1.0f};  // qx, qy, qz, qw
+  std::array<std::uint8_t, 4> rgba{200, 200, 200, 255};
+  std::string mesh_path;  // STL, OBJ or PLY when shape is kMesh
+};
+
+struct ModelDesc {
+  std::string name;
+  std::vector<LinkVisualDesc> links;
+};
+
+struct WriterConfig {
+  std::string name;
+  std::uint32_t max_robots = 128;
+  std::uint32_t max_links = 32;  // per robot
+  std::uint32_t max_models = 16;
+  std::uint32_t max_visuals = 1024;
+  float epsilon = 1e-5f;  // per component, position (m) and quaternion
+  bool replace_stale = true;
+};
+
+struct PublishStats {
+  std::uint64_t frame = 0;
+  std::uint64_t dirty_links = 0;
+  std::uint32_t changed_robots = 0;
+};
+
+class SimWriter {
+ public:
+  explicit SimWriter(const WriterConfig& config);
+
+  std::uint32_t add_model(const ModelDesc& model);
+  // Returns a robot id, unique for this writer (never reused after remove_robot).
+  std::uint32_t spawn_robot(std::string_view name, std::uint32_t model);
+  void remove_robot(std::uint32_t robot);
+  bool has_robot(std::uint32_t robot) const { return index_of_.count(robot) != 0; }
+  std::uint32_t link_count(std::uint32_t robot) const;
+  std::size_t robot_count() const { return robots_.size(); }
+  // Links of all robots, in spawn order: the row count set_all_poses expects.
+  std::size_t total_links() const { return total_links_; }
+
+  // `values` holds link_count(robot) * 7 numbers.
+  void set_robot_poses(std::uint32_t robot, std::span<const double> values);
+  void set_robot_poses(std::uint32_t robot, std::span<const float> values);
+  // `values` holds total_links() * 7 numbers, robots in spawn order.
+  void set_all_poses(std::span<const double> values);
+  void set_all_poses(std::span<const float> values);
+
+  PublishStats publish(double sim_time);
+  void heartbeat() noexcept { segment_.heartbeat(); }
+  // Marks the segment closed and removes its name. Also done by the destructor.
+  void close() noexcept { segment_.close(true); }
+
+  const ipc::SegmentWriter& segment() const noexcept { return segment_; }
+
+ private:
+  struct Robot {
+    std::uint32_t id;
+    std::uint32_t slot;
+    std::uint32_t links;
+    std::vector<ipc::PoseRecord> staged;     // what the next publish writes
+    std::vector<ipc::PoseRecord> published;  // what readers have
+    std::vector<std::uint64_t> dirty;
+    bool any_dirty = false;
+  };
+  Robot& robot(std::uint32_t id);
+  template <typename T>
+  void stage(Robot& robot, const T* values);
+  template <typename T>
+  void set_all(std::span<const T> values);
+
+  ipc::SegmentWriter segment_;
+  float epsilon_;
+  std::vector<Robot> robots_;  // spawn order
+  std::unordered_map<std::uint32_t, std::size_t> index_of_;
+  std::size_t total_links_ = 0;
+  std::uint32_t next_id_ = 1;
+};
+
+}  // namespace fleetscope

@@ -1,0 +1,240 @@
+// The C ABI over SimWriter. Every entry point catches everything: no exception crosses it.
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+
+#include "fleetscope/fleetscope.h"
+#include "fleetscope/ipc/error.hpp"
+#include "fleetscope/sim_bridge/sim_writer.hpp"
+
+struct fs_writer {
+  std::optional<fleetscope::SimWriter> writer;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+fs_status status_for(fleetscope::ipc::ErrorCode code) {
+  using fleetscope::ipc::ErrorCode;
+  switch (code) {
+    case ErrorCode::kInvalidArgument: return FS_ERR_INVALID_ARGUMENT;
+    case ErrorCode::kAlreadyExists: return FS_ERR_ALREADY_EXISTS;
+    case ErrorCode::kNotFound: return FS_ERR_NOT_FOUND;
+    case ErrorCode::kCapacity: return FS_ERR_CAPACITY;
+    case ErrorCode::kSystem: return FS_ERR_SYSTEM;
+    case ErrorCode::kVersionMismatch: return FS_ERR_VERSION_MISMATCH;
+    case ErrorCode::kCorrupt: return FS_ERR_CORRUPT;
+    case ErrorCode::kPermission: return FS_ERR_PERMISSION;
+    case ErrorCode::kNotReady: return FS_ERR_NOT_READY;
+    case ErrorCode::kClosed: return FS_ERR_CLOSED;
+  }
+  return FS_ERR_INTERNAL;
+}
+
+fs_status fail(fs_status status, std::string message) {
+  last_error = std::move(message);
+  return status;
+}
+
+template <typename Body>
+fs_status guarded(Body&& body) noexcept {
+  try {
+    last_error.clear();
+    body();
+    return FS_OK;
+  } catch (const fleetscope::ipc::SegmentError& e) {
+    return fail(status_for(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(FS_ERR_SYSTEM, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(FS_ERR_INTERNAL, e.what());
+  } catch (...) {
+    return fail(FS_ERR_INTERNAL, "unknown error");
+  }
+}
+
+fs_status require(bool condition, const char* message) {
+  return condition ? FS_OK : fail(FS_ERR_INVALID_ARGUMENT, message);
+}
+
+#define FS_REQUIRE(cond, msg)                       \
+  do {                                              \
+    if (fs_status s_ = require((cond), (msg)); s_) return s_; \
+  } while (0)
+
+#define FS_REQUIRE_WRITER(w) FS_REQUIRE((w) != nullptr && (w)->writer, "writer handle is NULL or closed")
+
+}  // namespace
+
+extern "C" {
+
+uint32_t fs_abi_version(void) {
+  return (uint32_t{fleetscope::ipc::kAbiMajor} << 16) | fleetscope::ipc::kAbiMinor;
+}
+
+const char* fs_status_name(fs_status status) {
+  switch (status) {
+    case FS_OK: return "ok";
+    case FS_ERR_INVALID_ARGUMENT: return "invalid argument";
+    case FS_ERR_ALREADY_EXISTS: return "already exists";
+    case FS_ERR_NOT_FOUND: return "not found";
+    case FS_ERR_CAPACITY: return "capacity exceeded";
+    case FS_ERR_SYSTEM: return "system error";
+    case FS_ERR_VERSION_MISMATCH: return "version mismatch";
+    case FS_ERR_CORRUPT: return "corrupt segment";
+    case FS_ERR_PERMISSION: return "permission denied";
+    case FS_ERR_NOT_READY: return "not ready";
+    case FS_ERR_CLOSED: return "closed";
+    case FS_ERR_INTERNAL: return "internal error";
+  }
+  return "unknown status";
+}
+
+const char* fs_last_error(void) { return last_error.c_str(); }
+
+void fs_writer_options_init(fs_writer_options* o) {
+  if (o == nullptr) return;
+  *o = fs_writer_options{};
+  o->max_robots = 128;
+  o->max_links = 32;
+  o->max_models = 16;
+  o->max_visuals = 1024;
+  o->epsilon = 1e-5f;
+  o->replace_stale = 1;
+}
+
+fs_status fs_writer_create(const fs_writer_options* o, fs_writer** out) {
+  FS_REQUIRE(o != nullptr && out != nullptr, "options and out must not be NULL");
+  FS_REQUIRE(o->name != nullptr, "options.name must not be NULL");
+  *out = nullptr;
+  return guarded([&] {
+    fleetscope::WriterConfig c;
+    c.name = o->name;
+    if (o->max_robots) c.max_robots = o->max_robots;
+    if (o->max_links) c.max_links = o->max_links;
+    if (o->max_models) c.max_models = o->max_models;
+    if (o->max_visuals) c.max_visuals = o->max_visuals;
+    if (o->epsilon >= 0.0f) c.epsilon = o->epsilon;
+    c.replace_stale = o->replace_stale != 0;
+    auto handle = std::make_unique<fs_writer>();
+    handle->writer.emplace(c);
+    *out = handle.release();
+  });
+}
+
+void fs_writer_destroy(fs_writer* w) {
+  // The destructor closes and unlinks; it is noexcept all the way down.
+  delete w;
+}
+
+fs_status fs_writer_close(fs_writer* w) {
+  FS_REQUIRE_WRITER(w);
+  return guarded([&] { w->writer.reset(); });
+}
+
+fs_status fs_writer_add_model(fs_writer* w, const char* name, const fs_link_visual* links,
+                              size_t link_count, uint32_t* out_model) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(name != nullptr && out_model != nullptr, "name and out_model must not be NULL");
+  FS_REQUIRE(links != nullptr || link_count == 0, "links is NULL");
+  return guarded([&] {
+    fleetscope::ModelDesc model;
+    model.name = name;
+    for (size_t i = 0; i < link_count; ++i) {
+      const fs_link_visual& in = links[i];
+      if (in.shape < FS_SHAPE_BOX || in.shape > FS_SHAPE_MESH) {
+        throw fleetscope::ipc::SegmentError(fleetscope::ipc::ErrorCode::kInvalidArgument,
+                                            "link " + std::to_string(i) + " has unknown shape " +
+                                                std::to_string(in.shape));
+      }
+      fleetscope::LinkVisualDesc d;
+      d.name = in.name ? in.name : "";
+      d.shape = static_cast<fleetscope::ipc::Shape>(in.shape);
+      for (int k = 0; k < 3; ++k) {
+        d.dims[k] = in.dims[k];
+        d.scale[k] = in.scale[k] == 0.0f ? 1.0f : in.scale[k];
+        d.offset_position[k] = in.offset_position[k];
+      }
+      const bool zero_q = in.offset_orientation[0] == 0 && in.offset_orientation[1] == 0 &&
+                          in.offset_orientation[2] == 0 && in.offset_orientation[3] == 0;
+      for (int k = 0; k < 4; ++k) {
+        d.offset_orientation[k] = zero_q ? (k == 3 ? 1.0f : 0.0f) : in.offset_orientation[k];
+        d.rgba[k] = in.rgba[k];
+      }
+      d.mesh_path = in.mesh_path ? in.mesh_path : "";
+      model.links.push_back(std::move(d));
+    }
+    *out_model = w->writer->add_model(model);
+  });
+}
+
+fs_status fs_writer_spawn_robot(fs_writer* w, const char* name, uint32_t model, uint32_t* out_robot) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(name != nullptr && out_robot != nullptr, "name and out_robot must not be NULL");
+  return guarded([&] { *out_robot = w->writer->spawn_robot(name, model); });
+}
+
+fs_status fs_writer_remove_robot(fs_writer* w, uint32_t robot) {
+  FS_REQUIRE_WRITER(w);
+  return guarded([&] { w->writer->remove_robot(robot); });
+}
+
+fs_status fs_writer_robot_link_count(fs_writer* w, uint32_t robot, uint32_t* out_links) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(out_links != nullptr, "out_links must not be NULL");
+  return guarded([&] { *out_links = w->writer->link_count(robot); });
+}
+
+fs_status fs_writer_total_links(fs_writer* w, uint64_t* out_links) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(out_links != nullptr, "out_links must not be NULL");
+  return guarded([&] { *out_links = w->writer->total_links(); });
+}
+
+fs_status fs_writer_set_robot_poses_f64(fs_writer* w, uint32_t robot, const double* values,
+                                        size_t link_count) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(values != nullptr, "values must not be NULL");
+  return guarded([&] {
+    w->writer->set_robot_poses(robot, std::span<const double>(values, link_count * 7));
+  });
+}
+
+fs_status fs_writer_set_robot_poses_f32(fs_writer* w, uint32_t robot, const float* values,
+                                        size_t link_count) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(values != nullptr, "values must not be NULL");
+  return guarded([&] {
+    w->writer->set_robot_poses(robot, std::span<const float>(values, link_count * 7));
+  });
+}
+
+fs_status fs_writer_set_all_poses_f64(fs_writer* w, const double* values, size_t link_count) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(values != nullptr || link_count == 0, "values must not be NULL");
+  return guarded([&] { w->writer->set_all_poses(std::span<const double>(values, link_count * 7)); });
+}
+
+fs_status fs_writer_set_all_poses_f32(fs_writer* w, const float* values, size_t link_count) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(values != nullptr || link_count == 0, "values must not be NULL");
+  return guarded([&] { w->writer->set_all_poses(std::span<const float>(values, link_count * 7)); });
+}
+
+fs_status fs_writer_publish(fs_writer* w, double sim_time, fs_publish_stats* out_stats) {
+  FS_REQUIRE_WRITER(w);
+  return guarded([&] {
+    const fleetscope::PublishStats s = w->writer->publish(sim_time);
+    if (out_stats != nullptr) *out_stats = fs_publish_stats{s.frame, s.dirty_links, s.changed_robots};
+  });
+}
+
+fs_status fs_writer_heartbeat(fs_writer* w) {
+  FS_REQUIRE_WRITER(w);
+  return guarded([&] { w->writer->heartbeat(); });
+}
+
+}  // extern "C"

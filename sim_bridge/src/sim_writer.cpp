@@ -1,0 +1,220 @@
+#include "fleetscope/sim_bridge/sim_writer.hpp"
+
+#include <cmath>
+#include <cstring>
+
+#include "fleetscope/ipc/error.hpp"
+
+namespace fleetscope {
+namespace {
+
+using ipc::ErrorCode;
+using ipc::SegmentError;
+
+ipc::WriterOptions writer_options(const WriterConfig& c) {
+  ipc::WriterOptions o;
+  o.name = c.name;
+  o.capacities.robots = c.max_robots;
+  o.capacities.links_per_robot = c.max_links;
+  o.capacities.models = c.max_models;
+  o.capacities.visuals = c.max_visuals;
+  o.replace_stale = c.replace_stale;
+  return o;
+}
+
+template <std::size_t N>
+void copy_text(char (&field)[N], const std::string& value, const char* what) {
+  if (value.size() >= N) {
+    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " '" + value +
+                                                        "' is longer than " + std::to_string(N - 1) +
+                                                        " bytes");
+  }
+  std::memset(field, 0, N);
+  std::memcpy(field, value.data(), value.size());
+}
+
+ipc::LinkVisual to_record(const LinkVisualDesc& d) {
+  ipc::LinkVisual v{};
+  copy_text(v.link_name, d.name, "link name");
+  v.shape = static_cast<std::uint32_t>(d.shape);
+  for (int i = 0; i < 3; ++i) {
+    v.dims[i] = d.dims[i];
+    v.scale[i] = d.scale[i];
+    v.offset_position[i] = d.offset_position[i];
+  }
+  for (int i = 0; i < 4; ++i) {
+    v.offset_orientation[i] = d.offset_orientation[i];
+    v.rgba[i] = d.rgba[i];
+  }
+  if (d.shape == ipc::Shape::kMesh && d.mesh_path.empty()) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "link '" + d.name + "' is a mesh without a path");
+  }
+  copy_text(v.mesh_path, d.mesh_path, "mesh path");
+  return v;
+}
+
+}  // namespace
+
+SimWriter::SimWriter(const WriterConfig& config)
+    : segment_(writer_options(config)), epsilon_(config.epsilon) {
+  if (!(epsilon_ >= 0.0f)) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "epsilon must be zero or positive");
+  }
+}
+
+std::uint32_t SimWriter::add_model(const ModelDesc& model) {
+  std::vector<ipc::LinkVisual> visuals;
+  visuals.reserve(model.links.size());
+  for (const LinkVisualDesc& link : model.links) visuals.push_back(to_record(link));
+  return segment_.add_model(model.name, visuals);
+}
+
+std::uint32_t SimWriter::spawn_robot(std::string_view name, std::uint32_t model) {
+  const std::uint32_t links = segment_.model_link_count(model);
+  const std::uint32_t slot = segment_.spawn_robot(name, model);
+  ipc::PoseRecord identity{};
+  identity.orientation[3] = 1.0f;
+  Robot r{next_id_++, slot, links, std::vector<ipc::PoseRecord>(links, identity),
+          std::vector<ipc::PoseRecord>(links, identity),
+          std::vector<std::uint64_t>(segment_.layout().dirty_words, 0), false};
+  // A new robot's first publish carries every link.
+  for (std::uint32_t l = 0; l < links; ++l) r.dirty[l / 64] |= 1ULL << (l % 64);
+  r.any_dirty = true;
+  index_of_[r.id] = robots_.size();
+  total_links_ += links;
+  robots_.push_back(std::move(r));
+  return robots_.back().id;
+}
+
+SimWriter::Robot& SimWriter::robot(std::uint32_t id) {
+  const auto it = index_of_.find(id);
+  if (it == index_of_.end()) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "unknown robot id " + std::to_string(id));
+  }
+  return robots_[it->second];
+}
+
+void SimWriter::remove_robot(std::uint32_t id) {
+  const std::size_t index = index_of_.at(robot(id).id);
+  segment_.remove_robot(robots_[index].slot);
+  total_links_ -= robots_[index].links;
+  robots_.erase(robots_.begin() + static_cast<std::ptrdiff_t>(index));
+  index_of_.erase(id);
+  for (std::size_t i = index; i < robots_.size(); ++i) index_of_[robots_[i].id] = i;
+}
+
+std::uint32_t SimWriter::link_count(std::uint32_t id) const {
+  const auto it = index_of_.find(id);
+  if (it == index_of_.end()) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "unknown robot id " + std::to_string(id));
+  }
+  return robots_[it->second].links;
+}
+
+template <typename T>
+void SimWriter::stage(Robot& r, const T* v) {
+  // Finiteness is checked once per robot on a running sum: NaN and infinity propagate into it.
+  T sum = 0;
+  for (std::size_t i = 0; i < r.links * kPoseValues; ++i) sum += v[i];
+  if (!std::isfinite(sum)) {
+    throw SegmentError(ErrorCode::kInvalidArgument,
+                       "poses of robot " + std::to_string(r.id) + " contain NaN or infinity");
+  }
+  const float eps = epsilon_;
+  for (std::uint32_t l = 0; l < r.links; ++l, v += kPoseValues) {
+    ipc::PoseRecord p{};
+    p.position[0] = static_cast<float>(v[0]);
+    p.position[1] = static_cast<float>(v[1]);
+    p.position[2] = static_cast<float>(v[2]);
+    float q[4] = {static_cast<float>(v[3]), static_cast<float>(v[4]), static_cast<float>(v[5]),
+                  static_cast<float>(v[6])};
+    const float norm2 = q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3];
+    if (std::fabs(norm2 - 1.0f) > 1e-4f) {
+      if (norm2 < 1e-12f) {
+        throw SegmentError(ErrorCode::kInvalidArgument, "robot " + std::to_string(r.id) + " link " +
+                                                            std::to_string(l) +
+                                                            " has a zero quaternion");
+      }
+      const float inv = 1.0f / std::sqrt(norm2);
+      for (float& c : q) c *= inv;
+    }
+    for (int i = 0; i < 4; ++i) p.orientation[i] = q[i];
+    const ipc::PoseRecord& old = r.published[l];
+    bool moved = false;
+    for (int i = 0; i < 3; ++i) moved |= std::fabs(p.position[i] - old.position[i]) > eps;
+    for (int i = 0; i < 4; ++i) moved |= std::fabs(p.orientation[i] - old.orientation[i]) > eps;
+    if (moved) {
+      r.staged[l] = p;
+      r.dirty[l / 64] |= 1ULL << (l % 64);
+      r.any_dirty = true;
+    }
+  }
+}
+
+void SimWriter::set_robot_poses(std::uint32_t id, std::span<const double> values) {
+  Robot& r = robot(id);
+  if (values.size() != std::size_t{r.links} * kPoseValues) {
+    throw SegmentError(ErrorCode::kInvalidArgument,
+                       "robot " + std::to_string(id) + " has " + std::to_string(r.links) +
+                           " links: expected " + std::to_string(r.links * kPoseValues) +
+                           " values, got " + std::to_string(values.size()));
+  }
+  stage(r, values.data());
+}
+
+void SimWriter::set_robot_poses(std::uint32_t id, std::span<const float> values) {
+  Robot& r = robot(id);
+  if (values.size() != std::size_t{r.links} * kPoseValues) {
+    throw SegmentError(ErrorCode::kInvalidArgument,
+                       "robot " + std::to_string(id) + " has " + std::to_string(r.links) +
+                           " links: expected " + std::to_string(r.links * kPoseValues) +
+                           " values, got " + std::to_string(values.size()));
+  }
+  stage(r, values.data());
+}
+
+template <typename T>
+void SimWriter::set_all(std::span<const T> values) {
+  if (values.size() != total_links_ * kPoseValues) {
+    throw SegmentError(ErrorCode::kInvalidArgument,
+                       "expected " + std::to_string(total_links_) + " links x 7 = " +
+                           std::to_string(total_links_ * kPoseValues) + " values, got " +
+                           std::to_string(values.size()));
+  }
+  const T* v = values.data();
+  for (Robot& r : robots_) {
+    stage(r, v);
+    v += std::size_t{r.links} * kPoseValues;
+  }
+}
+
+void SimWriter::set_all_poses(std::span<const double> values) { set_all(values); }
+void SimWriter::set_all_poses(std::span<const float> values) { set_all(values); }
+
+PublishStats SimWriter::publish(double sim_time) {
+  if (segment_.closed()) {
+    throw SegmentError(ErrorCode::kClosed, "segment '" + segment_.name() + "' is closed");
+  }
+  PublishStats stats;
+  for (Robot& r : robots_) {
+    if (!r.any_dirty) continue;
+    segment_.write_robot(r.slot, r.staged, r.dirty);
+    for (std::size_t w = 0; w < r.dirty.size(); ++w) {
+      std::uint64_t bits = r.dirty[w];
+      stats.dirty_links += static_cast<std::uint64_t>(__builtin_popcountll(bits));
+      while (bits != 0) {
+        const std::size_t l = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
+        bits &= bits - 1;
+        r.published[l] = r.staged[l];
+      }
+      r.dirty[w] = 0;
+    }
+    r.any_dirty = false;
+    ++stats.changed_robots;
+  }
+  segment_.end_frame(sim_time, stats.dirty_links, stats.changed_robots);
+  stats.frame = segment_.frame();
+  return stats;
+}
+
+}  // namespace fleetscope
