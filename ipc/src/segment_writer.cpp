@@ -255,14 +255,15 @@ void SegmentWriter::remove_robot(std::uint32_t slot) {
   slot_used_[slot] = 0;
 }
 
-void SegmentWriter::write_robot(std::uint32_t slot, std::span<const PoseRecord> poses,
+void SegmentWriter::write_robot(std::uint32_t slot, std::span<const float> poses,
                                 std::span<const std::uint64_t> dirty) {
   if (!slot_in_use(slot)) {
     throw SegmentError(ErrorCode::kInvalidArgument, "robot slot " + std::to_string(slot) +
                                                         " is not in use");
   }
   const std::uint32_t words = layout_.dirty_words;
-  if (dirty.size() < words || poses.size() > layout_.capacities.links_per_robot) {
+  const std::size_t links = poses.size() / 7;
+  if (dirty.size() < words || poses.size() % 7 != 0 || links > layout_.capacities.links_per_robot) {
     throw SegmentError(ErrorCode::kInvalidArgument, "dirty mask or pose span has the wrong size");
   }
   std::byte* b = block(slot);
@@ -291,9 +292,18 @@ void SegmentWriter::write_robot(std::uint32_t slot, std::span<const PoseRecord> 
     while (bits != 0) {
       const std::uint32_t link = w * 64 + static_cast<std::uint32_t>(std::countr_zero(bits));
       bits &= bits - 1;
-      if (link >= poses.size()) break;
-      store_words(pose_base + std::uint64_t{link} * sizeof(PoseRecord), &poses[link],
-                  sizeof(PoseRecord));
+      if (link >= links) break;
+      // 7 packed floats become one 32-byte record: three 8-byte words, then qw and the pad.
+      const float* src = poses.data() + std::size_t{link} * 7;
+      auto* dst = reinterpret_cast<std::uint64_t*>(pose_base + std::uint64_t{link} * sizeof(PoseRecord));
+      std::uint64_t word[3];
+      std::uint32_t last = 0;
+      std::memcpy(word, src, sizeof word);
+      std::memcpy(&last, src + 6, sizeof last);
+      store_word(dst + 0, word[0]);
+      store_word(dst + 1, word[1]);
+      store_word(dst + 2, word[2]);
+      store_word(dst + 3, last);
     }
   }
   sync.change_count.store(changes, std::memory_order_relaxed);

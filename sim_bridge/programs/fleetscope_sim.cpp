@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
     config.max_links = o.fleet.max_links;
     config.max_models = static_cast<std::uint32_t>(fleet.models().size());
     config.max_visuals = static_cast<std::uint32_t>(fleet.models().size()) * o.fleet.max_links;
+    config.detect_changes = true;  // robots standing still publish nothing
     fleetscope::SimWriter writer(config);
 
     std::vector<std::uint32_t> model_ids;

@@ -118,6 +118,7 @@ fs_status fs_writer_create(const fs_writer_options* o, fs_writer** out) {
     if (o->max_models) c.max_models = o->max_models;
     if (o->max_visuals) c.max_visuals = o->max_visuals;
     if (o->epsilon >= 0.0f) c.epsilon = o->epsilon;
+    c.detect_changes = o->detect_changes != 0;
     c.replace_stale = o->replace_stale != 0;
     auto handle = std::make_unique<fs_writer>();
     handle->writer.emplace(c);

@@ -1,7 +1,10 @@
 #include "fleetscope/sim_bridge/sim_writer.hpp"
 
 #include <cmath>
+#include <algorithm>
+#include <bit>
 #include <cstring>
+#include <limits>
 
 #include "fleetscope/ipc/error.hpp"
 
@@ -56,7 +59,7 @@ ipc::LinkVisual to_record(const LinkVisualDesc& d) {
 }  // namespace
 
 SimWriter::SimWriter(const WriterConfig& config)
-    : segment_(writer_options(config)), epsilon_(config.epsilon) {
+    : segment_(writer_options(config)), epsilon_(config.epsilon), detect_changes_(config.detect_changes) {
   if (!(epsilon_ >= 0.0f)) {
     throw SegmentError(ErrorCode::kInvalidArgument, "epsilon must be zero or positive");
   }
@@ -72,10 +75,9 @@ std::uint32_t SimWriter::add_model(const ModelDesc& model) {
 std::uint32_t SimWriter::spawn_robot(std::string_view name, std::uint32_t model) {
   const std::uint32_t links = segment_.model_link_count(model);
   const std::uint32_t slot = segment_.spawn_robot(name, model);
-  ipc::PoseRecord identity{};
-  identity.orientation[3] = 1.0f;
-  Robot r{next_id_++, slot, links, std::vector<ipc::PoseRecord>(links, identity),
-          std::vector<ipc::PoseRecord>(links, identity),
+  std::vector<float> identity(std::size_t{links} * kPoseValues, 0.0f);
+  for (std::uint32_t l = 0; l < links; ++l) identity[l * kPoseValues + 6] = 1.0f;
+  Robot r{next_id_++, slot, links, identity, identity,
           std::vector<std::uint64_t>(segment_.layout().dirty_words, 0), false};
   // A new robot's first publish carries every link.
   for (std::uint32_t l = 0; l < links; ++l) r.dirty[l / 64] |= 1ULL << (l % 64);
@@ -113,41 +115,57 @@ std::uint32_t SimWriter::link_count(std::uint32_t id) const {
 
 template <typename T>
 void SimWriter::stage(Robot& r, const T* v) {
-  // Finiteness is checked once per robot on a running sum: NaN and infinity propagate into it.
-  T sum = 0;
-  for (std::size_t i = 0; i < r.links * kPoseValues; ++i) sum += v[i];
-  if (!std::isfinite(sum)) {
-    throw SegmentError(ErrorCode::kInvalidArgument,
-                       "poses of robot " + std::to_string(r.id) + " contain NaN or infinity");
+  // Element-wise passes over the robot's 7*links values so the compiler vectorises them; only
+  // the per-link decisions are scalar.
+  const std::size_t n = std::size_t{r.links} * kPoseValues;
+  converted_.resize(n);
+  float* f = detect_changes_ ? converted_.data() : r.staged.data();
+  for (std::size_t i = 0; i < n; ++i) f[i] = static_cast<float>(v[i]);
+  // NaN, infinity and values beyond float range all have an all-ones exponent after conversion.
+  std::uint32_t non_finite = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    non_finite |= (std::bit_cast<std::uint32_t>(f[i]) & 0x7f800000u) == 0x7f800000u;
   }
-  const float eps = epsilon_;
-  for (std::uint32_t l = 0; l < r.links; ++l, v += kPoseValues) {
-    ipc::PoseRecord p{};
-    p.position[0] = static_cast<float>(v[0]);
-    p.position[1] = static_cast<float>(v[1]);
-    p.position[2] = static_cast<float>(v[2]);
-    float q[4] = {static_cast<float>(v[3]), static_cast<float>(v[4]), static_cast<float>(v[5]),
-                  static_cast<float>(v[6])};
+  bool zero_quaternion = false;
+  for (std::uint32_t l = 0; l < r.links; ++l) {
+    float* q = f + l * kPoseValues + 3;
     const float norm2 = q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3];
     if (std::fabs(norm2 - 1.0f) > 1e-4f) {
-      if (norm2 < 1e-12f) {
-        throw SegmentError(ErrorCode::kInvalidArgument, "robot " + std::to_string(r.id) + " link " +
-                                                            std::to_string(l) +
-                                                            " has a zero quaternion");
-      }
-      const float inv = 1.0f / std::sqrt(norm2);
-      for (float& c : q) c *= inv;
+      zero_quaternion |= !(norm2 > 1e-12f);
+      const float inv = 1.0f / std::sqrt(std::max(norm2, 1e-12f));
+      for (int k = 0; k < 4; ++k) q[k] *= inv;
     }
-    for (int i = 0; i < 4; ++i) p.orientation[i] = q[i];
-    const ipc::PoseRecord& old = r.published[l];
-    bool moved = false;
-    for (int i = 0; i < 3; ++i) moved |= std::fabs(p.position[i] - old.position[i]) > eps;
-    for (int i = 0; i < 4; ++i) moved |= std::fabs(p.orientation[i] - old.orientation[i]) > eps;
-    if (moved) {
-      r.staged[l] = p;
-      r.dirty[l / 64] |= 1ULL << (l % 64);
-      r.any_dirty = true;
+  }
+  if (non_finite || zero_quaternion) {
+    // Never publish what was rejected: drop this robot's unpublished changes.
+    std::copy(r.published.begin(), r.published.end(), r.staged.begin());
+    std::fill(r.dirty.begin(), r.dirty.end(), 0);
+    r.any_dirty = false;
+    throw SegmentError(ErrorCode::kInvalidArgument,
+                       "poses of robot " + std::to_string(r.id) +
+                           " contain NaN, infinity, a value beyond float range or a zero quaternion");
+  }
+  if (!detect_changes_) {
+    // Every link written is published.
+    for (std::uint32_t l = 0; l < r.links; l += 64) {
+      const std::uint32_t count = std::min(64u, r.links - l);
+      r.dirty[l / 64] = count == 64 ? ~0ULL : (1ULL << count) - 1;
     }
+    r.any_dirty = true;
+    return;
+  }
+  moved_.resize(n + 8);
+  const float eps = epsilon_;
+  const float* old = r.published.data();
+  std::uint8_t* moved = moved_.data();
+  for (std::size_t i = 0; i < n; ++i) moved[i] = std::fabs(f[i] - old[i]) > eps;
+  for (std::uint32_t l = 0; l < r.links; ++l) {
+    std::uint64_t flags = 0;
+    std::memcpy(&flags, moved + l * kPoseValues, sizeof flags);
+    if ((flags & 0x00FFFFFFFFFFFFFFULL) == 0) continue;  // the 7 flags of this link
+    std::copy_n(f + l * kPoseValues, kPoseValues, r.staged.data() + l * kPoseValues);
+    r.dirty[l / 64] |= 1ULL << (l % 64);
+    r.any_dirty = true;
   }
 }
 
@@ -199,16 +217,12 @@ PublishStats SimWriter::publish(double sim_time) {
   for (Robot& r : robots_) {
     if (!r.any_dirty) continue;
     segment_.write_robot(r.slot, r.staged, r.dirty);
-    for (std::size_t w = 0; w < r.dirty.size(); ++w) {
-      std::uint64_t bits = r.dirty[w];
-      stats.dirty_links += static_cast<std::uint64_t>(__builtin_popcountll(bits));
-      while (bits != 0) {
-        const std::size_t l = w * 64 + static_cast<std::size_t>(__builtin_ctzll(bits));
-        bits &= bits - 1;
-        r.published[l] = r.staged[l];
-      }
-      r.dirty[w] = 0;
+    for (std::uint64_t& word : r.dirty) {
+      stats.dirty_links += static_cast<std::uint64_t>(std::popcount(word));
+      word = 0;
     }
+    // Links that did not move hold identical staged and published values: copy all at once.
+    if (detect_changes_) std::copy(r.staged.begin(), r.staged.end(), r.published.begin());
     r.any_dirty = false;
     ++stats.changed_robots;
   }

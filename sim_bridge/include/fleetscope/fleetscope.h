@@ -52,6 +52,7 @@ typedef struct fs_writer_options {
   uint32_t max_links;     /* per robot; 0 = 32 */
   uint32_t max_models;    /* 0 = 16 */
   uint32_t max_visuals;   /* 0 = 1024 */
+  int detect_changes;     /* nonzero: publish only links that moved by more than epsilon */
   float epsilon;          /* change threshold per component; negative = default 1e-5 */
   int replace_stale;      /* nonzero: replace a same-named segment whose writer is dead */
 } fs_writer_options;

@@ -1,0 +1,310 @@
+"""fleetscope: publish robot poses from Python into a fleetscope shared-memory segment.
+
+A thin ctypes layer over the fleetscope C ABI (libfleetscope.so). Poses are NumPy arrays with
+7 columns per link, ``x, y, z, qx, qy, qz, qw``; float64 and float32 are passed to C without a
+Python-level loop. Every error raises :class:`FleetscopeError` (a subclass of ``ValueError``
+for bad arguments) with the library's message.
+
+Example::
+
+    import numpy as np, fleetscope
+    with fleetscope.Writer("demo", max_robots=10, max_links=8) as w:
+        arm = w.add_model("arm", [fleetscope.Box((0.5, 0.4, 0.2)),
+                                  fleetscope.Capsule(0.05, 0.3, offset=(0, 0, 0.2))])
+        robot = w.spawn_robot("arm0", arm)
+        poses = np.zeros((2, 7)); poses[:, 6] = 1.0
+        w.set_robot_poses(robot, poses)
+        w.publish(sim_time=0.0)
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+
+__all__ = [
+    "FleetscopeError", "InvalidArgumentError", "Writer", "LinkVisual",
+    "Box", "Sphere", "Cylinder", "Capsule", "Mesh", "abi_version",
+]
+
+BOX, SPHERE, CYLINDER, CAPSULE, MESH = range(5)
+_OK = 0
+_INVALID_ARGUMENT = 1
+
+
+class FleetscopeError(RuntimeError):
+    """An error reported by the fleetscope library; ``status`` holds its code."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidArgumentError(FleetscopeError, ValueError):
+    """A bad argument: wrong shape, dtype, unknown robot or model, bad name."""
+
+
+def _find_library() -> str:
+    explicit = os.environ.get("FLEETSCOPE_LIBRARY")
+    if explicit:
+        return explicit
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in sorted(os.listdir(here)):
+        if name.startswith("libfleetscope.so"):
+            return os.path.join(here, name)
+    raise ImportError("libfleetscope.so not found next to the fleetscope package; build the project "
+                      "(cmake --build build) and put build/python on PYTHONPATH, or set FLEETSCOPE_LIBRARY")
+
+
+class _WriterOptions(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("max_robots", ctypes.c_uint32),
+                ("max_links", ctypes.c_uint32), ("max_models", ctypes.c_uint32),
+                ("max_visuals", ctypes.c_uint32), ("detect_changes", ctypes.c_int), ("epsilon", ctypes.c_float),
+                ("replace_stale", ctypes.c_int)]
+
+
+class _LinkVisual(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("shape", ctypes.c_int32), ("dims", ctypes.c_float * 3),
+                ("scale", ctypes.c_float * 3), ("offset_position", ctypes.c_float * 3),
+                ("offset_orientation", ctypes.c_float * 4), ("rgba", ctypes.c_uint8 * 4),
+                ("mesh_path", ctypes.c_char_p)]
+
+
+class _PublishStats(ctypes.Structure):
+    _fields_ = [("frame", ctypes.c_uint64), ("dirty_links", ctypes.c_uint64),
+                ("changed_robots", ctypes.c_uint32)]
+
+
+_lib = ctypes.CDLL(_find_library())
+_h = ctypes.c_void_p
+_u32p = ctypes.POINTER(ctypes.c_uint32)
+_dbl = ctypes.POINTER(ctypes.c_double)
+_flt = ctypes.POINTER(ctypes.c_float)
+for _name, _args in {
+    "fs_writer_create": [ctypes.POINTER(_WriterOptions), ctypes.POINTER(_h)],
+    "fs_writer_close": [_h],
+    "fs_writer_add_model": [_h, ctypes.c_char_p, ctypes.POINTER(_LinkVisual), ctypes.c_size_t, _u32p],
+    "fs_writer_spawn_robot": [_h, ctypes.c_char_p, ctypes.c_uint32, _u32p],
+    "fs_writer_remove_robot": [_h, ctypes.c_uint32],
+    "fs_writer_robot_link_count": [_h, ctypes.c_uint32, _u32p],
+    "fs_writer_total_links": [_h, ctypes.POINTER(ctypes.c_uint64)],
+    "fs_writer_set_robot_poses_f64": [_h, ctypes.c_uint32, _dbl, ctypes.c_size_t],
+    "fs_writer_set_robot_poses_f32": [_h, ctypes.c_uint32, _flt, ctypes.c_size_t],
+    "fs_writer_set_all_poses_f64": [_h, _dbl, ctypes.c_size_t],
+    "fs_writer_set_all_poses_f32": [_h, _flt, ctypes.c_size_t],
+    "fs_writer_publish": [_h, ctypes.c_double, ctypes.POINTER(_PublishStats)],
+    "fs_writer_heartbeat": [_h],
+}.items():
+    _fn = getattr(_lib, _name)
+    _fn.argtypes = _args
+    _fn.restype = ctypes.c_int
+_lib.fs_writer_destroy.argtypes = [_h]
+_lib.fs_writer_destroy.restype = None
+_lib.fs_last_error.restype = ctypes.c_char_p
+_lib.fs_abi_version.restype = ctypes.c_uint32
+_lib.fs_writer_options_init.argtypes = [ctypes.POINTER(_WriterOptions)]
+_lib.fs_writer_options_init.restype = None
+
+
+def _check(status: int) -> None:
+    if status != _OK:
+        message = _lib.fs_last_error().decode("utf-8", "replace")
+        cls = InvalidArgumentError if status == _INVALID_ARGUMENT else FleetscopeError
+        raise cls(message, status)
+
+
+def abi_version() -> tuple[int, int]:
+    """The segment format version this library writes, as (major, minor)."""
+    v = _lib.fs_abi_version()
+    return v >> 16, v & 0xFFFF
+
+
+@dataclass
+class LinkVisual:
+    """How one link looks: a primitive or a mesh, placed relative to the link frame."""
+    shape: int
+    dims: Sequence[float] = (0.1, 0.1, 0.1)
+    offset: Sequence[float] = (0.0, 0.0, 0.0)
+    orientation: Sequence[float] = (0.0, 0.0, 0.0, 1.0)
+    color: Sequence[int] = (200, 200, 200, 255)
+    name: str = ""
+    mesh_path: str = ""
+    scale: Sequence[float] = (1.0, 1.0, 1.0)
+
+
+def Box(size, **kw) -> LinkVisual:
+    """A box with edge lengths ``size = (x, y, z)``."""
+    return LinkVisual(BOX, tuple(size), **kw)
+
+
+def Sphere(radius, **kw) -> LinkVisual:
+    return LinkVisual(SPHERE, (radius, 0.0, 0.0), **kw)
+
+
+def Cylinder(radius, length, **kw) -> LinkVisual:
+    """A cylinder along the link's local z axis."""
+    return LinkVisual(CYLINDER, (radius, length, 0.0), **kw)
+
+
+def Capsule(radius, length, **kw) -> LinkVisual:
+    """A capsule along local z; ``length`` is the straight part between the caps."""
+    return LinkVisual(CAPSULE, (radius, length, 0.0), **kw)
+
+
+def Mesh(path, scale=(1.0, 1.0, 1.0), **kw) -> LinkVisual:
+    """A mesh file (STL, OBJ or PLY) with a per-axis scale."""
+    return LinkVisual(MESH, (0.0, 0.0, 0.0), mesh_path=str(path), scale=tuple(scale), **kw)
+
+
+def _floats(values: Sequence[float], n: int, what: str):
+    values = tuple(float(v) for v in values)
+    if len(values) != n:
+        raise InvalidArgumentError(f"{what} needs {n} numbers, got {len(values)}", _INVALID_ARGUMENT)
+    return (ctypes.c_float * n)(*values)
+
+
+class Writer:
+    """The writing end of one pose segment. Not thread-safe: use it from one thread.
+
+    ``Writer(name, max_robots, max_links, ...)`` creates ``/dev/shm/fleetscope.<name>`` (mode 0600).
+    With ``detect_changes=True`` only links that moved by more than ``epsilon`` since their last
+    publish are published, so a simulation can write every link every step.
+    Use it as a context manager or call :meth:`close`; the segment is removed on close.
+    """
+
+    def __init__(self, name: str, max_robots: int = 128, max_links: int = 32, max_models: int = 16,
+                 max_visuals: int = 1024, detect_changes: bool = False, epsilon: float = 1e-5,
+                 replace_stale: bool = True):
+        opts = _WriterOptions()
+        _lib.fs_writer_options_init(ctypes.byref(opts))
+        opts.name = name.encode()
+        opts.max_robots, opts.max_links = int(max_robots), int(max_links)
+        opts.max_models, opts.max_visuals = int(max_models), int(max_visuals)
+        opts.detect_changes = 1 if detect_changes else 0
+        opts.epsilon = float(epsilon)
+        opts.replace_stale = 1 if replace_stale else 0
+        handle = _h()
+        _check(_lib.fs_writer_create(ctypes.byref(opts), ctypes.byref(handle)))
+        self._handle = handle
+        self.name = name
+        self._links: dict[int, int] = {}
+        self._total = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Marks the segment closed and removes it. Further calls raise."""
+        if self._handle:
+            _lib.fs_writer_destroy(self._handle)
+            self._handle = None
+
+    def __enter__(self) -> "Writer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):
+        self.close()
+
+    def _live(self):
+        if not self._handle:
+            raise FleetscopeError(f"writer '{self.name}' is closed", 10)
+        return self._handle
+
+    # -- models and robots -----------------------------------------------------------------------
+    def add_model(self, name: str, links: Iterable[LinkVisual]) -> int:
+        """Describes a robot model once (one visual per link); returns its model id."""
+        links = list(links)
+        if not links:
+            raise InvalidArgumentError("a model needs at least one link", _INVALID_ARGUMENT)
+        array = (_LinkVisual * len(links))()
+        keep = []  # the encoded strings must outlive the call
+        for i, link in enumerate(links):
+            if not isinstance(link, LinkVisual):
+                raise InvalidArgumentError(f"link {i} is not a LinkVisual", _INVALID_ARGUMENT)
+            link_name = (link.name or f"link{i}").encode()
+            mesh = link.mesh_path.encode() if link.mesh_path else None
+            keep += [link_name, mesh]
+            array[i].name = link_name
+            array[i].shape = int(link.shape)
+            array[i].dims = _floats(link.dims, 3, "dims")
+            array[i].scale = _floats(link.scale, 3, "scale")
+            array[i].offset_position = _floats(link.offset, 3, "offset")
+            array[i].offset_orientation = _floats(link.orientation, 4, "orientation")
+            color = tuple(int(c) for c in link.color)
+            if len(color) == 3:
+                color += (255,)
+            if len(color) != 4 or not all(0 <= c <= 255 for c in color):
+                raise InvalidArgumentError("color needs 3 or 4 integers in 0..255", _INVALID_ARGUMENT)
+            array[i].rgba = (ctypes.c_uint8 * 4)(*color)
+            array[i].mesh_path = mesh
+        out = ctypes.c_uint32()
+        _check(_lib.fs_writer_add_model(self._live(), name.encode(), array, len(links), ctypes.byref(out)))
+        return out.value
+
+    def spawn_robot(self, name: str, model: int) -> int:
+        """Adds a robot of a model; returns its robot id (never reused)."""
+        out = ctypes.c_uint32()
+        _check(_lib.fs_writer_spawn_robot(self._live(), name.encode(), int(model), ctypes.byref(out)))
+        links = ctypes.c_uint32()
+        _check(_lib.fs_writer_robot_link_count(self._handle, out.value, ctypes.byref(links)))
+        self._links[out.value] = links.value
+        self._total += links.value
+        return out.value
+
+    def remove_robot(self, robot: int) -> None:
+        _check(_lib.fs_writer_remove_robot(self._live(), int(robot)))
+        self._total -= self._links.pop(int(robot))
+
+    def link_count(self, robot: int) -> int:
+        if int(robot) not in self._links:
+            raise InvalidArgumentError(f"unknown robot id {robot}", _INVALID_ARGUMENT)
+        return self._links[int(robot)]
+
+    @property
+    def total_links(self) -> int:
+        """Rows that :meth:`set_all_poses` expects: every link of every robot, in spawn order."""
+        return self._total
+
+    # -- poses -----------------------------------------------------------------------------------
+    @staticmethod
+    def _as_poses(poses, rows: int, what: str):
+        if not isinstance(poses, np.ndarray):
+            raise InvalidArgumentError(f"{what}: poses must be a NumPy array, got {type(poses).__name__}",
+                                       _INVALID_ARGUMENT)
+        if poses.dtype not in (np.float64, np.float32):
+            raise InvalidArgumentError(f"{what}: poses must be float64 or float32, got {poses.dtype}",
+                                       _INVALID_ARGUMENT)
+        if poses.shape != (rows, 7):
+            raise InvalidArgumentError(f"{what}: poses must have shape ({rows}, 7), got {poses.shape}",
+                                       _INVALID_ARGUMENT)
+        return np.ascontiguousarray(poses)
+
+    def set_robot_poses(self, robot: int, poses: np.ndarray) -> None:
+        """Stages one robot's link poses, shape (link_count, 7): x y z qx qy qz qw."""
+        arr = self._as_poses(poses, self.link_count(robot), f"robot {robot}")
+        if arr.dtype == np.float64:
+            _check(_lib.fs_writer_set_robot_poses_f64(self._live(), int(robot), arr.ctypes.data_as(_dbl), arr.shape[0]))
+        else:
+            _check(_lib.fs_writer_set_robot_poses_f32(self._live(), int(robot), arr.ctypes.data_as(_flt), arr.shape[0]))
+
+    def set_all_poses(self, poses: np.ndarray) -> None:
+        """Stages every robot's poses at once, shape (total_links, 7), robots in spawn order."""
+        arr = self._as_poses(poses, self._total, "set_all_poses")
+        if arr.dtype == np.float64:
+            _check(_lib.fs_writer_set_all_poses_f64(self._live(), arr.ctypes.data_as(_dbl), arr.shape[0]))
+        else:
+            _check(_lib.fs_writer_set_all_poses_f32(self._live(), arr.ctypes.data_as(_flt), arr.shape[0]))
+
+    def publish(self, sim_time: float = 0.0) -> dict:
+        """Publishes the links that moved since the last publish; returns frame statistics."""
+        stats = _PublishStats()
+        _check(_lib.fs_writer_publish(self._live(), float(sim_time), ctypes.byref(stats)))
+        return {"frame": stats.frame, "dirty_links": stats.dirty_links, "changed_robots": stats.changed_robots}
+
+    def heartbeat(self) -> None:
+        """Tells readers the simulation is alive while it is not publishing."""
+        _check(_lib.fs_writer_heartbeat(self._live()))

@@ -46,9 +46,9 @@ class SegmentWriter {
   bool slot_in_use(std::uint32_t slot) const noexcept;
 
   // Publishes the links of one robot whose bit is set in `dirty` (one bit per link, 64 a word)
-  // as part of the frame being built; `poses` holds all links of the robot. A robot written
-  // twice in one frame gets the union of both masks.
-  void write_robot(std::uint32_t slot, std::span<const PoseRecord> poses,
+  // as part of the frame being built; `poses` holds all links of the robot, 7 floats each
+  // (x y z qx qy qz qw). A robot written twice in one frame gets the union of both masks.
+  void write_robot(std::uint32_t slot, std::span<const float> poses,
                    std::span<const std::uint64_t> dirty);
   // Ends the frame being built: bumps the frame counter and records its time.
   void end_frame(double sim_time, std::uint64_t dirty_links, std::uint64_t changed_robots);

@@ -1,6 +1,7 @@
 // What a C++ simulation links: create a pose segment, describe models once, spawn robots, write
-// every link every step and publish. The writer finds the links that actually moved (beyond an
-// epsilon, against what it last published) and publishes only those.
+// link poses and publish. With change detection on, the caller may write every link every step:
+// the writer finds the links that actually moved (beyond an epsilon, against what it last
+// published) and publishes only those.
 //
 // Not thread-safe: one SimWriter per segment, called from one thread. Errors throw
 // fleetscope::ipc::SegmentError. Pose layout everywhere: 7 numbers per link,
@@ -45,7 +46,11 @@ struct WriterConfig {
   std::uint32_t max_links = 32;  // per robot
   std::uint32_t max_models = 16;
   std::uint32_t max_visuals = 1024;
-  float epsilon = 1e-5f;  // per component, position (m) and quaternion
+  // Change detection: when on, a link is published only if some component moved by more than
+  // `epsilon` (metres, quaternion units) since it was last published, so a caller can write
+  // every link every step. When off, every link written is published.
+  bool detect_changes = false;
+  float epsilon = 1e-5f;
   bool replace_stale = true;
 };
 
@@ -88,8 +93,8 @@ class SimWriter {
     std::uint32_t id;
     std::uint32_t slot;
     std::uint32_t links;
-    std::vector<ipc::PoseRecord> staged;     // what the next publish writes
-    std::vector<ipc::PoseRecord> published;  // what readers have
+    std::vector<float> staged;     // 7 per link: what the next publish writes
+    std::vector<float> published;  // 7 per link: what readers have
     std::vector<std::uint64_t> dirty;
     bool any_dirty = false;
   };
@@ -101,9 +106,12 @@ class SimWriter {
 
   ipc::SegmentWriter segment_;
   float epsilon_;
+  bool detect_changes_;
   std::vector<Robot> robots_;  // spawn order
   std::unordered_map<std::uint32_t, std::size_t> index_of_;
   std::size_t total_links_ = 0;
+  std::vector<float> converted_;     // scratch for stage()
+  std::vector<std::uint8_t> moved_;  // scratch for stage()
   std::uint32_t next_id_ = 1;
 };
 

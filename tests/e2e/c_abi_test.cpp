@@ -1,0 +1,103 @@
+// The C ABI as a C caller sees it: status codes, messages, no exceptions, and data that a
+// reader gets back exactly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "fleetscope/fleetscope.h"
+#include "fleetscope/ipc/pose_ingestor.hpp"
+#include "support/child_process.hpp"
+
+namespace {
+
+fs_writer* make_writer(const std::string& name) {
+  fs_writer_options o;
+  fs_writer_options_init(&o);
+  o.name = name.c_str();
+  o.max_robots = 4;
+  o.max_links = 3;
+  fs_writer* w = nullptr;
+  EXPECT_EQ(fs_writer_create(&o, &w), FS_OK) << fs_last_error();
+  return w;
+}
+
+}  // namespace
+
+TEST(CAbi, WritesPosesThatAReaderGetsBack) {
+  const std::string name = fleetscope::testing::unique_name("cabi");
+  fs_writer* w = make_writer(name);
+  ASSERT_NE(w, nullptr);
+  fs_link_visual links[2] = {};
+  links[0].name = "base";
+  links[0].shape = FS_SHAPE_BOX;
+  links[0].dims[0] = links[0].dims[1] = links[0].dims[2] = 0.5f;
+  links[1].name = "tool";
+  links[1].shape = FS_SHAPE_SPHERE;
+  links[1].dims[0] = 0.1f;
+  uint32_t model = 0, robot = 0;
+  ASSERT_EQ(fs_writer_add_model(w, "pair", links, 2, &model), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_spawn_robot(w, "r", model, &robot), FS_OK) << fs_last_error();
+  const double poses[14] = {1, 2, 3, 0, 0, 0, 1, 4, 5, 6, 0, 0, 0.70710678, 0.70710678};
+  ASSERT_EQ(fs_writer_set_robot_poses_f64(w, robot, poses, 2), FS_OK) << fs_last_error();
+  fs_publish_stats stats{};
+  ASSERT_EQ(fs_writer_publish(w, 1.5, &stats), FS_OK);
+  EXPECT_EQ(stats.frame, 1u);
+  EXPECT_EQ(stats.dirty_links, 2u);
+
+  const auto reader = fleetscope::ipc::SegmentReader::open(name);
+  fleetscope::ipc::PoseIngestor ingestor(reader);
+  ingestor.ingest();
+  const auto p = ingestor.poses(0);
+  ASSERT_EQ(p.size(), 2u);
+  EXPECT_FLOAT_EQ(p[1].position[2], 6.0f);
+  EXPECT_FLOAT_EQ(p[1].orientation[3], 0.70710678f);
+  EXPECT_DOUBLE_EQ(reader.frame().sim_time, 1.5);
+  EXPECT_EQ(ingestor.layout().models[0].visuals[1].shape, FS_SHAPE_SPHERE);
+  fs_writer_destroy(w);
+}
+
+TEST(CAbi, BadArgumentsReturnCodesAndMessagesNeverThrow) {
+  const std::string name = fleetscope::testing::unique_name("cabi.bad");
+  EXPECT_EQ(fs_writer_create(nullptr, nullptr), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_STRNE(fs_last_error(), "");
+  fs_writer_options o;
+  fs_writer_options_init(&o);
+  o.name = "bad/name";
+  fs_writer* w = nullptr;
+  EXPECT_EQ(fs_writer_create(&o, &w), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(fs_last_error()).find("invalid segment name"), std::string::npos);
+  EXPECT_EQ(w, nullptr);
+
+  w = make_writer(name);
+  ASSERT_NE(w, nullptr);
+  fs_writer* dup = nullptr;
+  o.name = name.c_str();
+  EXPECT_EQ(fs_writer_create(&o, &dup), FS_ERR_ALREADY_EXISTS);
+  uint32_t model = 0, robot = 0;
+  fs_link_visual link{};
+  link.shape = 42;
+  EXPECT_EQ(fs_writer_add_model(w, "m", &link, 1, &model), FS_ERR_INVALID_ARGUMENT);
+  link.shape = FS_SHAPE_BOX;
+  EXPECT_EQ(fs_writer_spawn_robot(w, "r", 7, &robot), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(fs_last_error()).find("unknown model"), std::string::npos) << fs_last_error();
+  ASSERT_EQ(fs_writer_add_model(w, "m", &link, 1, &model), FS_OK);
+  ASSERT_EQ(fs_writer_spawn_robot(w, "r", model, &robot), FS_OK);
+  const double pose[7] = {0, 0, 0, 0, 0, 0, 1};
+  EXPECT_EQ(fs_writer_set_robot_poses_f64(w, robot + 100, pose, 1), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_set_robot_poses_f64(w, robot, pose, 2), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_set_robot_poses_f64(w, robot, nullptr, 1), FS_ERR_INVALID_ARGUMENT);
+  const double nan_pose[7] = {0, 0, 0, 0, 0, 0, std::nan("")};
+  EXPECT_EQ(fs_writer_set_robot_poses_f64(w, robot, nan_pose, 1), FS_ERR_INVALID_ARGUMENT);
+  const double zero_q[7] = {0, 0, 0, 0, 0, 0, 0};
+  EXPECT_EQ(fs_writer_set_robot_poses_f64(w, robot, zero_q, 1), FS_ERR_INVALID_ARGUMENT);
+  for (int i = 0; i < 4; ++i) fs_writer_spawn_robot(w, "more", model, &robot);
+  EXPECT_EQ(fs_writer_spawn_robot(w, "one too many", model, &robot), FS_ERR_CAPACITY);
+  EXPECT_EQ(fs_writer_close(w), FS_OK);
+  EXPECT_EQ(fs_writer_publish(w, 0.0, nullptr), FS_ERR_INVALID_ARGUMENT);
+  fs_writer_destroy(w);
+  fs_writer_destroy(nullptr);
+  EXPECT_STREQ(fs_status_name(FS_ERR_CAPACITY), "capacity exceeded");
+  EXPECT_EQ(fs_abi_version(), 1u << 16);
+}
