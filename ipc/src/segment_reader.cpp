@@ -97,8 +97,9 @@ void SegmentReader::validate() {
   }
   // SYNC POINT READ (creation): pairs with the writer's release store of kOpen.
   const auto state = header().state.load(std::memory_order_acquire);
-  // Copy the immutable part word by word: while a segment is being created it is still written.
-  alignas(kCacheLine) std::byte raw[256];
+  // Copy the header word by word (while a segment is being created it is still written) and
+  // read the immutable fields from the copy.
+  alignas(kCacheLine) std::byte raw[sizeof(SegmentHeader)];
   load_words(raw, bytes_.data(), sizeof raw);
   const auto& h = *std::launder(reinterpret_cast<const SegmentHeader*>(raw));
 
