@@ -1,0 +1,465 @@
+#include "fleetscope/render/fleet_scene.hpp"
+
+#include <spdlog/spdlog.h>
+#include <vtkPolyData.h>
+#include <vtkRenderer.h>
+
+#include <Eigen/Geometry>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/pose_ingestor.hpp"
+#include "fleetscope/ipc/process_liveness.hpp"
+#include "link_batch.hpp"
+
+namespace fleetscope::render {
+namespace {
+
+constexpr std::array<std::uint8_t, 4> kDeadColor{120, 120, 120, 255};
+constexpr std::uint64_t kReattachCheckNs = 500'000'000ULL;
+
+std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
+  return {static_cast<std::uint8_t>((c[0] + 255) / 2), static_cast<std::uint8_t>((c[1] + 230) / 2),
+          static_cast<std::uint8_t>(c[2] / 3), c[3]};
+}
+
+struct LinkDraw {
+  LinkBatch* batch = nullptr;
+  std::uint32_t handle = 0;
+  Eigen::Vector3f offset_position;
+  Eigen::Quaternionf offset_orientation;
+  std::array<float, 3> scale{};
+  std::array<std::uint8_t, 4> rgba{};
+  std::array<double, 6> local_bounds{};  // of the unit geometry, before scale
+  InstancePose world{};
+};
+
+struct RobotDraw {
+  std::uint64_t spawn_id = 0;
+  std::string name;
+  std::uint32_t model = 0;
+  bool visible = true;
+  std::vector<LinkDraw> links;
+};
+
+struct Source {
+  std::string name;
+  ipc::ReaderOptions options;
+  std::unique_ptr<ipc::SegmentReader> reader;
+  std::unique_ptr<ipc::PoseIngestor> ingestor;
+  std::vector<std::optional<RobotDraw>> robots;  // by slot
+  std::vector<ipc::ModelSnapshot> models;
+  ipc::WriterState state = ipc::WriterState::kLive;
+  std::uint64_t created_unix_ns = 0;
+  std::uint64_t last_reattach_check_ns = 0;
+  std::string error;
+};
+
+InstancePose compose(const ipc::PoseRecord& link, const LinkDraw& d) {
+  const Eigen::Quaternionf q(link.orientation[3], link.orientation[0], link.orientation[1], link.orientation[2]);
+  const Eigen::Vector3f p(link.position[0], link.position[1], link.position[2]);
+  const Eigen::Vector3f wp = p + q * d.offset_position;
+  const Eigen::Quaternionf wq = q * d.offset_orientation;
+  return InstancePose{{wp.x(), wp.y(), wp.z()}, {wq.x(), wq.y(), wq.z(), wq.w()}, d.scale};
+}
+
+// Ray against the instance's oriented bounding box (slab test in its local frame).
+std::optional<double> ray_hit(const LinkDraw& d, const Eigen::Vector3d& origin, const Eigen::Vector3d& dir) {
+  const auto& w = d.world;
+  const Eigen::Quaterniond q(w.orientation[3], w.orientation[0], w.orientation[1], w.orientation[2]);
+  const Eigen::Vector3d p(w.position[0], w.position[1], w.position[2]);
+  const Eigen::Vector3d o = q.conjugate() * (origin - p);
+  const Eigen::Vector3d v = q.conjugate() * dir;
+  double t0 = 0.0, t1 = std::numeric_limits<double>::max();
+  for (int axis = 0; axis < 3; ++axis) {
+    const double lo = d.local_bounds[2 * axis] * w.scale[axis];
+    const double hi = d.local_bounds[2 * axis + 1] * w.scale[axis];
+    if (std::abs(v[axis]) < 1e-12) {
+      if (o[axis] < lo || o[axis] > hi) return std::nullopt;
+      continue;
+    }
+    double a = (lo - o[axis]) / v[axis], b = (hi - o[axis]) / v[axis];
+    if (a > b) std::swap(a, b);
+    t0 = std::max(t0, a);
+    t1 = std::min(t1, b);
+    if (t0 > t1) return std::nullopt;
+  }
+  return t0;
+}
+
+}  // namespace
+
+struct FleetScene::Impl {
+  vtkRenderer* renderer;
+  SceneSettings settings;
+  GeometryLibrary geometry;
+  std::map<GeometryKey, std::unique_ptr<LinkBatch>> batches;
+  std::vector<std::unique_ptr<Source>> sources;
+  bool keep_dead = true;
+  std::optional<PickResult> selected;
+
+  LinkBatch* batch_for(const GeometryKey& key) {
+    auto& batch = batches[key];
+    if (!batch) {
+      auto geo = geometry.get(key);
+      batch = settings.actor_per_link
+                  ? make_actor_batch(renderer, geo)
+                  : make_instanced_batch(renderer, geo,
+                                         BatchSettings{settings.culling_and_lod, settings.lod_distance, settings.lod_reduction});
+    }
+    return batch.get();
+  }
+
+  Source* find(const std::string& name) const {
+    for (const auto& s : sources) {
+      if (s->name == name) return s.get();
+    }
+    return nullptr;
+  }
+
+  void open(Source& s) {
+    auto reader = std::make_unique<ipc::SegmentReader>(ipc::SegmentReader::open(s.name, s.options));
+    s.ingestor = std::make_unique<ipc::PoseIngestor>(*reader);
+    s.created_unix_ns = reader->info().created_unix_ns;
+    s.robots.assign(reader->info().layout.capacities.robots, std::nullopt);
+    s.reader = std::move(reader);
+    s.state = ipc::WriterState::kLive;
+    s.error.clear();
+  }
+
+  void drop_robot(RobotDraw& r) {
+    for (auto& l : r.links) l.batch->remove(l.handle);
+    r.links.clear();
+  }
+
+  void drop_all(Source& s) {
+    for (auto& r : s.robots) {
+      if (r) drop_robot(*r);
+      r.reset();
+    }
+  }
+
+  std::array<std::uint8_t, 4> color_of(const Source& s, std::uint32_t slot, const LinkDraw& l) const {
+    const bool dead = s.state == ipc::WriterState::kDead || s.state == ipc::WriterState::kClosed;
+    std::array<std::uint8_t, 4> c = dead ? kDeadColor : l.rgba;
+    if (selected && selected->segment == s.name && selected->slot == slot) c = highlighted(c);
+    return c;
+  }
+
+  void recolor_robot(Source& s, std::uint32_t slot) {
+    if (slot >= s.robots.size() || !s.robots[slot]) return;
+    for (auto& l : s.robots[slot]->links) l.batch->set_color(l.handle, color_of(s, slot, l));
+  }
+
+  void recolor(Source& s) {
+    for (std::uint32_t slot = 0; slot < s.robots.size(); ++slot) recolor_robot(s, slot);
+  }
+
+  // Makes the drawn robots of `s` match its layout: only robots that appeared, disappeared or
+  // were respawned are touched.
+  void sync_robots(Source& s) {
+    const ipc::LayoutSnapshot& layout = s.ingestor->layout();
+    s.models = layout.models;
+    std::vector<std::uint8_t> present(s.robots.size(), 0);
+    for (const auto& robot : layout.robots) {
+      present[robot.slot] = 1;
+      auto& drawn = s.robots[robot.slot];
+      if (drawn && drawn->spawn_id == robot.spawn_id) continue;
+      if (drawn) drop_robot(*drawn);
+      drawn.emplace();
+      drawn->spawn_id = robot.spawn_id;
+      drawn->name = robot.name;
+      drawn->model = robot.model;
+      const auto poses = s.ingestor->poses(robot.slot);
+      const auto& visuals = layout.models[robot.model].visuals;
+      for (std::size_t i = 0; i < visuals.size(); ++i) {
+        const ipc::LinkVisual& v = visuals[i];
+        const GeometryUse use = geometry_for(v);
+        LinkDraw d;
+        d.batch = batch_for(use.key);
+        d.offset_position = Eigen::Vector3f(v.offset_position[0], v.offset_position[1], v.offset_position[2]);
+        d.offset_orientation = Eigen::Quaternionf(v.offset_orientation[3], v.offset_orientation[0],
+                                                  v.offset_orientation[1], v.offset_orientation[2]);
+        if (d.offset_orientation.norm() < 1e-6f) d.offset_orientation = Eigen::Quaternionf::Identity();
+        d.offset_orientation.normalize();
+        d.scale = use.scale;
+        d.rgba = {v.rgba[0], v.rgba[1], v.rgba[2], v.rgba[3]};
+        geometry.get(use.key)->GetBounds(d.local_bounds.data());
+        ipc::PoseRecord identity{};
+        identity.orientation[3] = 1.0f;
+        d.world = compose(i < poses.size() ? poses[i] : identity, d);
+        d.handle = d.batch->add(d.world, color_of(s, robot.slot, d));
+        drawn->links.push_back(d);
+      }
+    }
+    for (std::uint32_t slot = 0; slot < s.robots.size(); ++slot) {
+      if (!present[slot] && s.robots[slot]) {
+        drop_robot(*s.robots[slot]);
+        s.robots[slot].reset();
+      }
+    }
+  }
+
+  // A writer restarted under the same name: reopen.
+  bool maybe_reattach(Source& s) {
+    const std::uint64_t now = ipc::monotonic_ns();
+    if (now - s.last_reattach_check_ns < kReattachCheckNs) return false;
+    s.last_reattach_check_ns = now;
+    try {
+      const auto probe = ipc::SegmentReader::open(s.name, s.options);
+      if (probe.info().created_unix_ns == s.created_unix_ns) return false;
+      drop_all(s);
+      open(s);
+      spdlog::info("segment '{}' has a new writer (pid {}); re-attached", s.name, s.reader->info().writer_pid);
+      return true;
+    } catch (const ipc::SegmentError&) {
+      return false;
+    }
+  }
+};
+
+FleetScene::FleetScene(vtkRenderer* renderer, const SceneSettings& settings) : impl_(std::make_unique<Impl>()) {
+  impl_->renderer = renderer;
+  impl_->settings = settings;
+}
+
+FleetScene::~FleetScene() {
+  for (auto& s : impl_->sources) impl_->drop_all(*s);
+}
+
+void FleetScene::attach(const std::string& segment, const ipc::ReaderOptions& options) {
+  if (impl_->find(segment)) return;
+  auto source = std::make_unique<Source>();
+  source->name = segment;
+  source->options = options;
+  impl_->open(*source);
+  impl_->sources.push_back(std::move(source));
+}
+
+void FleetScene::detach(const std::string& segment) {
+  auto& v = impl_->sources;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if ((*it)->name == segment) {
+      impl_->drop_all(**it);
+      if (impl_->selected && impl_->selected->segment == segment) impl_->selected.reset();
+      v.erase(it);
+      for (auto& [key, batch] : impl_->batches) batch->commit();
+      return;
+    }
+  }
+}
+
+bool FleetScene::attached(const std::string& segment) const { return impl_->find(segment) != nullptr; }
+
+void FleetScene::set_keep_dead_robots(bool keep) { impl_->keep_dead = keep; }
+
+UpdateResult FleetScene::update() {
+  UpdateResult result;
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> to_detach;
+  for (auto& sp : impl_->sources) {
+    Source& s = *sp;
+    const ipc::WriterState state = s.reader->writer_status(impl_->settings.stale_after_ns).state;
+    const bool gone = state == ipc::WriterState::kDead || state == ipc::WriterState::kClosed;
+    if (gone && impl_->maybe_reattach(s)) {
+      result.layout_changed = result.changed = true;
+    } else if (state != s.state) {
+      const bool was_gone = s.state == ipc::WriterState::kDead || s.state == ipc::WriterState::kClosed;
+      s.state = state;
+      result.layout_changed = true;
+      if (gone != was_gone) {
+        impl_->recolor(s);
+        result.changed = true;
+      }
+      if (gone && !impl_->keep_dead) {
+        to_detach.push_back(s.name);
+        continue;
+      }
+    }
+    try {
+      const ipc::IngestStats stats = s.ingestor->ingest();
+      s.error.clear();
+      if (stats.layout_changed) {
+        impl_->sync_robots(s);
+        result.layout_changed = result.changed = true;
+      }
+      for (const ipc::LinkChange& c : s.ingestor->changes()) {
+        auto& robot = s.robots[c.slot];
+        if (!robot || c.link >= robot->links.size()) continue;
+        LinkDraw& d = robot->links[c.link];
+        d.world = compose(s.ingestor->poses(c.slot)[c.link], d);
+        d.batch->set_pose(d.handle, d.world);
+      }
+      if (!s.ingestor->changes().empty()) {
+        result.changed = true;
+        result.dirty_links += s.ingestor->changes().size();
+        result.newest_publish_ns = std::max(result.newest_publish_ns, stats.publish_ns);
+      }
+    } catch (const ipc::SegmentError& e) {
+      if (s.error != e.what()) spdlog::warn("{}", e.what());
+      s.error = e.what();
+    }
+  }
+  for (const auto& name : to_detach) detach(name);
+  if (result.changed) {
+    for (auto& [key, batch] : impl_->batches) batch->commit();
+  }
+  result.ingest_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+std::vector<SourceInfo> FleetScene::sources() const {
+  std::vector<SourceInfo> out;
+  for (const auto& s : impl_->sources) {
+    SourceInfo info;
+    info.name = s->name;
+    info.state = s->state;
+    info.writer_pid = s->reader->info().writer_pid;
+    info.frame = s->reader->frame().frame;
+    info.error = s->error;
+    for (const auto& r : s->robots) {
+      if (!r) continue;
+      ++info.robots;
+      info.links += r->links.size();
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+std::vector<RobotInfo> FleetScene::robots() const {
+  std::vector<RobotInfo> out;
+  for (const auto& s : impl_->sources) {
+    for (std::uint32_t slot = 0; slot < s->robots.size(); ++slot) {
+      const auto& r = s->robots[slot];
+      if (!r) continue;
+      RobotInfo info{s->name, slot, r->name, {}, {}, r->visible};
+      if (r->model < s->models.size()) {
+        info.model = s->models[r->model].name;
+        for (const auto& v : s->models[r->model].visuals) info.links.emplace_back(v.link_name);
+      }
+      out.push_back(std::move(info));
+    }
+  }
+  return out;
+}
+
+void FleetScene::set_robot_visible(const std::string& segment, std::uint32_t slot, bool visible) {
+  Source* s = impl_->find(segment);
+  if (!s || slot >= s->robots.size() || !s->robots[slot]) return;
+  s->robots[slot]->visible = visible;
+  for (auto& l : s->robots[slot]->links) l.batch->set_visible(l.handle, visible);
+  for (auto& [key, batch] : impl_->batches) batch->commit();
+}
+
+std::optional<PickResult> FleetScene::pick(int x, int y) const {
+  vtkRenderer* ren = impl_->renderer;
+  double near[4], far[4];
+  ren->SetDisplayPoint(x, y, 0.0);
+  ren->DisplayToWorld();
+  ren->GetWorldPoint(near);
+  ren->SetDisplayPoint(x, y, 1.0);
+  ren->DisplayToWorld();
+  ren->GetWorldPoint(far);
+  if (near[3] == 0.0 || far[3] == 0.0) return std::nullopt;
+  const Eigen::Vector3d origin(near[0] / near[3], near[1] / near[3], near[2] / near[3]);
+  const Eigen::Vector3d dir = (Eigen::Vector3d(far[0] / far[3], far[1] / far[3], far[2] / far[3]) - origin).normalized();
+  std::optional<PickResult> best;
+  double best_t = std::numeric_limits<double>::max();
+  for (const auto& s : impl_->sources) {
+    for (std::uint32_t slot = 0; slot < s->robots.size(); ++slot) {
+      const auto& r = s->robots[slot];
+      if (!r || !r->visible) continue;
+      for (std::uint32_t link = 0; link < r->links.size(); ++link) {
+        const auto t = ray_hit(r->links[link], origin, dir);
+        if (!t || *t >= best_t) continue;
+        best_t = *t;
+        PickResult p;
+        p.segment = s->name;
+        p.slot = slot;
+        p.robot = r->name;
+        p.link = link;
+        if (r->model < s->models.size() && link < s->models[r->model].visuals.size()) {
+          p.link_name = s->models[r->model].visuals[link].link_name;
+        }
+        const auto poses = s->ingestor->poses(slot);
+        if (link < poses.size()) p.pose = poses[link];
+        best = p;
+      }
+    }
+  }
+  return best;
+}
+
+void FleetScene::select(const std::optional<PickResult>& pick) {
+  const auto previous = impl_->selected;
+  impl_->selected = pick;
+  for (const std::optional<PickResult>& p : {previous, impl_->selected}) {
+    if (!p) continue;
+    if (Source* s = impl_->find(p->segment)) impl_->recolor_robot(*s, p->slot);
+  }
+  for (auto& [key, batch] : impl_->batches) batch->commit();
+}
+
+std::optional<PickResult> FleetScene::selection() const { return impl_->selected; }
+
+namespace {
+void grow(std::array<double, 6>& b, const LinkDraw& l) {
+  const double r = std::max({l.scale[0], l.scale[1], l.scale[2], 0.05f}) *
+                   std::max({std::abs(l.local_bounds[0]), std::abs(l.local_bounds[1]), std::abs(l.local_bounds[3]),
+                             std::abs(l.local_bounds[5]), 0.5});
+  for (int a = 0; a < 3; ++a) {
+    b[2 * a] = std::min(b[2 * a], l.world.position[a] - r);
+    b[2 * a + 1] = std::max(b[2 * a + 1], l.world.position[a] + r);
+  }
+}
+constexpr std::array<double, 6> kEmpty{1e300, -1e300, 1e300, -1e300, 1e300, -1e300};
+}  // namespace
+
+std::optional<std::array<double, 6>> FleetScene::robot_bounds(const std::string& segment, std::uint32_t slot) const {
+  const Source* s = impl_->find(segment);
+  if (!s || slot >= s->robots.size() || !s->robots[slot] || s->robots[slot]->links.empty()) return std::nullopt;
+  auto b = kEmpty;
+  for (const auto& l : s->robots[slot]->links) grow(b, l);
+  return b;
+}
+
+std::optional<std::array<double, 6>> FleetScene::scene_bounds() const {
+  auto b = kEmpty;
+  bool any = false;
+  for (const auto& s : impl_->sources) {
+    for (const auto& r : s->robots) {
+      if (!r || !r->visible) continue;
+      for (const auto& l : r->links) {
+        grow(b, l);
+        any = true;
+      }
+    }
+  }
+  if (!any) return std::nullopt;
+  return b;
+}
+
+std::uint64_t FleetScene::instance_count() const {
+  std::uint64_t n = 0;
+  for (const auto& [key, batch] : impl_->batches) n += batch->visible_count();
+  return n;
+}
+
+std::size_t FleetScene::actor_count() const {
+  std::size_t n = 0;
+  for (const auto& [key, batch] : impl_->batches) n += batch->actor_count();
+  return n;
+}
+
+std::size_t FleetScene::mapper_count() const {
+  std::size_t n = 0;
+  for (const auto& [key, batch] : impl_->batches) n += batch->mapper_count();
+  return n;
+}
+
+}  // namespace fleetscope::render

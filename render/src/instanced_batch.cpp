@@ -1,0 +1,192 @@
+// One vtkGlyph3DMapper drawing every instance of a geometry. Instance data lives in
+// preallocated VTK arrays that are written in place; removal swaps the last instance into the
+// hole so the arrays stay dense.
+#include <vtkActor.h>
+#include <vtkBitArray.h>
+#include <vtkFloatArray.h>
+#include <vtkGlyph3DMapper.h>
+#include <vtkPointData.h>
+#include <vtkPoints.h>
+#include <vtkPolyData.h>
+#include <vtkProperty.h>
+#include <vtkRenderer.h>
+#include <vtkUnsignedCharArray.h>
+
+#include <vector>
+
+#include "link_batch.hpp"
+
+namespace fleetscope::render {
+namespace {
+
+constexpr std::uint32_t kFree = ~0u;
+
+class InstancedBatch final : public LinkBatch {
+ public:
+  InstancedBatch(vtkRenderer* renderer, vtkSmartPointer<vtkPolyData> geometry, const BatchSettings& s)
+      : renderer_(renderer) {
+    points_->SetDataTypeToFloat();
+    orientation_->SetName("orientation");
+    orientation_->SetNumberOfComponents(4);
+    scale_->SetName("scale");
+    scale_->SetNumberOfComponents(3);
+    colors_->SetName("colors");
+    colors_->SetNumberOfComponents(4);
+    mask_->SetName("mask");
+    mask_->SetNumberOfComponents(1);
+    instances_->SetPoints(points_);
+    instances_->GetPointData()->AddArray(orientation_);
+    instances_->GetPointData()->AddArray(scale_);
+    instances_->GetPointData()->AddArray(mask_);
+    instances_->GetPointData()->SetScalars(colors_);
+
+    mapper_->SetInputData(instances_);
+    mapper_->SetSourceData(geometry);
+    mapper_->SetOrientationModeToQuaternion();
+    mapper_->SetOrientationArray("orientation");
+    mapper_->SetScaleModeToScaleByVectorComponents();
+    mapper_->SetScaleArray("scale");
+    mapper_->SetMasking(true);
+    mapper_->SetMaskArray("mask");
+    mapper_->ScalarVisibilityOn();
+    mapper_->SetColorModeToDirectScalars();
+    mapper_->SetScalarModeToUsePointData();
+    if (s.culling_and_lod) {
+      mapper_->SetCullingAndLOD(true);
+      mapper_->SetNumberOfLOD(1);
+      mapper_->SetLODDistanceAndTargetReduction(0, s.lod_distance, s.lod_reduction);
+    }
+    actor_->SetMapper(mapper_);
+    actor_->GetProperty()->SetInterpolationToPhong();
+    actor_->GetProperty()->SetSpecular(0.2);
+    renderer_->AddActor(actor_);
+  }
+  ~InstancedBatch() override { renderer_->RemoveActor(actor_); }
+
+  std::uint32_t add(const InstancePose& pose, std::array<std::uint8_t, 4> rgba) override {
+    const auto index = static_cast<std::uint32_t>(index_to_handle_.size());
+    std::uint32_t handle;
+    if (!free_handles_.empty()) {
+      handle = free_handles_.back();
+      free_handles_.pop_back();
+      handle_to_index_[handle] = index;
+    } else {
+      handle = static_cast<std::uint32_t>(handle_to_index_.size());
+      handle_to_index_.push_back(index);
+    }
+    index_to_handle_.push_back(handle);
+    points_->InsertNextPoint(0, 0, 0);
+    orientation_->InsertNextTuple4(1, 0, 0, 0);
+    scale_->InsertNextTuple3(1, 1, 1);
+    const double c[4] = {double(rgba[0]), double(rgba[1]), double(rgba[2]), double(rgba[3])};
+    colors_->InsertNextTuple(c);
+    mask_->InsertNextValue(1);
+    ++visible_;
+    write(index, pose);
+    dirty_ = true;
+    return handle;
+  }
+
+  void remove(std::uint32_t handle) override {
+    const std::uint32_t index = handle_to_index_.at(handle);
+    const auto last = static_cast<std::uint32_t>(index_to_handle_.size() - 1);
+    if (mask_->GetValue(index)) --visible_;
+    if (index != last) {
+      // Move the last instance into the hole.
+      points_->SetPoint(index, points_->GetPoint(last));
+      orientation_->SetTuple(index, orientation_->GetTuple(last));
+      scale_->SetTuple(index, scale_->GetTuple(last));
+      colors_->SetTuple(index, colors_->GetTuple(last));
+      mask_->SetValue(index, mask_->GetValue(last));
+      const std::uint32_t moved = index_to_handle_[last];
+      index_to_handle_[index] = moved;
+      handle_to_index_[moved] = index;
+    }
+    index_to_handle_.pop_back();
+    points_->GetData()->SetNumberOfTuples(last);
+    orientation_->SetNumberOfTuples(last);
+    scale_->SetNumberOfTuples(last);
+    colors_->SetNumberOfTuples(last);
+    mask_->SetNumberOfTuples(last);
+    handle_to_index_[handle] = kFree;
+    free_handles_.push_back(handle);
+    dirty_ = true;
+  }
+
+  void set_pose(std::uint32_t handle, const InstancePose& pose) override {
+    write(handle_to_index_[handle], pose);
+    dirty_ = true;
+  }
+
+  void set_color(std::uint32_t handle, std::array<std::uint8_t, 4> rgba) override {
+    unsigned char* c = colors_->GetPointer(std::size_t{handle_to_index_[handle]} * 4);
+    for (int i = 0; i < 4; ++i) c[i] = rgba[i];
+    dirty_ = true;
+  }
+
+  void set_visible(std::uint32_t handle, bool visible) override {
+    const std::uint32_t index = handle_to_index_[handle];
+    const bool was = mask_->GetValue(index) != 0;
+    if (was == visible) return;
+    mask_->SetValue(index, visible ? 1 : 0);
+    visible_ += visible ? 1 : -1;
+    dirty_ = true;
+  }
+
+  void commit() override {
+    if (!dirty_) return;
+    points_->Modified();
+    orientation_->Modified();
+    scale_->Modified();
+    colors_->Modified();
+    mask_->Modified();
+    instances_->Modified();
+    dirty_ = false;
+  }
+
+  std::uint64_t visible_count() const override { return static_cast<std::uint64_t>(visible_); }
+  std::size_t actor_count() const override { return 1; }
+  std::size_t mapper_count() const override { return 1; }
+
+ private:
+  void write(std::uint32_t index, const InstancePose& p) {
+    float* xyz = static_cast<vtkFloatArray*>(points_->GetData())->GetPointer(std::size_t{index} * 3);
+    xyz[0] = p.position[0];
+    xyz[1] = p.position[1];
+    xyz[2] = p.position[2];
+    // vtkGlyph3DMapper takes quaternions as (w, x, y, z).
+    float* q = orientation_->GetPointer(std::size_t{index} * 4);
+    q[0] = p.orientation[3];
+    q[1] = p.orientation[0];
+    q[2] = p.orientation[1];
+    q[3] = p.orientation[2];
+    float* s = scale_->GetPointer(std::size_t{index} * 3);
+    s[0] = p.scale[0];
+    s[1] = p.scale[1];
+    s[2] = p.scale[2];
+  }
+
+  vtkRenderer* renderer_;
+  vtkNew<vtkPoints> points_;
+  vtkNew<vtkFloatArray> orientation_;
+  vtkNew<vtkFloatArray> scale_;
+  vtkNew<vtkUnsignedCharArray> colors_;
+  vtkNew<vtkBitArray> mask_;  // vtkGlyph3DMapper masks only with a bit array
+  vtkNew<vtkPolyData> instances_;
+  vtkNew<vtkGlyph3DMapper> mapper_;
+  vtkNew<vtkActor> actor_;
+  std::vector<std::uint32_t> handle_to_index_;
+  std::vector<std::uint32_t> index_to_handle_;
+  std::vector<std::uint32_t> free_handles_;
+  std::int64_t visible_ = 0;
+  bool dirty_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<LinkBatch> make_instanced_batch(vtkRenderer* renderer, vtkSmartPointer<vtkPolyData> geometry,
+                                                const BatchSettings& settings) {
+  return std::make_unique<InstancedBatch>(renderer, std::move(geometry), settings);
+}
+
+}  // namespace fleetscope::render

@@ -1,0 +1,50 @@
+// A set of link visuals that share one geometry. Two implementations: InstancedBatch (one
+// vtkGlyph3DMapper for all its instances, the real renderer) and ActorBatch (one vtkActor per
+// link, the seeds' design, kept as the benchmark baseline). Handles are stable ids.
+#pragma once
+
+#include <vtkSmartPointer.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "geometry_library.hpp"
+
+class vtkRenderer;
+class vtkPolyData;
+
+namespace fleetscope::render {
+
+struct InstancePose {
+  std::array<float, 3> position;
+  std::array<float, 4> orientation;  // qx, qy, qz, qw
+  std::array<float, 3> scale;
+};
+
+class LinkBatch {
+ public:
+  virtual ~LinkBatch() = default;
+  virtual std::uint32_t add(const InstancePose& pose, std::array<std::uint8_t, 4> rgba) = 0;
+  virtual void remove(std::uint32_t handle) = 0;
+  virtual void set_pose(std::uint32_t handle, const InstancePose& pose) = 0;
+  virtual void set_color(std::uint32_t handle, std::array<std::uint8_t, 4> rgba) = 0;
+  virtual void set_visible(std::uint32_t handle, bool visible) = 0;
+  // Pushes this frame's changes to VTK (marks arrays modified once, not per instance).
+  virtual void commit() = 0;
+  virtual std::uint64_t visible_count() const = 0;
+  virtual std::size_t actor_count() const = 0;
+  virtual std::size_t mapper_count() const = 0;
+};
+
+struct BatchSettings {
+  bool culling_and_lod = true;
+  float lod_distance = 60.0f;
+  float lod_reduction = 0.85f;
+};
+
+std::unique_ptr<LinkBatch> make_instanced_batch(vtkRenderer* renderer, vtkSmartPointer<vtkPolyData> geometry,
+                                                const BatchSettings& settings);
+std::unique_ptr<LinkBatch> make_actor_batch(vtkRenderer* renderer, vtkSmartPointer<vtkPolyData> geometry);
+
+}  // namespace fleetscope::render

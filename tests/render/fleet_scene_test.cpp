@@ -1,0 +1,285 @@
+// Real frames rendered offscreen (Xvfb + Mesa) from real segments, and inspected pixel by pixel.
+#include <gtest/gtest.h>
+#include <vtkRenderer.h>
+
+#include <cmath>
+#include <vector>
+
+#include "fleetscope/ipc/error.hpp"
+#include "fleetscope/render/fleet_scene.hpp"
+#include "fleetscope/render/offscreen_view.hpp"
+#include "fleetscope/sim_bridge/sim_writer.hpp"
+#include "support/child_process.hpp"
+
+using namespace fleetscope;
+using namespace fleetscope::render;
+
+namespace {
+
+constexpr int kW = 200, kH = 200;
+
+bool is_background(Rgb c) { return c.r < 40 && c.g < 40 && c.b < 50; }
+bool is_reddish(Rgb c) { return c.r > 80 && c.r > 2 * c.g && c.r > 2 * c.b; }
+bool is_greenish(Rgb c) { return c.g > 80 && c.g > 2 * c.r && c.g > 2 * c.b; }
+
+// Robots of one box link each (0.8 m cube), laid along x, red unless told otherwise.
+struct BoxFleet {
+  SimWriter writer;
+  std::vector<std::uint32_t> robots;
+  std::vector<double> poses;
+  BoxFleet(const std::string& name, int count, std::array<std::uint8_t, 4> color = {220, 30, 30, 255},
+           int links = 1)
+      : writer(config(name, count, links)) {
+    ModelDesc model{"box", {}};
+    for (int l = 0; l < links; ++l) {
+      LinkVisualDesc box;
+      box.shape = ipc::Shape::kBox;
+      box.dims = {0.8f, 0.8f, 0.8f};
+      box.rgba = color;
+      model.links.push_back(box);
+    }
+    const auto m = writer.add_model(model);
+    for (int r = 0; r < count; ++r) robots.push_back(writer.spawn_robot("r" + std::to_string(r), m));
+    poses.assign(writer.total_links() * 7, 0.0);
+    for (int r = 0; r < count; ++r) {
+      for (int l = 0; l < links; ++l) place(r, l, 2.0 * r, 2.0 * l, 0.0);
+    }
+    publish();
+  }
+  static WriterConfig config(const std::string& name, int count, int links) {
+    WriterConfig c;
+    c.name = name;
+    c.max_robots = static_cast<std::uint32_t>(count);
+    c.max_links = static_cast<std::uint32_t>(links);
+    c.detect_changes = true;  // only robots that move are published
+    return c;
+  }
+  void place(int robot, int link, double x, double y, double yaw) {
+    double* p = &poses[(robot * (poses.size() / 7 / robots.size()) + link) * 7];
+    p[0] = x, p[1] = y, p[2] = 0.0, p[3] = 0.0, p[4] = 0.0, p[5] = std::sin(yaw / 2), p[6] = std::cos(yaw / 2);
+  }
+  void publish() {
+    writer.set_all_poses(std::span<const double>(poses));
+    writer.publish(0.0);
+  }
+};
+
+// Display coordinates of world point (x, y, 0).
+std::array<int, 2> to_display(OffscreenView& view, double x, double y) {
+  vtkRenderer* ren = view.renderer();
+  ren->SetWorldPoint(x, y, 0.0, 1.0);
+  ren->WorldToDisplay();
+  double d[3];
+  ren->GetDisplayPoint(d);
+  return {static_cast<int>(std::lround(d[0])), static_cast<int>(std::lround(d[1]))};
+}
+
+}  // namespace
+
+TEST(FleetScene, AKnownPoseRendersGeometryAtTheExpectedPixels) {
+  BoxFleet fleet(fleetscope::testing::unique_name("render.known"), 2);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(fleet.writer.segment().name());
+  ASSERT_TRUE(scene.update().changed);
+  view.frame_bounds({-1, 3, -1, 1, -0.5, 0.5}, true);
+  view.render();
+  const auto c0 = to_display(view, 0, 0), c1 = to_display(view, 2, 0), gap = to_display(view, 1, 0);
+  EXPECT_TRUE(is_reddish(view.pixel(c0[0], c0[1])));
+  EXPECT_TRUE(is_reddish(view.pixel(c1[0], c1[1])));
+  EXPECT_TRUE(is_background(view.pixel(gap[0], gap[1])));
+  EXPECT_TRUE(is_background(view.pixel(2, 2)));
+}
+
+TEST(FleetScene, MovingOneLinkMovesThosePixelsAndNothingElse) {
+  BoxFleet fleet(fleetscope::testing::unique_name("render.move"), 3);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(fleet.writer.segment().name());
+  scene.update();
+  view.frame_bounds({-1, 5, -2, 2, -0.5, 0.5}, true);
+  view.render();
+  const auto before = view.pixels();
+  fleet.place(2, 0, 4.0, 1.2, 0.0);  // robot 2 moves up by 1.2 m
+  fleet.publish();
+  const auto result = scene.update();
+  EXPECT_EQ(result.dirty_links, 1u);
+  view.render();
+  const auto after = view.pixels();
+  const auto old_c = to_display(view, 4.0, 0.0), new_c = to_display(view, 4.0, 1.2);
+  EXPECT_TRUE(is_background(view.pixel(old_c[0], old_c[1])));
+  EXPECT_TRUE(is_reddish(view.pixel(new_c[0], new_c[1])));
+  // Every changed pixel lies in the x band of robot 2.
+  const auto band_lo = to_display(view, 4.0 - 0.75, 0.0)[0], band_hi = to_display(view, 4.0 + 0.75, 0.0)[0];
+  int changed = 0;
+  for (int y = 0; y < kH; ++y) {
+    for (int x = 0; x < kW; ++x) {
+      if (before[y * kW + x] == after[y * kW + x]) continue;
+      ++changed;
+      EXPECT_TRUE(x >= band_lo && x <= band_hi) << "pixel " << x << "," << y << " changed";
+    }
+  }
+  EXPECT_GT(changed, 50);
+}
+
+TEST(FleetScene, QuaternionOrientationTurnsTheGeometry) {
+  fleetscope::WriterConfig c;
+  c.name = fleetscope::testing::unique_name("render.quat");
+  c.max_robots = 1;
+  c.max_links = 1;
+  SimWriter writer(c);
+  LinkVisualDesc bar;
+  bar.shape = ipc::Shape::kBox;
+  bar.dims = {3.0f, 0.4f, 0.4f};  // long along x
+  bar.rgba = {30, 200, 30, 255};
+  const auto r = writer.spawn_robot("bar", writer.add_model(ModelDesc{"bar", {bar}}));
+  const double yaw90[7] = {0, 0, 0, 0, 0, std::sin(M_PI / 4), std::cos(M_PI / 4)};
+  writer.set_robot_poses(r, std::span<const double>(yaw90, 7));
+  writer.publish(0.0);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(c.name);
+  scene.update();
+  view.frame_bounds({-2, 2, -2, 2, -0.5, 0.5}, true);
+  view.render();
+  const auto along_y = to_display(view, 0, 1.2), along_x = to_display(view, 1.2, 0);
+  EXPECT_TRUE(is_greenish(view.pixel(along_y[0], along_y[1])));
+  EXPECT_TRUE(is_background(view.pixel(along_x[0], along_x[1])));
+}
+
+TEST(FleetScene, VisualOffsetsPlaceTheVisualInTheLinkFrame) {
+  fleetscope::WriterConfig c;
+  c.name = fleetscope::testing::unique_name("render.offset");
+  c.max_robots = 1;
+  c.max_links = 1;
+  SimWriter writer(c);
+  LinkVisualDesc ball;
+  ball.shape = ipc::Shape::kSphere;
+  ball.dims = {0.4f, 0, 0};
+  ball.offset_position = {1.5f, 0.0f, 0.0f};
+  ball.rgba = {30, 200, 30, 255};
+  writer.spawn_robot("b", writer.add_model(ModelDesc{"ball", {ball}}));
+  writer.publish(0.0);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(c.name);
+  scene.update();
+  view.frame_bounds({-2, 2, -2, 2, -0.5, 0.5}, true);
+  view.render();
+  const auto at_offset = to_display(view, 1.5, 0), at_origin = to_display(view, 0, 0);
+  EXPECT_TRUE(is_greenish(view.pixel(at_offset[0], at_offset[1])));
+  EXPECT_TRUE(is_background(view.pixel(at_origin[0], at_origin[1])));
+}
+
+TEST(FleetScene, ActorsAndMappersDoNotGrowWithTheNumberOfRobots) {
+  BoxFleet small(fleetscope::testing::unique_name("render.small"), 10, {200, 30, 30, 255}, 3);
+  BoxFleet large(fleetscope::testing::unique_name("render.large"), 300, {200, 30, 30, 255}, 3);
+  OffscreenView view(kW, kH);
+  FleetScene a(view.renderer()), b(view.renderer());
+  a.attach(small.writer.segment().name());
+  b.attach(large.writer.segment().name());
+  a.update();
+  b.update();
+  EXPECT_EQ(a.instance_count(), 30u);
+  EXPECT_EQ(b.instance_count(), 900u);
+  EXPECT_EQ(a.actor_count(), b.actor_count());
+  EXPECT_EQ(a.mapper_count(), b.mapper_count());
+  EXPECT_EQ(b.mapper_count(), 1u);  // one unit-box batch for every box
+}
+
+TEST(FleetScene, AFrameWithNothingChangedReportsNoWork) {
+  BoxFleet fleet(fleetscope::testing::unique_name("render.idle"), 4);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(fleet.writer.segment().name());
+  scene.update();
+  fleet.publish();  // a new frame in which nothing moved
+  const auto same = scene.update();
+  EXPECT_FALSE(same.changed);
+  EXPECT_EQ(same.dirty_links, 0u);
+  const auto idle = scene.update();  // no new frame at all
+  EXPECT_FALSE(idle.changed);
+}
+
+TEST(FleetScene, PickingAtAPixelReturnsTheRightRobotAndLink) {
+  BoxFleet fleet(fleetscope::testing::unique_name("render.pick"), 3, {220, 30, 30, 255}, 2);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(fleet.writer.segment().name());
+  scene.update();
+  view.frame_bounds({-1, 5, -1, 3, -0.5, 0.5}, true);
+  view.render();
+  const auto at = to_display(view, 4.0, 2.0);  // robot 2, link 1
+  const auto pick = scene.pick(at[0], at[1]);
+  ASSERT_TRUE(pick);
+  EXPECT_EQ(pick->segment, fleet.writer.segment().name());
+  EXPECT_EQ(pick->robot, "r2");
+  EXPECT_EQ(pick->link, 1u);
+  EXPECT_FLOAT_EQ(pick->pose.position[0], 4.0f);
+  const auto empty = to_display(view, 1.0, 1.0);
+  EXPECT_FALSE(scene.pick(empty[0], empty[1]));
+  scene.select(pick);
+  view.render();
+  const auto sel = view.pixel(at[0], at[1]);
+  EXPECT_GT(int(sel.g), 60) << "the selected robot is highlighted";
+}
+
+TEST(FleetScene, HiddenRobotsAreNotDrawnOrPicked) {
+  BoxFleet fleet(fleetscope::testing::unique_name("render.hide"), 2);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(fleet.writer.segment().name());
+  scene.update();
+  scene.set_robot_visible(fleet.writer.segment().name(), 1, false);
+  view.frame_bounds({-1, 3, -1, 1, -0.5, 0.5}, true);
+  view.render();
+  const auto c1 = to_display(view, 2, 0);
+  EXPECT_TRUE(is_background(view.pixel(c1[0], c1[1])));
+  EXPECT_FALSE(scene.pick(c1[0], c1[1]));
+  EXPECT_EQ(scene.instance_count(), 1u);
+}
+
+TEST(FleetScene, SpawnAndRemoveUpdateTheScene) {
+  BoxFleet fleet(fleetscope::testing::unique_name("render.spawn"), 2);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(fleet.writer.segment().name());
+  scene.update();
+  EXPECT_EQ(scene.robots().size(), 2u);
+  fleet.writer.remove_robot(fleet.robots[0]);
+  fleet.writer.publish(0.0);
+  const auto result = scene.update();
+  EXPECT_TRUE(result.layout_changed);
+  ASSERT_EQ(scene.robots().size(), 1u);
+  EXPECT_EQ(scene.robots()[0].name, "r1");
+  EXPECT_EQ(scene.instance_count(), 1u);
+}
+
+TEST(FleetScene, ActorPerLinkBaselineDrawsTheSameScene) {
+  BoxFleet fleet(fleetscope::testing::unique_name("render.baseline"), 3);
+  OffscreenView instanced(kW, kH), baseline(kW, kH);
+  FleetScene a(instanced.renderer());
+  SceneSettings per_actor;
+  per_actor.actor_per_link = true;
+  FleetScene b(baseline.renderer(), per_actor);
+  a.attach(fleet.writer.segment().name());
+  b.attach(fleet.writer.segment().name());
+  a.update();
+  b.update();
+  EXPECT_EQ(b.actor_count(), 3u);
+  for (auto* v : {&instanced, &baseline}) {
+    v->frame_bounds({-1, 5, -1, 1, -0.5, 0.5}, true);
+    v->render();
+  }
+  const auto pa = instanced.pixels(), pb = baseline.pixels();
+  int same_class = 0;
+  for (std::size_t i = 0; i < pa.size(); ++i) same_class += is_background(pa[i]) == is_background(pb[i]);
+  EXPECT_GT(same_class, int(pa.size() * 0.99));
+}
+
+TEST(FleetScene, AttachingAMissingOrNewerSegmentThrowsAClearError) {
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  EXPECT_THROW(scene.attach("no.such.segment.here"), ipc::SegmentError);
+  EXPECT_TRUE(scene.sources().empty());
+}
