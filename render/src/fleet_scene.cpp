@@ -21,6 +21,7 @@ namespace {
 
 constexpr std::array<std::uint8_t, 4> kDeadColor{120, 120, 120, 255};
 constexpr std::uint64_t kReattachCheckNs = 500'000'000ULL;
+constexpr std::uint64_t kStatusCheckNs = 200'000'000ULL;
 
 std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
   return {static_cast<std::uint8_t>((c[0] + 255) / 2), static_cast<std::uint8_t>((c[1] + 230) / 2),
@@ -56,6 +57,7 @@ struct Source {
   ipc::WriterState state = ipc::WriterState::kLive;
   std::uint64_t created_unix_ns = 0;
   std::uint64_t last_reattach_check_ns = 0;
+  std::uint64_t last_status_ns = 0;  // liveness reads /proc: done a few times a second, not per poll
   std::string error;
 };
 
@@ -94,7 +96,8 @@ std::optional<double> ray_hit(const LinkDraw& d, const Eigen::Vector3d& origin, 
 }  // namespace
 
 struct FleetScene::Impl {
-  vtkRenderer* renderer;
+  // Held, not borrowed: batches remove their actors from it when the scene goes away.
+  vtkSmartPointer<vtkRenderer> renderer;
   SceneSettings settings;
   GeometryLibrary geometry;
   std::map<GeometryKey, std::unique_ptr<LinkBatch>> batches;
@@ -263,7 +266,12 @@ UpdateResult FleetScene::update() {
   std::vector<std::string> to_detach;
   for (auto& sp : impl_->sources) {
     Source& s = *sp;
-    const ipc::WriterState state = s.reader->writer_status(impl_->settings.stale_after_ns).state;
+    const std::uint64_t now = ipc::monotonic_ns();
+    ipc::WriterState state = s.state;
+    if (now - s.last_status_ns >= kStatusCheckNs) {
+      state = s.reader->writer_status(impl_->settings.stale_after_ns).state;
+      s.last_status_ns = now;
+    }
     const bool gone = state == ipc::WriterState::kDead || state == ipc::WriterState::kClosed;
     if (gone && impl_->maybe_reattach(s)) {
       result.layout_changed = result.changed = true;

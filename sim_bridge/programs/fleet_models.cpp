@@ -31,15 +31,15 @@ ModelDesc make_model(std::uint32_t index, std::uint32_t links) {
   LinkVisualDesc base;
   base.name = "base";
   base.shape = ipc::Shape::kBox;
-  base.dims = {0.7f, 0.5f, static_cast<float>(kBaseHeight)};
+  base.dims = {0.8f, 0.6f, static_cast<float>(kBaseHeight)};
   base.offset_position = {0.0f, 0.0f, static_cast<float>(kBaseHeight / 2)};
-  base.rgba = {70, 70, 78, 255};
+  base.rgba = {150, 152, 160, 255};
   m.links.push_back(base);
 
   LinkVisualDesc turret;
   turret.name = "turret";
   turret.shape = ipc::Shape::kCylinder;
-  turret.dims = {0.16f, static_cast<float>(kTurretHeight), 0.0f};
+  turret.dims = {0.2f, static_cast<float>(kTurretHeight), 0.0f};
   turret.offset_position = {0.0f, 0.0f, static_cast<float>(kTurretHeight / 2)};
   turret.rgba = model_colour(index, 0.6);
   m.links.push_back(turret);
@@ -49,7 +49,7 @@ ModelDesc make_model(std::uint32_t index, std::uint32_t links) {
   for (std::uint32_t s = 0; s < segments; ++s) {
     LinkVisualDesc link;
     link.name = "link" + std::to_string(s + 1);
-    const float radius = 0.055f - 0.025f * static_cast<float>(s) / static_cast<float>(segments);
+    const float radius = 0.10f - 0.05f * static_cast<float>(s) / static_cast<float>(segments);
     if (s % 2 == 0) {
       link.shape = ipc::Shape::kCapsule;
       link.dims = {radius, std::max(segment - 2 * radius, 0.01f), 0.0f};

@@ -283,3 +283,31 @@ TEST(FleetScene, AttachingAMissingOrNewerSegmentThrowsAClearError) {
   EXPECT_THROW(scene.attach("no.such.segment.here"), ipc::SegmentError);
   EXPECT_TRUE(scene.sources().empty());
 }
+
+TEST(FleetScene, CapsulesAndCylindersLieAlongTheLinkZAxis) {
+  for (const auto shape : {ipc::Shape::kCapsule, ipc::Shape::kCylinder}) {
+    fleetscope::WriterConfig c;
+    c.name = fleetscope::testing::unique_name("render.capsule");
+    c.max_robots = 1;
+    c.max_links = 1;
+    SimWriter writer(c);
+    LinkVisualDesc link;
+    link.shape = shape;
+    link.dims = {0.3f, 1.6f, 0.0f};  // radius, length
+    link.rgba = {30, 200, 30, 255};
+    const auto r = writer.spawn_robot("c", writer.add_model(ModelDesc{"c", {link}}));
+    // Turn local z onto world x (90 degrees about y).
+    const double pose[7] = {0, 0, 0, 0, std::sin(M_PI / 4), 0, std::cos(M_PI / 4)};
+    writer.set_robot_poses(r, std::span<const double>(pose, 7));
+    writer.publish(0.0);
+    OffscreenView view(kW, kH);
+    FleetScene scene(view.renderer());
+    scene.attach(c.name);
+    scene.update();
+    view.frame_bounds({-1.5, 1.5, -1.5, 1.5, -0.5, 0.5}, true);
+    view.render();
+    const auto along = to_display(view, 0.75, 0), across = to_display(view, 0, 0.75);
+    EXPECT_TRUE(is_greenish(view.pixel(along[0], along[1]))) << int(shape);
+    EXPECT_TRUE(is_background(view.pixel(across[0], across[1]))) << int(shape);
+  }
+}

@@ -41,10 +41,14 @@ class ChildProcess {
   }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
+  // Asks the child to stop (SIGTERM, so writers remove their segments), then kills it.
   ~ChildProcess() {
     if (!exit_status_) {
-      ::kill(pid_, SIGKILL);
-      wait();
+      ::kill(pid_, SIGTERM);
+      if (!wait_for_exit(std::chrono::seconds(3))) {
+        ::kill(pid_, SIGKILL);
+        wait();
+      }
     }
     ::close(out_fd_);
   }

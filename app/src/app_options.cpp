@@ -1,0 +1,76 @@
+#include "app_options.h"
+
+#include <QCommandLineParser>
+
+#include "fleetscope/ipc/format.hpp"
+
+namespace fleetscope::app {
+
+ParseOutcome parse_command_line(const QStringList& arguments) {
+  QCommandLineParser parser;
+  parser.setApplicationDescription("fleetscope: live viewer for robot simulations publishing fleetscope segments.");
+  const QCommandLineOption help({"h", "help"}, "Show this help and exit.");
+  const QCommandLineOption version("version", "Show the version and exit.");
+  const QCommandLineOption attach("attach", "Attach segment NAME (repeatable).", "NAME");
+  const QCommandLineOption attach_all("attach-all", "Attach every segment now and any that appears later.");
+  const QCommandLineOption screenshot("screenshot", "Render the attached scene, write a PNG to FILE and exit.", "FILE");
+  const QCommandLineOption frames("frames", "Frames to render before the screenshot (default 10).", "N", "10");
+  const QCommandLineOption max_fps("max-fps", "Highest frame rate (default 60).", "N", "60");
+  const QCommandLineOption kpi_log("kpi-log", "Write one JSON record of viewer KPIs per second to FILE.", "FILE");
+  const QCommandLineOption verbose({"v", "verbose"}, "Log details.");
+  const QCommandLineOption other_users("allow-other-users", "Read segments owned by other users.");
+  const QCommandLineOption per_actor("actor-per-link", "Draw one VTK actor per link (benchmark baseline only).");
+  parser.addOptions({help, version, attach, attach_all, screenshot, frames, max_fps, kpi_log, verbose, other_users, per_actor});
+
+  ParseOutcome out;
+  if (!parser.parse(arguments)) {
+    out.exit_code = 2;
+    out.output = "fleetscope: " + parser.errorText() + "\n(try --help)\n";
+    return out;
+  }
+  if (!parser.positionalArguments().isEmpty()) {
+    out.exit_code = 2;
+    out.output = "fleetscope: unexpected argument '" + parser.positionalArguments().first() + "' (try --help)\n";
+    return out;
+  }
+  if (parser.isSet(help)) {
+    out.output = parser.helpText() +
+                 "\nMouse: left drag orbits, middle drag pans, wheel zooms, click selects a link.\n"
+                 "Keys: R resets the view, F follows the selected robot.\n";
+    return out;
+  }
+  if (parser.isSet(version)) {
+    out.output = QString("fleetscope 0.1.0 (segment format %1.%2)\n").arg(ipc::kAbiMajor).arg(ipc::kAbiMinor);
+    return out;
+  }
+  AppOptions o;
+  o.attach = parser.values(attach);
+  o.attach_all = parser.isSet(attach_all);
+  o.screenshot = parser.value(screenshot);
+  o.kpi_log = parser.value(kpi_log);
+  o.verbose = parser.isSet(verbose);
+  o.allow_other_users = parser.isSet(other_users);
+  o.actor_per_link = parser.isSet(per_actor);
+  bool ok = false;
+  o.frames = parser.value(frames).toInt(&ok);
+  if (!ok || o.frames < 1 || o.frames > 100000) {
+    out.exit_code = 2;
+    out.output = "fleetscope: --frames must be a whole number from 1 to 100000\n";
+    return out;
+  }
+  o.max_fps = parser.value(max_fps).toDouble(&ok);
+  if (!ok || !(o.max_fps >= 1.0 && o.max_fps <= 1000.0)) {
+    out.exit_code = 2;
+    out.output = "fleetscope: --max-fps must be a number from 1 to 1000\n";
+    return out;
+  }
+  if (parser.isSet(frames) && o.screenshot.isEmpty()) {
+    out.exit_code = 2;
+    out.output = "fleetscope: --frames only applies with --screenshot\n";
+    return out;
+  }
+  out.options = o;
+  return out;
+}
+
+}  // namespace fleetscope::app

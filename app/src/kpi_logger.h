@@ -1,0 +1,24 @@
+// --kpi-log FILE: one JSON record per second with the viewer's own figures (fps, frame ms,
+// ingest us, dirty links, latency p50/p99, CPU %, RSS) for later analysis.
+#pragma once
+
+#include <QFile>
+#include <QString>
+
+#include "fleetscope/render/frame_statistics.hpp"
+#include "process_usage.h"
+
+namespace fleetscope::app {
+
+class KpiLogger {
+ public:
+  // Throws std::runtime_error when the file cannot be opened for writing.
+  explicit KpiLogger(const QString& path);
+  void write(const render::FrameSummary& summary, std::uint64_t instances);
+
+ private:
+  QFile file_;
+  ProcessUsage usage_;
+};
+
+}  // namespace fleetscope::app

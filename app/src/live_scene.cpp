@@ -1,0 +1,219 @@
+#include "live_scene.h"
+
+#include <vtkActor.h>
+#include <vtkCamera.h>
+#include <vtkPlaneSource.h>
+#include <vtkPolyDataMapper.h>
+#include <vtkProperty.h>
+#include <vtkRenderer.h>
+
+#include <cmath>
+
+#include <spdlog/spdlog.h>
+
+#include "fleetscope/ipc/process_liveness.hpp"
+#include "vtk_host_widget.h"
+
+namespace fleetscope::app {
+namespace {
+constexpr int kPollMs = 4;  // segment polling: ingest of an unchanged segment costs ~1 us
+}
+
+LiveScene::LiveScene(VtkHostWidget* view, const render::SceneSettings& settings, double max_fps, QObject* parent)
+    : QObject(parent), view_(view), scene_(std::make_unique<render::FleetScene>(view->renderer(), settings)) {
+  pacer_.set_max_fps(max_fps);
+  view_->renderer()->SetBackground(0.11, 0.12, 0.14);
+  view_->renderer()->SetBackground2(0.28, 0.30, 0.34);
+  view_->renderer()->GradientBackgroundOn();
+  poll_timer_.setTimerType(Qt::PreciseTimer);
+  connect(&poll_timer_, &QTimer::timeout, this, &LiveScene::poll);
+  poll_timer_.start(kPollMs);
+  render_timer_.setSingleShot(true);
+  render_timer_.setTimerType(Qt::PreciseTimer);
+  connect(&render_timer_, &QTimer::timeout, this, &LiveScene::schedule);
+  connect(&summary_timer_, &QTimer::timeout, this, [this] {
+    const std::uint64_t now = ipc::monotonic_ns();
+    summary_ = stats_.take((now - summary_start_ns_) / 1e9);
+    summary_start_ns_ = now;
+    emit summaryUpdated(summary_);
+  });
+  summary_start_ns_ = ipc::monotonic_ns();
+  summary_timer_.start(1000);
+  connect(view_, &VtkHostWidget::frameRendered, this, &LiveScene::onFrameRendered);
+  connect(view_, &QOpenGLWidget::frameSwapped, this, &LiveScene::onFrameSwapped);
+  connect(view_, &VtkHostWidget::cameraChanged, this, &LiveScene::requestFrame);
+  connect(view_, &VtkHostWidget::clicked, this, &LiveScene::onClicked);
+  connect(view_, &VtkHostWidget::keyPressedInView, this, &LiveScene::onKey);
+}
+
+LiveScene::~LiveScene() = default;
+
+void LiveScene::requestFrame() {
+  spdlog::trace("frame requested");
+  pacer_.request(ipc::monotonic_ns());
+  schedule();
+}
+
+void LiveScene::poll() {
+  const render::UpdateResult r = scene_->update();
+  stats_.add_ingest(r.ingest_us);
+  if (r.layout_changed) emit layoutChanged();
+  if (!camera_framed_ && scene_->scene_bounds()) {
+    resetCamera();
+    camera_framed_ = true;
+  }
+  if (follow_) {
+    if (const auto sel = scene_->selection()) {
+      if (const auto b = scene_->robot_bounds(sel->segment, sel->slot)) {
+        vtkCamera* cam = view_->renderer()->GetActiveCamera();
+        double f[3];
+        cam->GetFocalPoint(f);
+        const double c[3] = {((*b)[0] + (*b)[1]) / 2, ((*b)[2] + (*b)[3]) / 2, ((*b)[4] + (*b)[5]) / 2};
+        if (std::abs(c[0] - f[0]) + std::abs(c[1] - f[1]) + std::abs(c[2] - f[2]) > 1e-4) {
+          double p[3];
+          cam->GetPosition(p);
+          cam->SetFocalPoint(c);
+          cam->SetPosition(p[0] + c[0] - f[0], p[1] + c[1] - f[1], p[2] + c[2] - f[2]);
+        }
+      }
+    }
+  }
+  if (r.changed) {
+    spdlog::trace("poll: changed, dirty {} layout {}", r.dirty_links, r.layout_changed);
+    if (frame_requested_) {
+      // The frame already asked for has not been painted yet: these poses go into it.
+      drawn_publish_ns_ = std::max(drawn_publish_ns_, r.newest_publish_ns);
+      drawn_dirty_ += r.dirty_links;
+    } else {
+      pending_publish_ns_ = std::max(pending_publish_ns_, r.newest_publish_ns);
+      pending_dirty_ += r.dirty_links;
+      pacer_.request(ipc::monotonic_ns());
+    }
+  }
+  schedule();
+}
+
+void LiveScene::schedule() {
+  if (frame_requested_ || !pacer_.pending()) return;
+  const std::int64_t wait = pacer_.wait_ns(ipc::monotonic_ns());
+  if (wait == 0) {
+    frame_requested_ = true;
+    frame_start_ns_ = ipc::monotonic_ns();
+    drawn_publish_ns_ = pending_publish_ns_;
+    drawn_dirty_ = pending_dirty_;
+    pending_publish_ns_ = 0;
+    pending_dirty_ = 0;
+    view_->setCameraSignalsBlocked(true);
+    view_->renderer()->ResetCameraClippingRange();
+    view_->setCameraSignalsBlocked(false);
+    view_->update();
+  } else if (wait > 0 && !render_timer_.isActive()) {
+    render_timer_.start(static_cast<int>(std::ceil(wait / 1e6)));
+  }
+}
+
+void LiveScene::onFrameRendered(double render_ms) {
+  if (!frame_requested_) spdlog::debug("frame painted at Qt's request (expose or resize)");
+  last_render_ms_ = render_ms;
+  awaiting_swap_ = true;
+}
+
+void LiveScene::onFrameSwapped() {
+  // Qt emits frameSwapped for every composition of the window (a status bar update too); only
+  // a swap that follows our own paintGL is a frame.
+  if (!awaiting_swap_) return;
+  awaiting_swap_ = false;
+  const std::uint64_t now = ipc::monotonic_ns();
+  frame_requested_ = false;
+  pacer_.rendered(frame_start_ns_, static_cast<std::uint64_t>(last_render_ms_ * 1e6));
+  render::FrameSample sample;
+  sample.frame_ms = last_render_ms_;
+  sample.dirty_links = drawn_dirty_;
+  sample.instances = scene_->instance_count();
+  if (drawn_publish_ns_ != 0 && now > drawn_publish_ns_) sample.latency_ms = (now - drawn_publish_ns_) / 1e6;
+  stats_.add(sample);
+  ++frames_;
+  emit frameDone(frames_);
+  schedule();
+}
+
+void LiveScene::resetCamera() {
+  vtkRenderer* ren = view_->renderer();
+  vtkCamera* cam = ren->GetActiveCamera();
+  if (const auto b = scene_->scene_bounds()) {
+    updateGround(*b);
+    const double cx = ((*b)[0] + (*b)[1]) / 2, cy = ((*b)[2] + (*b)[3]) / 2, cz = ((*b)[4] + (*b)[5]) / 2;
+    const double span = std::max({(*b)[1] - (*b)[0], (*b)[3] - (*b)[2], 1.0});
+    cam->SetFocalPoint(cx, cy, cz);
+    cam->SetPosition(cx - 0.35 * span, cy - 0.95 * span, cz + 0.55 * span);
+    cam->SetViewUp(0, 0, 1);
+    ren->ResetCamera(const_cast<double*>(b->data()));
+    cam->Zoom(1.25);
+  } else {
+    ren->ResetCamera();
+  }
+  requestFrame();
+}
+
+void LiveScene::focusRobot(const std::string& segment, std::uint32_t slot) {
+  const auto b = scene_->robot_bounds(segment, slot);
+  if (!b) return;
+  vtkRenderer* ren = view_->renderer();
+  vtkCamera* cam = ren->GetActiveCamera();
+  double f[3], p[3];
+  cam->GetFocalPoint(f);
+  cam->GetPosition(p);
+  const double c[3] = {((*b)[0] + (*b)[1]) / 2, ((*b)[2] + (*b)[3]) / 2, ((*b)[4] + (*b)[5]) / 2};
+  cam->SetFocalPoint(c);
+  cam->SetPosition(c[0] + (p[0] - f[0]), c[1] + (p[1] - f[1]), c[2] + (p[2] - f[2]));
+  ren->ResetCamera(const_cast<double*>(b->data()));
+  requestFrame();
+}
+
+void LiveScene::setFollowSelection(bool follow) { follow_ = follow; }
+
+void LiveScene::detach(const std::string& segment) {
+  scene_->detach(segment);
+  emit layoutChanged();
+  requestFrame();
+}
+
+void LiveScene::onClicked(int x, int y) {
+  const auto pick = scene_->pick(x, y);
+  scene_->select(pick);
+  emit selectionChanged(pick);
+  requestFrame();
+}
+
+void LiveScene::onKey(int key) {
+  if (key == Qt::Key_R) resetCamera();
+  if (key == Qt::Key_F) {
+    follow_ = !follow_;
+    requestFrame();
+  }
+}
+
+}  // namespace fleetscope::app
+
+namespace fleetscope::app {
+
+void LiveScene::updateGround(const std::array<double, 6>& b) {
+  // A floor under the fleet gives depth cues; it is sized to the robots when the view resets.
+  if (!ground_) {
+    ground_source_ = vtkSmartPointer<vtkPlaneSource>::New();
+    auto mapper = vtkSmartPointer<vtkPolyDataMapper>::New();
+    mapper->SetInputConnection(ground_source_->GetOutputPort());
+    ground_ = vtkSmartPointer<vtkActor>::New();
+    ground_->SetMapper(mapper);
+    ground_->GetProperty()->SetColor(0.36, 0.38, 0.40);
+    ground_->GetProperty()->SetAmbient(0.3);
+    ground_->PickableOff();
+    view_->renderer()->AddActor(ground_);
+  }
+  const double margin = 1.5;
+  ground_source_->SetOrigin(b[0] - margin, b[2] - margin, 0.0);
+  ground_source_->SetPoint1(b[1] + margin, b[2] - margin, 0.0);
+  ground_source_->SetPoint2(b[0] - margin, b[3] + margin, 0.0);
+}
+
+}  // namespace fleetscope::app

@@ -1,0 +1,83 @@
+// The viewer's frame loop: polls the attached segments, feeds the FleetScene, asks the view
+// for a frame only when something changed and the frame pacer allows it, and measures every
+// frame (render cost, ingest, dirty links, pose-to-photon latency). Redraws are coalesced: many
+// publishes between two frames become one frame. GUI thread only.
+#pragma once
+
+#include <vtkSmartPointer.h>
+
+#include <QObject>
+#include <QTimer>
+#include <array>
+#include <memory>
+#include <optional>
+
+#include "fleetscope/render/fleet_scene.hpp"
+#include "fleetscope/render/frame_pacer.hpp"
+#include "fleetscope/render/frame_statistics.hpp"
+
+class vtkActor;
+class vtkPlaneSource;
+
+namespace fleetscope::app {
+
+class VtkHostWidget;
+
+class LiveScene : public QObject {
+  Q_OBJECT
+ public:
+  LiveScene(VtkHostWidget* view, const render::SceneSettings& settings, double max_fps, QObject* parent = nullptr);
+  ~LiveScene() override;
+
+  render::FleetScene& scene() { return *scene_; }
+  render::FramePacer& pacer() { return pacer_; }
+  std::uint64_t framesRendered() const { return frames_; }
+  // Latest one-second summary.
+  const render::FrameSummary& summary() const { return summary_; }
+
+  void resetCamera();
+  void focusRobot(const std::string& segment, std::uint32_t slot);
+  void setFollowSelection(bool follow);
+  void detach(const std::string& segment);
+  // Asks for a frame even without changes (e.g. after a visibility toggle).
+  void requestFrame();
+
+ signals:
+  void layoutChanged();
+  void summaryUpdated(const fleetscope::render::FrameSummary& summary);
+  void selectionChanged(const std::optional<fleetscope::render::PickResult>& pick);
+  void frameDone(std::uint64_t frames);
+
+ private:
+  void poll();
+  void onFrameRendered(double render_ms);
+  void onFrameSwapped();
+  void onClicked(int x, int y);
+  void onKey(int key);
+  void schedule();
+  void updateGround(const std::array<double, 6>& bounds);
+
+  VtkHostWidget* view_;
+  std::unique_ptr<render::FleetScene> scene_;
+  render::FramePacer pacer_;
+  render::FrameStatistics stats_;
+  render::FrameSummary summary_;
+  QTimer poll_timer_;
+  QTimer render_timer_;
+  QTimer summary_timer_;
+  std::uint64_t summary_start_ns_ = 0;
+  bool frame_requested_ = false;   // update() called, paintGL not yet run
+  bool awaiting_swap_ = false;     // paintGL ran, its swap not yet seen
+  bool camera_framed_ = false;     // the camera was fitted to the first robots
+  std::uint64_t pending_publish_ns_ = 0;   // newest publish not yet drawn
+  std::uint64_t drawn_publish_ns_ = 0;     // newest publish in the frame being presented
+  std::uint64_t pending_dirty_ = 0, drawn_dirty_ = 0;
+  std::uint64_t frame_start_ns_ = 0;
+  double last_render_ms_ = 0.0;
+  std::uint64_t frames_ = 0;
+  bool follow_ = false;
+  vtkSmartPointer<vtkActor> ground_;
+  vtkSmartPointer<vtkPlaneSource> ground_source_;
+};
+
+}  // namespace fleetscope::app

@@ -1,0 +1,139 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QLabel>
+#include <QMenuBar>
+#include <QSettings>
+#include <QStatusBar>
+#include <QTimer>
+
+#include "kpi_logger.h"
+#include "live_scene.h"
+#include "robots_dock.h"
+#include "sources_dock.h"
+#include "vtk_host_widget.h"
+
+namespace fleetscope::app {
+
+MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow(parent), options_(options) {
+  setWindowTitle("fleetscope");
+  resize(1280, 800);
+  view_ = new VtkHostWidget(this);
+  view_->setObjectName("view3d");
+  setCentralWidget(view_);
+  render::SceneSettings settings;
+  settings.actor_per_link = options.actor_per_link;
+  live_ = new LiveScene(view_, settings, options.max_fps, this);
+  sources_ = new SourcesDock(live_, this);
+  robots_ = new RobotsDock(live_, this);
+  addDockWidget(Qt::LeftDockWidgetArea, sources_);
+  addDockWidget(Qt::LeftDockWidgetArea, robots_);
+  resizeDocks({sources_, robots_}, {420, 420}, Qt::Horizontal);
+
+  stats_label_ = new QLabel(tr("no frames yet"), this);
+  stats_label_->setObjectName("statsLabel");
+  selection_label_ = new QLabel(this);
+  statusBar()->addWidget(selection_label_, 1);
+  statusBar()->addPermanentWidget(stats_label_);
+
+  auto* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+  auto* view_menu = menuBar()->addMenu(tr("&View"));
+  view_menu->addAction(tr("&Reset camera"), QKeySequence(Qt::Key_R), live_, &LiveScene::resetCamera);
+  auto* follow = view_menu->addAction(tr("&Follow selected robot"));
+  follow->setCheckable(true);
+  follow->setShortcut(QKeySequence(Qt::Key_F));
+  connect(follow, &QAction::toggled, live_, &LiveScene::setFollowSelection);
+  view_menu->addSeparator();
+  view_menu->addAction(sources_->toggleViewAction());
+  view_menu->addAction(robots_->toggleViewAction());
+
+  connect(live_, &LiveScene::summaryUpdated, this, &MainWindow::onSummary);
+  connect(live_, &LiveScene::selectionChanged, this, &MainWindow::onSelection);
+  connect(live_, &LiveScene::layoutChanged, robots_, &RobotsDock::rebuild);
+  connect(live_, &LiveScene::frameDone, this, &MainWindow::onFrameDone);
+  connect(sources_, &SourcesDock::message, this, &MainWindow::showMessage);
+
+  QSettings settings_store("fleetscope", "fleetscope");
+  if (options.screenshot.isEmpty()) {
+    restoreGeometry(settings_store.value("window/geometry").toByteArray());
+    restoreState(settings_store.value("window/state").toByteArray());
+  }
+  sources_->setAutoAttach(options.attach_all || settings_store.value("sources/autoAttach", false).toBool());
+  sources_->setKeepDeadRobots(settings_store.value("sources/keepDeadRobots", true).toBool());
+  if (!options.kpi_log.isEmpty()) kpi_ = std::make_unique<KpiLogger>(options.kpi_log);
+}
+
+MainWindow::~MainWindow() {
+  // The scene's GL resources go while the view's context still exists.
+  view_->makeCurrent();
+  delete live_;
+  live_ = nullptr;
+  view_->doneCurrent();
+}
+
+QString MainWindow::attachFromOptions() {
+  for (const QString& name : options_.attach) {
+    const QString error = sources_->attach(name);
+    if (!error.isEmpty()) return error;
+  }
+  if (options_.attach_all) sources_->refresh();
+  robots_->rebuild();
+  return {};
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  if (options_.screenshot.isEmpty()) {
+    QSettings s("fleetscope", "fleetscope");
+    s.setValue("window/geometry", saveGeometry());
+    s.setValue("window/state", saveState());
+    s.setValue("sources/autoAttach", sources_->autoAttach());
+    s.setValue("sources/keepDeadRobots", sources_->keepDeadRobots());
+  }
+  event->accept();
+}
+
+void MainWindow::showMessage(const QString& text) { statusBar()->showMessage(text, 8000); }
+
+void MainWindow::onSummary(const render::FrameSummary& s) {
+  stats_label_->setText(QString("%1 fps | frame %2 ms | ingest %3 us | dirty %4/frame | latency p50 %5 ms p99 %6 ms | %7 links")
+                            .arg(s.fps, 0, 'f', 1)
+                            .arg(s.frame_ms_mean, 0, 'f', 1)
+                            .arg(s.ingest_us_mean, 0, 'f', 1)
+                            .arg(s.dirty_links_per_frame, 0, 'f', 0)
+                            .arg(s.latency_ms_p50, 0, 'f', 1)
+                            .arg(s.latency_ms_p99, 0, 'f', 1)
+                            .arg(live_->scene().instance_count()));
+  if (kpi_) kpi_->write(s, live_->scene().instance_count());
+}
+
+void MainWindow::onSelection(const std::optional<render::PickResult>& pick) {
+  if (!pick) {
+    selection_label_->clear();
+    return;
+  }
+  const auto& p = pick->pose;
+  selection_label_->setText(QString("%1 / %2 / link %3 (%4): position %5 %6 %7, orientation %8 %9 %10 %11")
+                                .arg(QString::fromStdString(pick->segment), QString::fromStdString(pick->robot))
+                                .arg(pick->link)
+                                .arg(QString::fromStdString(pick->link_name))
+                                .arg(p.position[0], 0, 'f', 3).arg(p.position[1], 0, 'f', 3).arg(p.position[2], 0, 'f', 3)
+                                .arg(p.orientation[0], 0, 'f', 3).arg(p.orientation[1], 0, 'f', 3)
+                                .arg(p.orientation[2], 0, 'f', 3).arg(p.orientation[3], 0, 'f', 3));
+}
+
+void MainWindow::onFrameDone(std::uint64_t frames) {
+  if (options_.screenshot.isEmpty()) return;
+  if (frames < static_cast<std::uint64_t>(options_.frames)) {
+    live_->requestFrame();  // screenshot mode renders N frames even if nothing moves
+    return;
+  }
+  const QImage image = view_->grabFramebuffer();
+  const bool ok = image.save(options_.screenshot, "PNG");
+  if (!ok) fprintf(stderr, "fleetscope: cannot write screenshot '%s'\n", qPrintable(options_.screenshot));
+  emit screenshotDone(ok ? 0 : 1);
+}
+
+}  // namespace fleetscope::app

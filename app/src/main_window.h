@@ -1,0 +1,60 @@
+// The viewer's main window: the 3D view in the centre, Sources and Robots docks, a status bar
+// with frame rate, frame time and latency. Layout and settings persist (QSettings).
+#pragma once
+
+#include <QMainWindow>
+#include <memory>
+#include <optional>
+
+#include "app_options.h"
+#include "fleetscope/render/fleet_scene.hpp"
+#include "fleetscope/render/frame_statistics.hpp"
+
+class QLabel;
+
+namespace fleetscope::app {
+
+class KpiLogger;
+class LiveScene;
+class RobotsDock;
+class SourcesDock;
+class VtkHostWidget;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(const AppOptions& options, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // Attaches what the command line names; returns the error of the first that fails.
+  QString attachFromOptions();
+
+  VtkHostWidget* view() const { return view_; }
+  LiveScene* live() const { return live_; }
+  SourcesDock* sourcesDock() const { return sources_; }
+  RobotsDock* robotsDock() const { return robots_; }
+
+ signals:
+  // Screenshot mode finished: the exit code to use.
+  void screenshotDone(int exit_code);
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void onSummary(const render::FrameSummary& summary);
+  void onSelection(const std::optional<render::PickResult>& pick);
+  void onFrameDone(std::uint64_t frames);
+  void showMessage(const QString& text);
+
+  AppOptions options_;
+  VtkHostWidget* view_;
+  LiveScene* live_;
+  SourcesDock* sources_;
+  RobotsDock* robots_;
+  QLabel* stats_label_;
+  QLabel* selection_label_;
+  std::unique_ptr<KpiLogger> kpi_;
+};
+
+}  // namespace fleetscope::app
