@@ -24,7 +24,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   view_->setObjectName("view3d");
   setCentralWidget(view_);
   render::SceneSettings settings;
-  settings.actor_per_link = options.actor_per_link;
+  if (options.actor_per_link) settings.mode = render::BatchMode::kActorPerLink;
   live_ = new LiveScene(view_, settings, options.max_fps, this);
   sources_ = new SourcesDock(live_, this);
   robots_ = new RobotsDock(live_, this);

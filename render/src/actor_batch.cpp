@@ -1,6 +1,6 @@
 // The baseline the instanced renderer is measured against: one vtkActor per link visual, all
 // sharing one mapper per geometry, posed through its user matrix. This is what the seeds'
-// PyVista viewer did; it exists only behind SceneSettings::actor_per_link for benchmarks.
+// PyVista viewer did; it exists only behind BatchMode::kActorPerLink for benchmarks.
 #include <vtkActor.h>
 #include <vtkMatrix4x4.h>
 #include <vtkPolyData.h>

@@ -28,8 +28,13 @@ std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
           static_cast<std::uint8_t>(c[2] / 3), c[3]};
 }
 
+struct BatchEntry {
+  std::unique_ptr<LinkBatch> impl;
+  std::uint64_t instances = 0;
+};
+
 struct LinkDraw {
-  LinkBatch* batch = nullptr;
+  BatchEntry* batch = nullptr;
   std::uint32_t handle = 0;
   Eigen::Vector3f offset_position;
   Eigen::Quaternionf offset_orientation;
@@ -100,21 +105,27 @@ struct FleetScene::Impl {
   vtkSmartPointer<vtkRenderer> renderer;
   SceneSettings settings;
   GeometryLibrary geometry;
-  std::map<GeometryKey, std::unique_ptr<LinkBatch>> batches;
+  std::map<GeometryKey, BatchEntry> batches;
   std::vector<std::unique_ptr<Source>> sources;
   bool keep_dead = true;
   std::optional<PickResult> selected;
 
-  LinkBatch* batch_for(const GeometryKey& key) {
-    auto& batch = batches[key];
-    if (!batch) {
+  BatchSettings batch_settings() const {
+    return BatchSettings{settings.culling_and_lod, settings.lod_distance, settings.lod_reduction};
+  }
+
+  BatchEntry* batch_for(const GeometryKey& key) {
+    BatchEntry& entry = batches[key];
+    if (!entry.impl) {
       auto geo = geometry.get(key);
-      batch = settings.actor_per_link
-                  ? make_actor_batch(renderer, geo)
-                  : make_instanced_batch(renderer, geo,
-                                         BatchSettings{settings.culling_and_lod, settings.lod_distance, settings.lod_reduction});
+      entry.impl = settings.mode == BatchMode::kActorPerLink ? make_actor_batch(renderer, geo)
+                                                             : make_instanced_batch(renderer, geo, batch_settings());
     }
-    return batch.get();
+    return &entry;
+  }
+
+  void commit_all() {
+    for (auto& [key, entry] : batches) entry.impl->commit();
   }
 
   Source* find(const std::string& name) const {
@@ -135,7 +146,10 @@ struct FleetScene::Impl {
   }
 
   void drop_robot(RobotDraw& r) {
-    for (auto& l : r.links) l.batch->remove(l.handle);
+    for (auto& l : r.links) {
+      l.batch->impl->remove(l.handle);
+      --l.batch->instances;
+    }
     r.links.clear();
   }
 
@@ -155,7 +169,7 @@ struct FleetScene::Impl {
 
   void recolor_robot(Source& s, std::uint32_t slot) {
     if (slot >= s.robots.size() || !s.robots[slot]) return;
-    for (auto& l : s.robots[slot]->links) l.batch->set_color(l.handle, color_of(s, slot, l));
+    for (auto& l : s.robots[slot]->links) l.batch->impl->set_color(l.handle, color_of(s, slot, l));
   }
 
   void recolor(Source& s) {
@@ -195,7 +209,8 @@ struct FleetScene::Impl {
         ipc::PoseRecord identity{};
         identity.orientation[3] = 1.0f;
         d.world = compose(i < poses.size() ? poses[i] : identity, d);
-        d.handle = d.batch->add(d.world, color_of(s, robot.slot, d));
+        d.handle = d.batch->impl->add(d.world, color_of(s, robot.slot, d));
+        ++d.batch->instances;
         drawn->links.push_back(d);
       }
     }
@@ -250,7 +265,7 @@ void FleetScene::detach(const std::string& segment) {
       impl_->drop_all(**it);
       if (impl_->selected && impl_->selected->segment == segment) impl_->selected.reset();
       v.erase(it);
-      for (auto& [key, batch] : impl_->batches) batch->commit();
+      impl_->commit_all();
       return;
     }
   }
@@ -300,7 +315,7 @@ UpdateResult FleetScene::update() {
         if (!robot || c.link >= robot->links.size()) continue;
         LinkDraw& d = robot->links[c.link];
         d.world = compose(s.ingestor->poses(c.slot)[c.link], d);
-        d.batch->set_pose(d.handle, d.world);
+        d.batch->impl->set_pose(d.handle, d.world);
       }
       if (!s.ingestor->changes().empty()) {
         result.changed = true;
@@ -313,9 +328,7 @@ UpdateResult FleetScene::update() {
     }
   }
   for (const auto& name : to_detach) detach(name);
-  if (result.changed) {
-    for (auto& [key, batch] : impl_->batches) batch->commit();
-  }
+  if (result.changed) impl_->commit_all();
   result.ingest_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
@@ -360,8 +373,8 @@ void FleetScene::set_robot_visible(const std::string& segment, std::uint32_t slo
   Source* s = impl_->find(segment);
   if (!s || slot >= s->robots.size() || !s->robots[slot]) return;
   s->robots[slot]->visible = visible;
-  for (auto& l : s->robots[slot]->links) l.batch->set_visible(l.handle, visible);
-  for (auto& [key, batch] : impl_->batches) batch->commit();
+  for (auto& l : s->robots[slot]->links) l.batch->impl->set_visible(l.handle, visible);
+  impl_->commit_all();
 }
 
 std::optional<PickResult> FleetScene::pick(int x, int y) const {
@@ -410,7 +423,7 @@ void FleetScene::select(const std::optional<PickResult>& pick) {
     if (!p) continue;
     if (Source* s = impl_->find(p->segment)) impl_->recolor_robot(*s, p->slot);
   }
-  for (auto& [key, batch] : impl_->batches) batch->commit();
+  impl_->commit_all();
 }
 
 std::optional<PickResult> FleetScene::selection() const { return impl_->selected; }
@@ -454,19 +467,19 @@ std::optional<std::array<double, 6>> FleetScene::scene_bounds() const {
 
 std::uint64_t FleetScene::instance_count() const {
   std::uint64_t n = 0;
-  for (const auto& [key, batch] : impl_->batches) n += batch->visible_count();
+  for (const auto& [key, batch] : impl_->batches) n += batch.impl->visible_count();
   return n;
 }
 
 std::size_t FleetScene::actor_count() const {
   std::size_t n = 0;
-  for (const auto& [key, batch] : impl_->batches) n += batch->actor_count();
+  for (const auto& [key, batch] : impl_->batches) n += batch.impl->actor_count();
   return n;
 }
 
 std::size_t FleetScene::mapper_count() const {
   std::size_t n = 0;
-  for (const auto& [key, batch] : impl_->batches) n += batch->mapper_count();
+  for (const auto& [key, batch] : impl_->batches) n += batch.impl->mapper_count();
   return n;
 }
 

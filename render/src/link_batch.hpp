@@ -47,4 +47,5 @@ std::unique_ptr<LinkBatch> make_instanced_batch(vtkRenderer* renderer, vtkSmartP
                                                 const BatchSettings& settings);
 std::unique_ptr<LinkBatch> make_actor_batch(vtkRenderer* renderer, vtkSmartPointer<vtkPolyData> geometry);
 
+
 }  // namespace fleetscope::render

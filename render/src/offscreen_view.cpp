@@ -57,6 +57,8 @@ void OffscreenView::frame_bounds(const std::array<double, 6>& b, bool top) {
 double OffscreenView::render() {
   const auto start = std::chrono::steady_clock::now();
   impl_->window->Render();
+  // Mesa renders asynchronously: wait for the frame, or the cost lands in a later call.
+  impl_->window->WaitForCompletion();
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 

@@ -260,7 +260,7 @@ TEST(FleetScene, ActorPerLinkBaselineDrawsTheSameScene) {
   OffscreenView instanced(kW, kH), baseline(kW, kH);
   FleetScene a(instanced.renderer());
   SceneSettings per_actor;
-  per_actor.actor_per_link = true;
+  per_actor.mode = BatchMode::kActorPerLink;
   FleetScene b(baseline.renderer(), per_actor);
   a.attach(fleet.writer.segment().name());
   b.attach(fleet.writer.segment().name());

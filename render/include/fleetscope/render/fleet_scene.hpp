@@ -21,9 +21,13 @@ class vtkRenderer;
 
 namespace fleetscope::render {
 
+enum class BatchMode {
+  kInstanced,     // one vtkGlyph3DMapper per geometry
+  kActorPerLink,  // the seeds' design, one vtkActor per link; only the benchmark baseline
+};
+
 struct SceneSettings {
-  // The seeds' design, one vtkActor per link; kept only as the benchmark baseline.
-  bool actor_per_link = false;
+  BatchMode mode = BatchMode::kInstanced;
   // vtkGlyph3DMapper GPU culling and distance LOD.
   // Off by default: in VTK 9.1 the culling shader fails inside a Qt-hosted window on Mesa
   // ("attempt to add attribute when not ready for attribute InstanceMatrix"); it works offscreen.
