@@ -115,6 +115,7 @@ void LiveScene::schedule() {
 void LiveScene::onFrameRendered(double render_ms) {
   if (!frame_requested_) spdlog::debug("frame painted at Qt's request (expose or resize)");
   last_render_ms_ = render_ms;
+  paint_start_ns_ = ipc::monotonic_ns() - static_cast<std::uint64_t>(render_ms * 1e6);
   awaiting_swap_ = true;
 }
 
@@ -125,9 +126,12 @@ void LiveScene::onFrameSwapped() {
   awaiting_swap_ = false;
   const std::uint64_t now = ipc::monotonic_ns();
   frame_requested_ = false;
-  pacer_.rendered(frame_start_ns_, static_cast<std::uint64_t>(last_render_ms_ * 1e6));
+  // The frame's cost runs from paintGL to the end of the swap: Mesa rasterises asynchronously,
+  // so the swap is where the rest of the frame's work is waited for.
+  const std::uint64_t cost_ns = now > paint_start_ns_ ? now - paint_start_ns_ : 0;
+  pacer_.rendered(frame_start_ns_, cost_ns);
   render::FrameSample sample;
-  sample.frame_ms = last_render_ms_;
+  sample.frame_ms = cost_ns / 1e6;
   sample.dirty_links = drawn_dirty_;
   sample.instances = scene_->instance_count();
   if (drawn_publish_ns_ != 0 && now > drawn_publish_ns_) sample.latency_ms = (now - drawn_publish_ns_) / 1e6;

@@ -74,6 +74,7 @@ class LiveScene : public QObject {
   std::uint64_t pending_dirty_ = 0, drawn_dirty_ = 0;
   std::uint64_t frame_start_ns_ = 0;
   double last_render_ms_ = 0.0;
+  std::uint64_t paint_start_ns_ = 0;
   std::uint64_t frames_ = 0;
   bool follow_ = false;
   vtkSmartPointer<vtkActor> ground_;

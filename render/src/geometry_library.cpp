@@ -1,7 +1,8 @@
 #include "geometry_library.hpp"
 
 #include <spdlog/spdlog.h>
-#include <vtkCapsuleSource.h>
+#include <vtkAppendPolyData.h>
+#include <vtkCleanPolyData.h>
 #include <vtkCubeSource.h>
 #include <vtkCylinderSource.h>
 #include <vtkOBJReader.h>
@@ -19,6 +20,10 @@
 
 namespace fleetscope::render {
 namespace {
+
+// Facets around round shapes: enough to read as round at robot scale, few enough for a
+// software rasteriser (see render_bench).
+constexpr int kRoundResolution = 10;
 
 // Round to 0.1 mm so capsules that differ by float noise share one batch.
 float quantise(float v) { return std::round(v * 1e4f) / 1e4f; }
@@ -87,8 +92,8 @@ vtkSmartPointer<vtkPolyData> GeometryLibrary::get(const GeometryKey& key) {
     case ipc::Shape::kSphere: {
       auto s = vtkSmartPointer<vtkSphereSource>::New();
       s->SetRadius(1.0);
-      s->SetThetaResolution(12);
-      s->SetPhiResolution(8);
+      s->SetThetaResolution(kRoundResolution);
+      s->SetPhiResolution(6);
       geometry = finish(s, false);
       break;
     }
@@ -96,17 +101,40 @@ vtkSmartPointer<vtkPolyData> GeometryLibrary::get(const GeometryKey& key) {
       auto s = vtkSmartPointer<vtkCylinderSource>::New();
       s->SetRadius(1.0);
       s->SetHeight(1.0);
-      s->SetResolution(12);
+      s->SetResolution(kRoundResolution);
       geometry = finish(s, true);
       break;
     }
     case ipc::Shape::kCapsule: {
-      auto s = vtkSmartPointer<vtkCapsuleSource>::New();
-      s->SetRadius(key.a);
-      s->SetCylinderLength(key.b);
-      s->SetThetaResolution(12);
-      s->SetPhiResolution(8);
-      geometry = finish(s, true);
+      // Built from a capless cylinder and two low-resolution hemispheres: vtkCapsuleSource's
+      // smallest tessellation has ~6x the triangles, and on a software rasteriser triangles
+      // are the frame's cost (arms are mostly capsules).
+      auto append = vtkSmartPointer<vtkAppendPolyData>::New();
+      auto body = vtkSmartPointer<vtkCylinderSource>::New();
+      body->SetRadius(key.a);
+      body->SetHeight(std::max(key.b, 1e-4f));
+      body->SetResolution(kRoundResolution);
+      body->CappingOff();
+      append->AddInputConnection(body->GetOutputPort());
+      for (const double side : {1.0, -1.0}) {
+        auto cap = vtkSmartPointer<vtkSphereSource>::New();
+        cap->SetRadius(key.a);
+        cap->SetThetaResolution(kRoundResolution);
+        cap->SetPhiResolution(4);
+        cap->SetStartPhi(side > 0 ? 0.0 : 90.0);
+        cap->SetEndPhi(side > 0 ? 90.0 : 180.0);
+        // Sphere poles lie on z; the cylinder lies on y: turn the caps onto y first.
+        auto turn = vtkSmartPointer<vtkTransform>::New();
+        turn->Translate(0.0, side * key.b / 2, 0.0);
+        turn->RotateX(-90.0);
+        auto moved = vtkSmartPointer<vtkTransformPolyDataFilter>::New();
+        moved->SetTransform(turn);
+        moved->SetInputConnection(cap->GetOutputPort());
+        append->AddInputConnection(moved->GetOutputPort());
+      }
+      auto clean = vtkSmartPointer<vtkCleanPolyData>::New();
+      clean->SetInputConnection(append->GetOutputPort());
+      geometry = finish(clean, true);
       break;
     }
     case ipc::Shape::kMesh:
