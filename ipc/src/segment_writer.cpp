@@ -120,19 +120,6 @@ std::byte* SegmentWriter::block(std::uint32_t slot) const noexcept {
   return mapping_.bytes().data() + layout_.blocks_offset + std::uint64_t{slot} * layout_.block_stride;
 }
 
-void SegmentWriter::begin_layout_change() noexcept {
-  auto& seq = header().layout_seq;
-  seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  // SYNC POINT WRITE (layout): the odd value is ordered before the content stores that follow.
-  std::atomic_thread_fence(std::memory_order_release);
-}
-
-void SegmentWriter::end_layout_change() noexcept {
-  auto& seq = header().layout_seq;
-  // SYNC POINT WRITE (layout): content stores happen-before a reader's acquire of the even value.
-  seq.store(seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
-}
-
 std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const LinkVisual> visuals) {
   if (closed_) throw SegmentError(ErrorCode::kClosed, "segment '" + name_ + "' is closed");
   if (visuals.empty() || visuals.size() > layout_.capacities.links_per_robot) {
@@ -165,13 +152,14 @@ std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const Li
   record.link_count = static_cast<std::uint32_t>(visuals.size());
 
   std::byte* base = mapping_.bytes().data();
-  begin_layout_change();
-  store_words(base + layout_.visuals_offset + std::uint64_t{visual_count_} * sizeof(LinkVisual),
-              visuals.data(), visuals.size_bytes());
-  store_words(base + layout_.models_offset + std::uint64_t{model_count_} * sizeof(ModelRecord),
-              &record, sizeof record);
-  header().model_count.store(model_count_ + 1, std::memory_order_relaxed);
-  end_layout_change();
+  {
+    const SeqlockWrite layout_change(header().layout_seq);
+    store_words(base + layout_.visuals_offset + std::uint64_t{visual_count_} * sizeof(LinkVisual),
+                visuals.data(), visuals.size_bytes());
+    store_words(base + layout_.models_offset + std::uint64_t{model_count_} * sizeof(ModelRecord),
+                &record, sizeof record);
+    header().model_count.store(model_count_ + 1, std::memory_order_relaxed);
+  }
 
   visual_count_ += record.link_count;
   model_links_.push_back(record.link_count);
@@ -208,27 +196,27 @@ std::uint32_t SegmentWriter::spawn_robot(std::string_view name, std::uint32_t mo
   std::byte* base = mapping_.bytes().data();
   std::byte* b = block(slot);
   auto& sync = *std::launder(reinterpret_cast<RobotSync*>(b));
-  begin_layout_change();
-  store_words(base + layout_.robots_offset + std::uint64_t{slot} * sizeof(RobotSlot), &record,
-              sizeof record);
-  const std::uint64_t seq = sync.seq.load(std::memory_order_relaxed);
-  sync.seq.store(seq + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);  // SYNC POINT WRITE (robot)
-  sync.spawn_id.store(record.spawn_id, std::memory_order_relaxed);
-  sync.change_count.store(0, std::memory_order_relaxed);
-  sync.last_change_frame.store(frame_, std::memory_order_relaxed);
-  PoseRecord identity{};
-  identity.orientation[3] = 1.0f;
-  auto* poses = b + layout_.poses_in_block;
-  for (std::uint32_t l = 0; l < links; ++l) {
-    store_words(poses + std::uint64_t{l} * sizeof(PoseRecord), &identity, sizeof identity);
+  {
+    const SeqlockWrite layout_change(header().layout_seq);
+    store_words(base + layout_.robots_offset + std::uint64_t{slot} * sizeof(RobotSlot), &record,
+                sizeof record);
+    {
+      const SeqlockWrite robot_change(sync.seq);
+      sync.spawn_id.store(record.spawn_id, std::memory_order_relaxed);
+      sync.change_count.store(0, std::memory_order_relaxed);
+      sync.last_change_frame.store(frame_, std::memory_order_relaxed);
+      PoseRecord identity{};
+      identity.orientation[3] = 1.0f;
+      auto* poses = b + layout_.poses_in_block;
+      for (std::uint32_t l = 0; l < links; ++l) {
+        store_words(poses + std::uint64_t{l} * sizeof(PoseRecord), &identity, sizeof identity);
+      }
+    }
+    auto& high_water = header().robot_high_water;
+    if (slot + 1 > high_water.load(std::memory_order_relaxed)) {
+      high_water.store(slot + 1, std::memory_order_relaxed);
+    }
   }
-  sync.seq.store(seq + 2, std::memory_order_release);  // SYNC POINT WRITE (robot)
-  auto& high_water = header().robot_high_water;
-  if (slot + 1 > high_water.load(std::memory_order_relaxed)) {
-    high_water.store(slot + 1, std::memory_order_relaxed);
-  }
-  end_layout_change();
 
   slot_used_[slot] = 1;
   last_written_frame_[slot] = 0;
@@ -243,15 +231,13 @@ void SegmentWriter::remove_robot(std::uint32_t slot) {
   std::byte* base = mapping_.bytes().data();
   auto& sync = *std::launder(reinterpret_cast<RobotSync*>(block(slot)));
   RobotSlot record{};
-  begin_layout_change();
-  store_words(base + layout_.robots_offset + std::uint64_t{slot} * sizeof(RobotSlot), &record,
-              sizeof record);
-  const std::uint64_t seq = sync.seq.load(std::memory_order_relaxed);
-  sync.seq.store(seq + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);  // SYNC POINT WRITE (robot)
-  sync.spawn_id.store(0, std::memory_order_relaxed);
-  sync.seq.store(seq + 2, std::memory_order_release);  // SYNC POINT WRITE (robot)
-  end_layout_change();
+  {
+    const SeqlockWrite layout_change(header().layout_seq);
+    store_words(base + layout_.robots_offset + std::uint64_t{slot} * sizeof(RobotSlot), &record,
+                sizeof record);
+    const SeqlockWrite robot_change(sync.seq);
+    sync.spawn_id.store(0, std::memory_order_relaxed);
+  }
   slot_used_[slot] = 0;
 }
 
@@ -273,12 +259,7 @@ void SegmentWriter::write_robot(std::uint32_t slot, std::span<const float> poses
   const std::uint64_t building = frame_ + 1;
   const std::uint64_t history = layout_.capacities.dirty_history;
 
-  const std::uint64_t seq = sync.seq.load(std::memory_order_relaxed);
-  sync.seq.store(seq + 1, std::memory_order_relaxed);
-  // SYNC POINT WRITE (robot): the odd sequence is ordered before every store below; the reader
-  // pairs it with its acquire fence before re-reading seq.
-  std::atomic_thread_fence(std::memory_order_release);
-
+  const SeqlockWrite robot_change(sync.seq);
   std::uint64_t changes = sync.change_count.load(std::memory_order_relaxed);
   const bool merge = last_written_frame_[slot] == building && changes > 0;
   if (!merge) ++changes;
@@ -308,8 +289,6 @@ void SegmentWriter::write_robot(std::uint32_t slot, std::span<const float> poses
   }
   sync.change_count.store(changes, std::memory_order_relaxed);
   sync.last_change_frame.store(building, std::memory_order_relaxed);
-  // SYNC POINT WRITE (robot): publishes the block to readers that acquire the even value.
-  sync.seq.store(seq + 2, std::memory_order_release);
   last_written_frame_[slot] = building;
 }
 
@@ -317,15 +296,14 @@ void SegmentWriter::end_frame(double sim_time, std::uint64_t dirty_links,
                               std::uint64_t changed_robots) {
   SegmentHeader& h = header();
   const std::uint64_t now = monotonic_ns();
-  const std::uint64_t seq = h.frame_seq.load(std::memory_order_relaxed);
-  h.frame_seq.store(seq + 1, std::memory_order_relaxed);
-  std::atomic_thread_fence(std::memory_order_release);  // SYNC POINT WRITE (frame)
-  h.frame.store(frame_ + 1, std::memory_order_relaxed);
-  h.publish_ns.store(now, std::memory_order_relaxed);
-  h.sim_time_bits.store(std::bit_cast<std::uint64_t>(sim_time), std::memory_order_relaxed);
-  h.frame_dirty_links.store(dirty_links, std::memory_order_relaxed);
-  h.frame_changed_robots.store(changed_robots, std::memory_order_relaxed);
-  h.frame_seq.store(seq + 2, std::memory_order_release);  // SYNC POINT WRITE (frame)
+  {
+    const SeqlockWrite frame_record(h.frame_seq);
+    h.frame.store(frame_ + 1, std::memory_order_relaxed);
+    h.publish_ns.store(now, std::memory_order_relaxed);
+    h.sim_time_bits.store(std::bit_cast<std::uint64_t>(sim_time), std::memory_order_relaxed);
+    h.frame_dirty_links.store(dirty_links, std::memory_order_relaxed);
+    h.frame_changed_robots.store(changed_robots, std::memory_order_relaxed);
+  }
   h.heartbeat_ns.store(now, std::memory_order_relaxed);
   ++frame_;
 }

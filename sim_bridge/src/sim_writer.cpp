@@ -169,7 +169,8 @@ void SimWriter::stage(Robot& r, const T* v) {
   }
 }
 
-void SimWriter::set_robot_poses(std::uint32_t id, std::span<const double> values) {
+template <typename T>
+void SimWriter::set_robot(std::uint32_t id, std::span<const T> values) {
   Robot& r = robot(id);
   if (values.size() != std::size_t{r.links} * kPoseValues) {
     throw SegmentError(ErrorCode::kInvalidArgument,
@@ -180,16 +181,8 @@ void SimWriter::set_robot_poses(std::uint32_t id, std::span<const double> values
   stage(r, values.data());
 }
 
-void SimWriter::set_robot_poses(std::uint32_t id, std::span<const float> values) {
-  Robot& r = robot(id);
-  if (values.size() != std::size_t{r.links} * kPoseValues) {
-    throw SegmentError(ErrorCode::kInvalidArgument,
-                       "robot " + std::to_string(id) + " has " + std::to_string(r.links) +
-                           " links: expected " + std::to_string(r.links * kPoseValues) +
-                           " values, got " + std::to_string(values.size()));
-  }
-  stage(r, values.data());
-}
+void SimWriter::set_robot_poses(std::uint32_t id, std::span<const double> values) { set_robot(id, values); }
+void SimWriter::set_robot_poses(std::uint32_t id, std::span<const float> values) { set_robot(id, values); }
 
 template <typename T>
 void SimWriter::set_all(std::span<const T> values) {

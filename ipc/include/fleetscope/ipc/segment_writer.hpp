@@ -61,8 +61,6 @@ class SegmentWriter {
  private:
   SegmentHeader& header() const noexcept;
   std::byte* block(std::uint32_t slot) const noexcept;
-  void begin_layout_change() noexcept;
-  void end_layout_change() noexcept;
 
   std::string name_;
   Layout layout_;

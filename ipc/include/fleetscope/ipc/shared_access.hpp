@@ -38,3 +38,30 @@ bool terminated(const char (&field)[N]) noexcept {
 }
 
 }  // namespace fleetscope::ipc
+
+#include <atomic>
+
+namespace fleetscope::ipc {
+
+// The writer's side of a seqlock (one writer only): the sequence is odd while the object lives
+// and even again when it goes, with the fences FORMAT.md describes.
+class SeqlockWrite {
+ public:
+  explicit SeqlockWrite(std::atomic<std::uint64_t>& seq) noexcept
+      : seq_(seq), value_(seq.load(std::memory_order_relaxed)) {
+    seq_.store(value_ + 1, std::memory_order_relaxed);
+    // SYNC POINT WRITE: the odd value is ordered before the data stores that follow; readers
+    // pair it with their acquire fence before re-reading the sequence.
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  // SYNC POINT WRITE: the data stores happen-before a reader's acquire load of the even value.
+  ~SeqlockWrite() { seq_.store(value_ + 2, std::memory_order_release); }
+  SeqlockWrite(const SeqlockWrite&) = delete;
+  SeqlockWrite& operator=(const SeqlockWrite&) = delete;
+
+ private:
+  std::atomic<std::uint64_t>& seq_;
+  std::uint64_t value_;
+};
+
+}  // namespace fleetscope::ipc

@@ -102,6 +102,8 @@ class SimWriter {
   template <typename T>
   void stage(Robot& robot, const T* values);
   template <typename T>
+  void set_robot(std::uint32_t id, std::span<const T> values);
+  template <typename T>
   void set_all(std::span<const T> values);
 
   ipc::SegmentWriter segment_;
