@@ -2,7 +2,12 @@
 #include <gtest/gtest.h>
 #include <vtkRenderer.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <chrono>
+#include <cstdio>
+#include <thread>
 #include <vector>
 
 #include "fleetscope/ipc/error.hpp"
@@ -310,4 +315,73 @@ TEST(FleetScene, CapsulesAndCylindersLieAlongTheLinkZAxis) {
     EXPECT_TRUE(is_greenish(view.pixel(along[0], along[1]))) << int(shape);
     EXPECT_TRUE(is_background(view.pixel(across[0], across[1]))) << int(shape);
   }
+}
+
+TEST(FleetScene, MeshFilesAreReadOncePerFileAndABadPathFallsBackToABox) {
+  // A 2 x 2 x 0.1 m plate as an ASCII STL (two triangles on top are enough to be seen from above).
+  const std::string path = "/tmp/fleetscope-test-plate-" + std::to_string(::getpid()) + ".stl";
+  {
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs("solid plate\n"
+               "facet normal 0 0 1\n outer loop\n  vertex -1 -1 0.05\n  vertex 1 -1 0.05\n  vertex 1 1 0.05\n endloop\nendfacet\n"
+               "facet normal 0 0 1\n outer loop\n  vertex -1 -1 0.05\n  vertex 1 1 0.05\n  vertex -1 1 0.05\n endloop\nendfacet\n"
+               "endsolid plate\n", f);
+    std::fclose(f);
+  }
+  fleetscope::WriterConfig c;
+  c.name = fleetscope::testing::unique_name("render.mesh");
+  c.max_robots = 3;
+  c.max_links = 1;
+  SimWriter writer(c);
+  LinkVisualDesc plate;
+  plate.shape = ipc::Shape::kMesh;
+  plate.mesh_path = path;
+  plate.scale = {0.5f, 0.5f, 1.0f};  // 1 x 1 m
+  plate.rgba = {30, 200, 30, 255};
+  LinkVisualDesc missing = plate;
+  missing.mesh_path = "/no/such/mesh.stl";
+  const auto plate_model = writer.add_model(ModelDesc{"plate", {plate}});
+  const auto missing_model = writer.add_model(ModelDesc{"missing", {missing}});
+  const auto a = writer.spawn_robot("a", plate_model);
+  const auto b = writer.spawn_robot("b", plate_model);
+  const auto m = writer.spawn_robot("m", missing_model);
+  const double pa[7] = {0, 0, 0, 0, 0, 0, 1}, pb[7] = {3, 0, 0, 0, 0, 0, 1}, pm[7] = {6, 0, 0, 0, 0, 0, 1};
+  writer.set_robot_poses(a, std::span<const double>(pa, 7));
+  writer.set_robot_poses(b, std::span<const double>(pb, 7));
+  writer.set_robot_poses(m, std::span<const double>(pm, 7));
+  writer.publish(0.0);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(c.name);
+  scene.update();
+  EXPECT_EQ(scene.mapper_count(), 2u) << "one batch for the mesh file, one for the fallback";
+  view.frame_bounds({-1, 7, -1.5, 1.5, -0.5, 0.5}, true);
+  view.render();
+  for (double x : {0.0, 3.0}) {
+    const auto inside = to_display(view, x + 0.4, 0.4), outside = to_display(view, x + 0.8, 0.8);
+    EXPECT_TRUE(is_greenish(view.pixel(inside[0], inside[1]))) << x;
+    EXPECT_TRUE(is_background(view.pixel(outside[0], outside[1]))) << x;
+  }
+  std::remove(path.c_str());
+}
+
+TEST(FleetScene, AWriterRestartedUnderTheSameNameIsReattached) {
+  const std::string name = fleetscope::testing::unique_name("render.restart");
+  auto first = std::make_unique<BoxFleet>(name, 2);
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(name);
+  scene.update();
+  ASSERT_EQ(scene.robots().size(), 2u);
+  first.reset();  // closes and removes the segment
+  const BoxFleet second(name, 3);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (scene.robots().size() != 3 && std::chrono::steady_clock::now() < deadline) {
+    scene.update();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(scene.robots().size(), 3u);
+  ASSERT_EQ(scene.sources().size(), 1u);
+  EXPECT_EQ(scene.sources()[0].state, ipc::WriterState::kLive);
 }
