@@ -24,7 +24,7 @@ PY
 }
 
 run_viewer() {  # segment kpi-file
-  timeout $((seconds + 10)) xvfb-run -a -s "-screen 0 1280x800x24" "$build/app/fleetscope" --attach "$1" --kpi-log "$2" \
+  timeout $((seconds + 10)) xvfb-run -a -s "-screen 0 ${FLEETSCOPE_BENCH_SCREEN:-1280x800}x24" "$build/app/fleetscope" --attach "$1" --kpi-log "$2" \
     >/dev/null 2>&1 &
   local viewer=$!
   sleep "$seconds"
