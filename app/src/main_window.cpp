@@ -56,7 +56,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   connect(live_, &LiveScene::frameDone, this, &MainWindow::onFrameDone);
   connect(sources_, &SourcesDock::message, this, &MainWindow::showMessage);
 
-  QSettings settings_store("fleetscope", "fleetscope");
+  QSettings settings_store;  // organisation and application names set in main() (tests use their own)
   if (options.screenshot.isEmpty()) {
     restoreGeometry(settings_store.value("window/geometry").toByteArray());
     restoreState(settings_store.value("window/state").toByteArray());
@@ -86,7 +86,7 @@ QString MainWindow::attachFromOptions() {
 
 void MainWindow::closeEvent(QCloseEvent* event) {
   if (options_.screenshot.isEmpty()) {
-    QSettings s("fleetscope", "fleetscope");
+    QSettings s;
     s.setValue("window/geometry", saveGeometry());
     s.setValue("window/state", saveState());
     s.setValue("sources/autoAttach", sources_->autoAttach());

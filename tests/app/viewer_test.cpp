@@ -174,6 +174,27 @@ class ViewerTest : public QObject {
     QVERIFY(fleetscope::ipc::SegmentReader::open(name).writer_status().state == fleetscope::ipc::WriterState::kLive);
   }
 
+  void attachAllPicksUpASegmentThatAppearsLater() {
+    app::AppOptions options;
+    options.attach_all = true;
+    app::MainWindow window(options);
+    QVERIFY(window.attachFromOptions().isEmpty());
+    window.show();
+    const std::string name = fleetscope::testing::unique_name("app.later");
+    auto sim = start_sim(name, 5);
+    QVERIFY(sim);
+    QTRY_VERIFY_WITH_TIMEOUT(window.live()->scene().attached(name), 5000);
+    QTRY_VERIFY_WITH_TIMEOUT(window.robotsDock()->robotCount() >= 5, 5000);
+  }
+
+  void withoutADisplayTheViewerSaysHowToUseXvfb() {
+    ChildProcess viewer({"/usr/bin/env", "-u", "DISPLAY", "-u", "WAYLAND_DISPLAY", "-u", "QT_QPA_PLATFORM",
+                         FLEETSCOPE_VIEWER, "--attach", "x"});
+    const auto status = viewer.wait_for_exit(std::chrono::seconds(30));
+    QVERIFY(status);
+    QVERIFY(WIFEXITED(*status) && WEXITSTATUS(*status) == 1);
+  }
+
   void badCommandLinesExitNonZeroWithAMessage() {
     auto run = [](std::vector<std::string> args) {
       args.insert(args.begin(), FLEETSCOPE_VIEWER);
