@@ -16,8 +16,12 @@
 
 namespace fleetscope::app {
 namespace {
-constexpr int kPollMs = 4;  // segment polling: ingest of an unchanged segment costs ~1 us
-}
+// Segment polling: every 4 ms while poses change (latency), every 20 ms once nothing has changed
+// for a second (idle CPU). An unchanged segment costs ~1 us to poll.
+constexpr int kPollMs = 4;
+constexpr int kIdlePollMs = 20;
+constexpr std::uint64_t kIdleAfterNs = 1'000'000'000ULL;
+}  // namespace
 
 LiveScene::LiveScene(VtkHostWidget* view, const render::SceneSettings& settings, double max_fps, QObject* parent)
     : QObject(parent), view_(view), scene_(std::make_unique<render::FleetScene>(view->renderer(), settings)) {
@@ -78,6 +82,10 @@ void LiveScene::poll() {
       }
     }
   }
+  const std::uint64_t now_ns = ipc::monotonic_ns();
+  if (r.changed) last_change_ns_ = now_ns;
+  const int interval = now_ns - last_change_ns_ > kIdleAfterNs ? kIdlePollMs : kPollMs;
+  if (poll_timer_.interval() != interval) poll_timer_.setInterval(interval);
   if (r.changed) {
     spdlog::trace("poll: changed, dirty {} layout {}", r.dirty_links, r.layout_changed);
     if (frame_requested_) {
@@ -122,7 +130,10 @@ void LiveScene::onFrameRendered(double render_ms) {
 void LiveScene::onFrameSwapped() {
   // Qt emits frameSwapped for every composition of the window (a status bar update too); only
   // a swap that follows our own paintGL is a frame.
-  if (!awaiting_swap_) return;
+  if (!awaiting_swap_) {
+    spdlog::trace("window composed without a new frame");
+    return;
+  }
   awaiting_swap_ = false;
   const std::uint64_t now = ipc::monotonic_ns();
   frame_requested_ = false;

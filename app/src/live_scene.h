@@ -76,6 +76,7 @@ class LiveScene : public QObject {
   double last_render_ms_ = 0.0;
   std::uint64_t paint_start_ns_ = 0;
   std::uint64_t frames_ = 0;
+  std::uint64_t last_change_ns_ = 0;
   bool follow_ = false;
   vtkSmartPointer<vtkActor> ground_;
   vtkSmartPointer<vtkPlaneSource> ground_source_;

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   }
   const auto& options = *parsed.options;
   spdlog::set_level(options.verbose ? spdlog::level::debug : spdlog::level::warn);
+  if (std::getenv("FLEETSCOPE_TRACE")) spdlog::set_level(spdlog::level::trace);
   const char* platform = std::getenv("QT_QPA_PLATFORM");
   if ((!platform || !*platform) && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) {
     std::fputs("fleetscope: no display found (DISPLAY is not set).\n"

@@ -10,6 +10,8 @@
 #include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
+#include <spdlog/spdlog.h>
+
 #include "live_scene.h"
 
 namespace fleetscope::app {
@@ -137,14 +139,29 @@ void SourcesDock::refresh() {
       }
     }
   }
-  table_->setRowCount(static_cast<int>(rows.size()));
-  for (int i = 0; i < static_cast<int>(rows.size()); ++i) {
-    const Row& r = rows[i];
+  // Cell texts first: when nothing changed the table is not touched at all, since any repaint
+  // of the window recomposes the GL view (a full-window pass on software GL).
+  std::vector<QStringList> texts;
+  for (const Row& r : rows) {
     double fps = 0.0;
     if (auto it = last_frames_.find(r.name); it != last_frames_.end() && now > it->second.second && r.frame >= it->second.first) {
       fps = double(r.frame - it->second.first) / ((now - it->second.second) / 1e9);
     }
     last_frames_[r.name] = {r.frame, now};
+    texts.push_back({QString::fromStdString(r.name),
+                     r.error.empty() ? QString(ipc::writer_state_name(r.state)) : tr("unreadable"),
+                     r.pid ? QString::number(r.pid) : QString(), QString::number(r.robots), QString::number(r.links),
+                     QString::number(fps, 'f', 1), r.attached ? tr("yes") : tr("no"), QString::fromStdString(r.error)});
+  }
+  if (texts == shown_) {
+    spdlog::trace("sources unchanged");
+    return;
+  }
+  spdlog::trace("sources changed");
+  shown_ = texts;
+  table_->setRowCount(static_cast<int>(rows.size()));
+  for (int i = 0; i < static_cast<int>(rows.size()); ++i) {
+    const QStringList& t = texts[i];
     auto set = [&](int col, const QString& text) {
       auto* item = table_->item(i, col);
       if (!item) {
@@ -154,15 +171,11 @@ void SourcesDock::refresh() {
       item->setText(text);
       return item;
     };
-    set(kName, QString::fromStdString(r.name))->setToolTip(QString::fromStdString(r.error));
-    auto* state = set(kState, r.error.empty() ? QString(ipc::writer_state_name(r.state)) : tr("unreadable"));
-    state->setForeground(r.error.empty() ? state_color(r.state) : QColor(200, 60, 60));
-    state->setToolTip(QString::fromStdString(r.error));
-    set(kPid, r.pid ? QString::number(r.pid) : QString());
-    set(kRobots, QString::number(r.robots));
-    set(kLinks, QString::number(r.links));
-    set(kFps, QString::number(fps, 'f', 1));
-    set(kAttached, r.attached ? tr("yes") : tr("no"));
+    set(kName, t[kName])->setToolTip(t[kColumns]);
+    auto* state = set(kState, t[kState]);
+    state->setForeground(rows[i].error.empty() ? state_color(rows[i].state) : QColor(200, 60, 60));
+    state->setToolTip(t[kColumns]);
+    for (int col : {kPid, kRobots, kLinks, kFps, kAttached}) set(col, t[col]);
   }
 }
 

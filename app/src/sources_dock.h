@@ -4,9 +4,11 @@
 #pragma once
 
 #include <QDockWidget>
+#include <QStringList>
 #include <QTimer>
 #include <map>
 #include <string>
+#include <vector>
 
 class QCheckBox;
 class QTableWidget;
@@ -43,6 +45,7 @@ class SourcesDock : public QDockWidget {
   QTimer timer_;
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> last_frames_;  // frame, time
   std::map<std::string, std::string> refused_;  // auto-attach errors, reported once
+  std::vector<QStringList> shown_;               // the table's cell texts (and error) now
 };
 
 }  // namespace fleetscope::app
