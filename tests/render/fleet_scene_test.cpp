@@ -69,6 +69,31 @@ struct BoxFleet {
   }
 };
 
+// One robot with one link visual, rendered once from straight above.
+struct OneLinkScene {
+  SimWriter writer;
+  OffscreenView view{kW, kH};
+  FleetScene scene{view.renderer()};
+  OneLinkScene(const std::string& stem, const LinkVisualDesc& visual, std::array<double, 7> pose,
+               std::array<double, 6> bounds = {-2, 2, -2, 2, -0.5, 0.5})
+      : writer(config(stem)) {
+    const auto r = writer.spawn_robot("one", writer.add_model(ModelDesc{"one", {visual}}));
+    writer.set_robot_poses(r, std::span<const double>(pose.data(), 7));
+    writer.publish(0.0);
+    scene.attach(writer.segment().name());
+    scene.update();
+    view.frame_bounds(bounds, true);
+    view.render();
+  }
+  static WriterConfig config(const std::string& stem) {
+    WriterConfig c;
+    c.name = fleetscope::testing::unique_name(stem);
+    c.max_robots = 1;
+    c.max_links = 1;
+    return c;
+  }
+};
+
 // Display coordinates of world point (x, y, 0).
 std::array<int, 2> to_display(OffscreenView& view, double x, double y) {
   vtkRenderer* ren = view.renderer();
@@ -128,52 +153,26 @@ TEST(FleetScene, MovingOneLinkMovesThosePixelsAndNothingElse) {
 }
 
 TEST(FleetScene, QuaternionOrientationTurnsTheGeometry) {
-  fleetscope::WriterConfig c;
-  c.name = fleetscope::testing::unique_name("render.quat");
-  c.max_robots = 1;
-  c.max_links = 1;
-  SimWriter writer(c);
   LinkVisualDesc bar;
   bar.shape = ipc::Shape::kBox;
   bar.dims = {3.0f, 0.4f, 0.4f};  // long along x
   bar.rgba = {30, 200, 30, 255};
-  const auto r = writer.spawn_robot("bar", writer.add_model(ModelDesc{"bar", {bar}}));
-  const double yaw90[7] = {0, 0, 0, 0, 0, std::sin(M_PI / 4), std::cos(M_PI / 4)};
-  writer.set_robot_poses(r, std::span<const double>(yaw90, 7));
-  writer.publish(0.0);
-  OffscreenView view(kW, kH);
-  FleetScene scene(view.renderer());
-  scene.attach(c.name);
-  scene.update();
-  view.frame_bounds({-2, 2, -2, 2, -0.5, 0.5}, true);
-  view.render();
-  const auto along_y = to_display(view, 0, 1.2), along_x = to_display(view, 1.2, 0);
-  EXPECT_TRUE(is_greenish(view.pixel(along_y[0], along_y[1])));
-  EXPECT_TRUE(is_background(view.pixel(along_x[0], along_x[1])));
+  OneLinkScene one("render.quat", bar, {0, 0, 0, 0, 0, std::sin(M_PI / 4), std::cos(M_PI / 4)});  // yaw 90
+  const auto along_y = to_display(one.view, 0, 1.2), along_x = to_display(one.view, 1.2, 0);
+  EXPECT_TRUE(is_greenish(one.view.pixel(along_y[0], along_y[1])));
+  EXPECT_TRUE(is_background(one.view.pixel(along_x[0], along_x[1])));
 }
 
 TEST(FleetScene, VisualOffsetsPlaceTheVisualInTheLinkFrame) {
-  fleetscope::WriterConfig c;
-  c.name = fleetscope::testing::unique_name("render.offset");
-  c.max_robots = 1;
-  c.max_links = 1;
-  SimWriter writer(c);
   LinkVisualDesc ball;
   ball.shape = ipc::Shape::kSphere;
   ball.dims = {0.4f, 0, 0};
   ball.offset_position = {1.5f, 0.0f, 0.0f};
   ball.rgba = {30, 200, 30, 255};
-  writer.spawn_robot("b", writer.add_model(ModelDesc{"ball", {ball}}));
-  writer.publish(0.0);
-  OffscreenView view(kW, kH);
-  FleetScene scene(view.renderer());
-  scene.attach(c.name);
-  scene.update();
-  view.frame_bounds({-2, 2, -2, 2, -0.5, 0.5}, true);
-  view.render();
-  const auto at_offset = to_display(view, 1.5, 0), at_origin = to_display(view, 0, 0);
-  EXPECT_TRUE(is_greenish(view.pixel(at_offset[0], at_offset[1])));
-  EXPECT_TRUE(is_background(view.pixel(at_origin[0], at_origin[1])));
+  OneLinkScene one("render.offset", ball, {0, 0, 0, 0, 0, 0, 1});
+  const auto at_offset = to_display(one.view, 1.5, 0), at_origin = to_display(one.view, 0, 0);
+  EXPECT_TRUE(is_greenish(one.view.pixel(at_offset[0], at_offset[1])));
+  EXPECT_TRUE(is_background(one.view.pixel(at_origin[0], at_origin[1])));
 }
 
 TEST(FleetScene, ActorsAndMappersDoNotGrowWithTheNumberOfRobots) {
@@ -291,29 +290,16 @@ TEST(FleetScene, AttachingAMissingOrNewerSegmentThrowsAClearError) {
 
 TEST(FleetScene, CapsulesAndCylindersLieAlongTheLinkZAxis) {
   for (const auto shape : {ipc::Shape::kCapsule, ipc::Shape::kCylinder}) {
-    fleetscope::WriterConfig c;
-    c.name = fleetscope::testing::unique_name("render.capsule");
-    c.max_robots = 1;
-    c.max_links = 1;
-    SimWriter writer(c);
     LinkVisualDesc link;
     link.shape = shape;
     link.dims = {0.3f, 1.6f, 0.0f};  // radius, length
     link.rgba = {30, 200, 30, 255};
-    const auto r = writer.spawn_robot("c", writer.add_model(ModelDesc{"c", {link}}));
     // Turn local z onto world x (90 degrees about y).
-    const double pose[7] = {0, 0, 0, 0, std::sin(M_PI / 4), 0, std::cos(M_PI / 4)};
-    writer.set_robot_poses(r, std::span<const double>(pose, 7));
-    writer.publish(0.0);
-    OffscreenView view(kW, kH);
-    FleetScene scene(view.renderer());
-    scene.attach(c.name);
-    scene.update();
-    view.frame_bounds({-1.5, 1.5, -1.5, 1.5, -0.5, 0.5}, true);
-    view.render();
-    const auto along = to_display(view, 0.75, 0), across = to_display(view, 0, 0.75);
-    EXPECT_TRUE(is_greenish(view.pixel(along[0], along[1]))) << int(shape);
-    EXPECT_TRUE(is_background(view.pixel(across[0], across[1]))) << int(shape);
+    OneLinkScene one("render.capsule", link, {0, 0, 0, 0, std::sin(M_PI / 4), 0, std::cos(M_PI / 4)},
+                     {-1.5, 1.5, -1.5, 1.5, -0.5, 0.5});
+    const auto along = to_display(one.view, 0.75, 0), across = to_display(one.view, 0, 0.75);
+    EXPECT_TRUE(is_greenish(one.view.pixel(along[0], along[1]))) << int(shape);
+    EXPECT_TRUE(is_background(one.view.pixel(across[0], across[1]))) << int(shape);
   }
 }
 
