@@ -113,7 +113,11 @@ void VtkHostWidget::paintGL() {
   camera_signals_blocked_ = true;
   render_vtk_frame(window_);
   camera_signals_blocked_ = false;
-  framebuffer_status_ = vtk_framebuffer_status(window_);
+  // glCheckFramebufferStatus makes Mesa finish the frame first: check only the first frames.
+  if (frames_checked_ < 3) {
+    framebuffer_status_ = vtk_framebuffer_status(window_);
+    ++frames_checked_;
+  }
   const qreal dpr = devicePixelRatioF();
   blit_vtk_frame(window_, defaultFramebufferObject(), static_cast<int>(width() * dpr), static_cast<int>(height() * dpr));
   emit frameRendered(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());

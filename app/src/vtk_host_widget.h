@@ -25,7 +25,7 @@ class VtkHostWidget : public QOpenGLWidget {
   vtkGenericOpenGLRenderWindow* renderWindow() const;
   // The surface format VTK needs (OpenGL 3.2 core); set as default before QApplication exists.
   static void setDefaultSurfaceFormat();
-  // Result of glCheckFramebufferStatus on VTK's render framebuffer after the last frame.
+  // Result of glCheckFramebufferStatus on VTK's render framebuffer (checked on the first frames).
   unsigned lastFramebufferStatus() const { return framebuffer_status_; }
   // Camera changes made by the program itself (clipping range, rendering) are not user
   // interaction and must not ask for another frame, or every frame would order the next.
@@ -62,6 +62,7 @@ class VtkHostWidget : public QOpenGLWidget {
   QPoint press_position_;
   bool dragged_ = false;
   unsigned framebuffer_status_ = 0;
+  int frames_checked_ = 0;
   bool camera_signals_blocked_ = false;
 };
 

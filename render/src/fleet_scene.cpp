@@ -1,6 +1,8 @@
 #include "fleetscope/render/fleet_scene.hpp"
 
 #include <spdlog/spdlog.h>
+#include <vtkCallbackCommand.h>
+#include <vtkCamera.h>
 #include <vtkPolyData.h>
 #include <vtkRenderer.h>
 
@@ -128,6 +130,24 @@ struct FleetScene::Impl {
     for (auto& [key, entry] : batches) entry.impl->commit();
   }
 
+  // Runs at the start of every render of our renderer: the level of detail follows the camera.
+  static void on_render_start(vtkObject*, unsigned long, void* client, void*) {
+    auto* self = static_cast<Impl*>(client);
+    if (self->settings.mode != BatchMode::kInstanced) return;
+    vtkCamera* cam = self->renderer->GetActiveCamera();
+    const int* size = self->renderer->GetSize();
+    LodContext ctx;
+    cam->GetPosition(ctx.camera.data());
+    ctx.parallel = cam->GetParallelProjection() != 0;
+    const double half_height = std::max(size[1], 1) / 2.0;
+    ctx.pixels_per_unit = ctx.parallel
+                              ? half_height / std::max(cam->GetParallelScale(), 1e-9)
+                              : half_height / std::tan(cam->GetViewAngle() * 3.14159265358979 / 360.0);
+    ctx.point_radius_px = self->settings.point_radius_px;
+    for (auto& [key, entry] : self->batches) entry.impl->apply_lod(ctx);
+  }
+  unsigned long render_observer = 0;
+
   Source* find(const std::string& name) const {
     for (const auto& s : sources) {
       if (s->name == name) return s.get();
@@ -243,9 +263,14 @@ struct FleetScene::Impl {
 FleetScene::FleetScene(vtkRenderer* renderer, const SceneSettings& settings) : impl_(std::make_unique<Impl>()) {
   impl_->renderer = renderer;
   impl_->settings = settings;
+  auto callback = vtkSmartPointer<vtkCallbackCommand>::New();
+  callback->SetCallback(&Impl::on_render_start);
+  callback->SetClientData(impl_.get());
+  impl_->render_observer = renderer->AddObserver(vtkCommand::StartEvent, callback);
 }
 
 FleetScene::~FleetScene() {
+  impl_->renderer->RemoveObserver(impl_->render_observer);
   for (auto& s : impl_->sources) impl_->drop_all(*s);
 }
 
@@ -468,6 +493,12 @@ std::optional<std::array<double, 6>> FleetScene::scene_bounds() const {
 std::uint64_t FleetScene::instance_count() const {
   std::uint64_t n = 0;
   for (const auto& [key, batch] : impl_->batches) n += batch.impl->visible_count();
+  return n;
+}
+
+std::uint64_t FleetScene::point_count() const {
+  std::uint64_t n = 0;
+  for (const auto& [key, batch] : impl_->batches) n += batch.impl->point_count();
   return n;
 }
 

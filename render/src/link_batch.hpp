@@ -16,6 +16,16 @@ class vtkPolyData;
 
 namespace fleetscope::render {
 
+// What the level-of-detail decision needs from the camera, computed once per frame. An
+// instance of bounding radius r at distance d covers about r * pixels_per_unit / d pixels
+// (perspective) or r * pixels_per_unit (parallel projection).
+struct LodContext {
+  std::array<double, 3> camera{0, 0, 0};
+  bool parallel = false;
+  double pixels_per_unit = 0.0;
+  double point_radius_px = 0.0;  // below this projected radius an instance is drawn as a point
+};
+
 struct InstancePose {
   std::array<float, 3> position;
   std::array<float, 4> orientation;  // qx, qy, qz, qw
@@ -33,12 +43,15 @@ class LinkBatch {
   // Pushes this frame's changes to VTK (marks arrays modified once, not per instance).
   virtual void commit() = 0;
   virtual std::uint64_t visible_count() const = 0;
+  // Chooses, per instance, the mesh or a point (far and small on screen). Default: always mesh.
+  virtual void apply_lod(const LodContext&) {}
+  virtual std::uint64_t point_count() const { return 0; }
   virtual std::size_t actor_count() const = 0;
   virtual std::size_t mapper_count() const = 0;
 };
 
 struct BatchSettings {
-  bool culling_and_lod = true;
+  bool culling_and_lod = false;
   float lod_distance = 60.0f;
   float lod_reduction = 0.85f;
 };

@@ -1,5 +1,6 @@
-// Frame cost of the instanced renderer against the one-actor-per-link baseline, side by side in
-// one run: N box links on a grid, every pose changed every frame, 800 x 600 offscreen window.
+// Frame cost of the instanced renderer (with its point level of detail, and with meshes only)
+// against the one-actor-per-link baseline, side by side in one run: N box links on a grid,
+// every pose changed every frame, 800 x 600 offscreen window, camera fitting the whole grid.
 // Prints update (ingest + instance arrays) and render time per frame, CPU per frame, the
 // empty-scene floor, scene cost (frame minus floor) and the ratios; then the effect of VTK's GPU
 // culling + LOD on a large fleet. Needs a display (xvfb-run -a build/tests/render_bench).
@@ -30,6 +31,7 @@ double cpu_ms() {
 struct Result {
   double update_ms = 0, render_ms = 0, cpu_ms = 0;
   int frames = 0;
+  std::uint64_t points = 0;  // links the level of detail drew as points in the last frame
 };
 
 struct Grid {
@@ -72,10 +74,11 @@ struct Grid {
   }
 };
 
-Result run(Grid& grid, render::BatchMode mode, bool lod, int frames) {
+Result run(Grid& grid, render::BatchMode mode, bool lod, int frames, bool points = true) {
   render::OffscreenView view(800, 600);
   render::SceneSettings settings;
   settings.mode = mode;
+  if (!points) settings.point_radius_px = 0.0;
   settings.culling_and_lod = lod;
   render::FleetScene scene(view.renderer(), settings);
   scene.attach(grid.writer->segment().name());
@@ -94,6 +97,7 @@ Result run(Grid& grid, render::BatchMode mode, bool lod, int frames) {
   }
   r.cpu_ms = cpu_ms() - cpu0;
   r.frames = frames;
+  r.points = scene.point_count();
   r.update_ms /= frames;
   r.render_ms /= frames;
   r.cpu_ms /= frames;
@@ -120,22 +124,24 @@ int main(int argc, char** argv) {
   }
   const double floor_ms = empty_floor(30);
   std::printf("render_bench: 800x600 offscreen, all poses change every frame; empty-scene floor %.2f ms/frame\n", floor_ms);
-  std::printf("%-8s %-15s %9s %9s %9s %9s %10s %9s\n", "links", "design", "update_ms", "render_ms", "frame_ms",
-              "cpu_ms", "scene_ms", "fps");
+  std::printf("%-8s %-15s %9s %9s %9s %9s %10s %9s %9s\n", "links", "design", "update_ms", "render_ms", "frame_ms",
+              "cpu_ms", "scene_ms", "fps", "as_points");
   const std::vector<std::uint32_t> sizes = quick ? std::vector<std::uint32_t>{300, 3000} : std::vector<std::uint32_t>{300, 3000, 30000, 300000};
   for (const std::uint32_t n : sizes) {
     Grid grid(n);
     const int frames = n >= 300000 ? 5 : n >= 30000 ? 10 : 30;
     const Result inst = run(grid, render::BatchMode::kInstanced, false, frames);
+    const Result meshes = run(grid, render::BatchMode::kInstanced, false, frames, false);
     // 300,000 actors need minutes per frame and gigabytes: the baseline stops at 30,000.
     const bool baseline = n <= 30000;
     const Result actor = baseline ? run(grid, render::BatchMode::kActorPerLink, false, n >= 30000 ? 3 : 10) : Result{};
     auto row = [&](const char* design, const Result& r) {
       const double frame = r.update_ms + r.render_ms;
-      std::printf("%-8u %-15s %9.2f %9.2f %9.2f %9.2f %10.2f %9.1f\n", n, design, r.update_ms, r.render_ms, frame,
-                  r.cpu_ms, frame - floor_ms, 1000.0 / frame);
+      std::printf("%-8u %-15s %9.2f %9.2f %9.2f %9.2f %10.2f %9.1f %9llu\n", n, design, r.update_ms, r.render_ms, frame,
+                  r.cpu_ms, frame - floor_ms, 1000.0 / frame, static_cast<unsigned long long>(r.points));
     };
     row("instanced", inst);
+    row("instanced,mesh", meshes);
     if (baseline) {
       row("actor-per-link", actor);
       const double fi = inst.update_ms + inst.render_ms, fa = actor.update_ms + actor.render_ms;
@@ -189,9 +195,9 @@ int main(int argc, char** argv) {
   }
   if (!quick) {
     Grid grid(30000);
-    const Result off = run(grid, render::BatchMode::kInstanced, false, 10);
-    const Result on = run(grid, render::BatchMode::kInstanced, true, 10);
-    std::printf("culling+LOD at 30000 links (offscreen): off %.2f ms/frame, on %.2f ms/frame\n", off.update_ms + off.render_ms,
+    const Result off = run(grid, render::BatchMode::kInstanced, false, 10, false);
+    const Result on = run(grid, render::BatchMode::kInstanced, true, 10, false);
+    std::printf("VTK glyph culling+LOD at 30000 links (meshes only, offscreen): off %.2f ms/frame, on %.2f ms/frame\n", off.update_ms + off.render_ms,
                 on.update_ms + on.render_ms);
   }
   return 0;

@@ -188,7 +188,7 @@ TEST(FleetScene, ActorsAndMappersDoNotGrowWithTheNumberOfRobots) {
   EXPECT_EQ(b.instance_count(), 900u);
   EXPECT_EQ(a.actor_count(), b.actor_count());
   EXPECT_EQ(a.mapper_count(), b.mapper_count());
-  EXPECT_EQ(b.mapper_count(), 1u);  // one unit-box batch for every box
+  EXPECT_EQ(b.mapper_count(), 2u);  // one unit-box batch for every box: meshes and far points
 }
 
 TEST(FleetScene, AFrameWithNothingChangedReportsNoWork) {
@@ -341,7 +341,7 @@ TEST(FleetScene, MeshFilesAreReadOncePerFileAndABadPathFallsBackToABox) {
   FleetScene scene(view.renderer());
   scene.attach(c.name);
   scene.update();
-  EXPECT_EQ(scene.mapper_count(), 2u) << "one batch for the mesh file, one for the fallback";
+  EXPECT_EQ(scene.mapper_count(), 4u) << "one batch (meshes + points) for the file, one for the fallback";
   view.frame_bounds({-1, 7, -1.5, 1.5, -0.5, 0.5}, true);
   view.render();
   for (double x : {0.0, 3.0}) {
@@ -370,4 +370,33 @@ TEST(FleetScene, AWriterRestartedUnderTheSameNameIsReattached) {
   EXPECT_EQ(scene.robots().size(), 3u);
   ASSERT_EQ(scene.sources().size(), 1u);
   EXPECT_EQ(scene.sources()[0].state, ipc::WriterState::kLive);
+}
+
+TEST(FleetScene, LinksSmallOnScreenAreDrawnAsPointsAndStayVisible) {
+  BoxFleet fleet(fleetscope::testing::unique_name("render.lod"), 3, {220, 30, 30, 255});
+  OffscreenView view(kW, kH);
+  FleetScene scene(view.renderer());
+  scene.attach(fleet.writer.segment().name());
+  scene.update();
+  // Close: three 0.8 m boxes fill a good part of the view, all meshes.
+  view.frame_bounds({-1, 5, -1, 1, -0.5, 0.5}, true);
+  view.render();
+  EXPECT_EQ(scene.point_count(), 0u);
+  // Far: the same boxes are a few pixels wide, drawn as points, still where they are.
+  view.frame_bounds({-150, 150, -150, 150, -0.5, 0.5}, true);
+  view.render();
+  EXPECT_EQ(scene.point_count(), 3u);
+  EXPECT_EQ(scene.instance_count(), 3u);
+  const auto c = to_display(view, 2.0, 0.0);
+  EXPECT_TRUE(is_reddish(view.pixel(c[0], c[1])));
+  // Turned off: meshes however small.
+  SceneSettings meshes_only;
+  meshes_only.point_radius_px = 0.0;
+  OffscreenView view2(kW, kH);
+  FleetScene scene2(view2.renderer(), meshes_only);
+  scene2.attach(fleet.writer.segment().name());
+  scene2.update();
+  view2.frame_bounds({-150, 150, -150, 150, -0.5, 0.5}, true);
+  view2.render();
+  EXPECT_EQ(scene2.point_count(), 0u);
 }

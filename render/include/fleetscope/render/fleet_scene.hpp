@@ -34,6 +34,9 @@ struct SceneSettings {
   bool culling_and_lod = false;
   float lod_distance = 60.0f;    // metres from the camera where the first LOD starts
   float lod_reduction = 0.85f;   // share of triangles removed at that LOD
+  // fleetscope's own level of detail: a link whose projected radius is below this many pixels
+  // is drawn as a point instead of its mesh. 0 turns it off (meshes always).
+  double point_radius_px = 4.0;
   std::uint64_t stale_after_ns = 1'000'000'000ULL;  // writer counts as paused after this
 };
 
@@ -103,6 +106,7 @@ class FleetScene {
   std::optional<std::array<double, 6>> scene_bounds() const;
 
   std::uint64_t instance_count() const;  // link visuals drawn (visible)
+  std::uint64_t point_count() const;     // of those, drawn as points by the level of detail
   std::size_t actor_count() const;
   std::size_t mapper_count() const;
 
