@@ -73,6 +73,7 @@ class InstancedBatch final : public LinkBatch {
     far_actor_->GetProperty()->SetPointSize(4.0f);
     far_actor_->GetProperty()->LightingOff();
     far_actor_->PickableOff();
+    far_actor_->VisibilityOff();
     renderer_->AddActor(far_actor_);
     if (s.culling_and_lod) {
       mapper_->SetCullingAndLOD(true);
@@ -220,6 +221,7 @@ class InstancedBatch final : public LinkBatch {
       offsets->InsertNextValue(ids->GetNumberOfValues());
     }
     far_count_ = static_cast<std::uint64_t>(ids->GetNumberOfValues());
+    far_actor_->SetVisibility(far_count_ > 0);  // no draw call for an empty point set
     far_cells_->SetData(offsets, ids);
     far_cells_->Modified();
     far_->Modified();
