@@ -490,28 +490,19 @@ std::optional<std::array<double, 6>> FleetScene::scene_bounds() const {
   return b;
 }
 
-std::uint64_t FleetScene::instance_count() const {
+namespace {
+// Sum of one figure over all batches.
+template <typename Batches, typename Figure>
+std::uint64_t sum_over(const Batches& batches, Figure figure) {
   std::uint64_t n = 0;
-  for (const auto& [key, batch] : impl_->batches) n += batch.impl->visible_count();
+  for (const auto& [key, batch] : batches) n += (batch.impl.get()->*figure)();
   return n;
 }
+}  // namespace
 
-std::uint64_t FleetScene::point_count() const {
-  std::uint64_t n = 0;
-  for (const auto& [key, batch] : impl_->batches) n += batch.impl->point_count();
-  return n;
-}
-
-std::size_t FleetScene::actor_count() const {
-  std::size_t n = 0;
-  for (const auto& [key, batch] : impl_->batches) n += batch.impl->actor_count();
-  return n;
-}
-
-std::size_t FleetScene::mapper_count() const {
-  std::size_t n = 0;
-  for (const auto& [key, batch] : impl_->batches) n += batch.impl->mapper_count();
-  return n;
-}
+std::uint64_t FleetScene::instance_count() const { return sum_over(impl_->batches, &LinkBatch::visible_count); }
+std::uint64_t FleetScene::point_count() const { return sum_over(impl_->batches, &LinkBatch::point_count); }
+std::size_t FleetScene::actor_count() const { return sum_over(impl_->batches, &LinkBatch::actor_count); }
+std::size_t FleetScene::mapper_count() const { return sum_over(impl_->batches, &LinkBatch::mapper_count); }
 
 }  // namespace fleetscope::render
