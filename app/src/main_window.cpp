@@ -9,8 +9,6 @@
 #include <QStatusBar>
 #include <QTimer>
 
-#include <spdlog/spdlog.h>
-
 #include "kpi_logger.h"
 #include "live_scene.h"
 #include "robots_dock.h"
@@ -100,7 +98,6 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 void MainWindow::showMessage(const QString& text) { statusBar()->showMessage(text, 8000); }
 
 void MainWindow::onSummary(const render::FrameSummary& s) {
-  spdlog::trace("summary");
   // Any repaint of this window recomposes the GL view (a full-window pass on software GL):
   // touch the label only when its text changes.
   const QString text = s.frames == 0

@@ -10,8 +10,6 @@
 #include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
-#include <spdlog/spdlog.h>
-
 #include "live_scene.h"
 
 namespace fleetscope::app {
@@ -153,11 +151,7 @@ void SourcesDock::refresh() {
                      r.pid ? QString::number(r.pid) : QString(), QString::number(r.robots), QString::number(r.links),
                      QString::number(fps, 'f', 1), r.attached ? tr("yes") : tr("no"), QString::fromStdString(r.error)});
   }
-  if (texts == shown_) {
-    spdlog::trace("sources unchanged");
-    return;
-  }
-  spdlog::trace("sources changed");
+  if (texts == shown_) return;
   shown_ = texts;
   table_->setRowCount(static_cast<int>(rows.size()));
   for (int i = 0; i < static_cast<int>(rows.size()); ++i) {

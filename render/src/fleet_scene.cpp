@@ -30,13 +30,8 @@ std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
           static_cast<std::uint8_t>(c[2] / 3), c[3]};
 }
 
-struct BatchEntry {
-  std::unique_ptr<LinkBatch> impl;
-  std::uint64_t instances = 0;
-};
-
 struct LinkDraw {
-  BatchEntry* batch = nullptr;
+  LinkBatch* batch = nullptr;
   std::uint32_t handle = 0;
   Eigen::Vector3f offset_position;
   Eigen::Quaternionf offset_orientation;
@@ -107,33 +102,30 @@ struct FleetScene::Impl {
   vtkSmartPointer<vtkRenderer> renderer;
   SceneSettings settings;
   GeometryLibrary geometry;
-  std::map<GeometryKey, BatchEntry> batches;
+  std::map<GeometryKey, std::unique_ptr<LinkBatch>> batches;
   std::vector<std::unique_ptr<Source>> sources;
   bool keep_dead = true;
   std::optional<PickResult> selected;
 
-  BatchSettings batch_settings() const {
-    return BatchSettings{settings.culling_and_lod, settings.lod_distance, settings.lod_reduction};
-  }
-
-  BatchEntry* batch_for(const GeometryKey& key) {
-    BatchEntry& entry = batches[key];
-    if (!entry.impl) {
+  LinkBatch* batch_for(const GeometryKey& key) {
+    auto& batch = batches[key];
+    if (!batch) {
       auto geo = geometry.get(key);
-      entry.impl = settings.mode == BatchMode::kActorPerLink ? make_actor_batch(renderer, geo)
-                                                             : make_instanced_batch(renderer, geo, batch_settings());
+      batch = settings.mode == BatchMode::kActorPerLink
+                  ? make_actor_batch(renderer, geo)
+                  : make_instanced_batch(renderer, geo,
+                                         BatchSettings{settings.culling_and_lod, settings.lod_distance, settings.lod_reduction});
     }
-    return &entry;
+    return batch.get();
   }
 
   void commit_all() {
-    for (auto& [key, entry] : batches) entry.impl->commit();
+    for (auto& [key, batch] : batches) batch->commit();
   }
 
   // Runs at the start of every render of our renderer: the level of detail follows the camera.
   static void on_render_start(vtkObject*, unsigned long, void* client, void*) {
     auto* self = static_cast<Impl*>(client);
-    if (self->settings.mode != BatchMode::kInstanced) return;
     vtkCamera* cam = self->renderer->GetActiveCamera();
     const int* size = self->renderer->GetSize();
     LodContext ctx;
@@ -144,7 +136,7 @@ struct FleetScene::Impl {
                               ? half_height / std::max(cam->GetParallelScale(), 1e-9)
                               : half_height / std::tan(cam->GetViewAngle() * 3.14159265358979 / 360.0);
     ctx.point_radius_px = self->settings.point_radius_px;
-    for (auto& [key, entry] : self->batches) entry.impl->apply_lod(ctx);
+    for (auto& [key, batch] : self->batches) batch->apply_lod(ctx);
   }
   unsigned long render_observer = 0;
 
@@ -166,10 +158,7 @@ struct FleetScene::Impl {
   }
 
   void drop_robot(RobotDraw& r) {
-    for (auto& l : r.links) {
-      l.batch->impl->remove(l.handle);
-      --l.batch->instances;
-    }
+    for (auto& l : r.links) l.batch->remove(l.handle);
     r.links.clear();
   }
 
@@ -189,7 +178,7 @@ struct FleetScene::Impl {
 
   void recolor_robot(Source& s, std::uint32_t slot) {
     if (slot >= s.robots.size() || !s.robots[slot]) return;
-    for (auto& l : s.robots[slot]->links) l.batch->impl->set_color(l.handle, color_of(s, slot, l));
+    for (auto& l : s.robots[slot]->links) l.batch->set_color(l.handle, color_of(s, slot, l));
   }
 
   void recolor(Source& s) {
@@ -229,8 +218,7 @@ struct FleetScene::Impl {
         ipc::PoseRecord identity{};
         identity.orientation[3] = 1.0f;
         d.world = compose(i < poses.size() ? poses[i] : identity, d);
-        d.handle = d.batch->impl->add(d.world, color_of(s, robot.slot, d));
-        ++d.batch->instances;
+        d.handle = d.batch->add(d.world, color_of(s, robot.slot, d));
         drawn->links.push_back(d);
       }
     }
@@ -340,7 +328,7 @@ UpdateResult FleetScene::update() {
         if (!robot || c.link >= robot->links.size()) continue;
         LinkDraw& d = robot->links[c.link];
         d.world = compose(s.ingestor->poses(c.slot)[c.link], d);
-        d.batch->impl->set_pose(d.handle, d.world);
+        d.batch->set_pose(d.handle, d.world);
       }
       if (!s.ingestor->changes().empty()) {
         result.changed = true;
@@ -398,7 +386,7 @@ void FleetScene::set_robot_visible(const std::string& segment, std::uint32_t slo
   Source* s = impl_->find(segment);
   if (!s || slot >= s->robots.size() || !s->robots[slot]) return;
   s->robots[slot]->visible = visible;
-  for (auto& l : s->robots[slot]->links) l.batch->impl->set_visible(l.handle, visible);
+  for (auto& l : s->robots[slot]->links) l.batch->set_visible(l.handle, visible);
   impl_->commit_all();
 }
 
@@ -495,7 +483,7 @@ namespace {
 template <typename Batches, typename Figure>
 std::uint64_t sum_over(const Batches& batches, Figure figure) {
   std::uint64_t n = 0;
-  for (const auto& [key, batch] : batches) n += (batch.impl.get()->*figure)();
+  for (const auto& [key, batch] : batches) n += (batch.get()->*figure)();
   return n;
 }
 }  // namespace

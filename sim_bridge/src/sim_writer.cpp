@@ -118,7 +118,7 @@ void SimWriter::stage(Robot& r, const T* v) {
   // Element-wise passes over the robot's 7*links values so the compiler vectorises them; only
   // the per-link decisions are scalar.
   const std::size_t n = std::size_t{r.links} * kPoseValues;
-  converted_.resize(n);
+  if (detect_changes_) converted_.resize(n);
   float* f = detect_changes_ ? converted_.data() : r.staged.data();
   for (std::size_t i = 0; i < n; ++i) f[i] = static_cast<float>(v[i]);
   // NaN, infinity and values beyond float range all have an all-ones exponent after conversion.

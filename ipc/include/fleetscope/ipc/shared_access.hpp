@@ -4,6 +4,7 @@
 // these make the copy itself well defined (and clean under ThreadSanitizer).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -36,12 +37,6 @@ template <std::size_t N>
 bool terminated(const char (&field)[N]) noexcept {
   return std::memchr(field, '\0', N) != nullptr;
 }
-
-}  // namespace fleetscope::ipc
-
-#include <atomic>
-
-namespace fleetscope::ipc {
 
 // The writer's side of a seqlock (one writer only): the sequence is odd while the object lives
 // and even again when it goes, with the fences FORMAT.md describes.
