@@ -3,6 +3,7 @@
 #include <string>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/telemetry_format.hpp"
 
 namespace fleetscope::ipc {
 namespace {
@@ -45,6 +46,25 @@ Layout compute_layout(const Capacities& c) {
                        "segment would need " + std::to_string(l.total_size) +
                            " bytes, above the format's limit of " + std::to_string(kMaxSegmentBytes));
   }
+  return l;
+}
+
+TelemetryLayout compute_telemetry_layout(const TelemetryCapacities& c) {
+  require_in_range("scalar ring capacity", c.scalars, kMaxScalarCapacity);
+  if ((c.scalars & (c.scalars - 1)) != 0) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "scalar ring capacity must be a power of two, got " +
+                                                        std::to_string(c.scalars));
+  }
+  require_in_range("tag capacity", c.tags, kMaxTags);
+  require_in_range("worker capacity", c.workers, kMaxWorkers);
+  require_in_range("job capacity", c.jobs, kMaxJobs);
+  TelemetryLayout l;
+  l.capacities = c;
+  l.tags_offset = align_up(sizeof(TelemetryHeader));
+  l.scalars_offset = align_up(l.tags_offset + std::uint64_t{c.tags} * sizeof(TagRecord));
+  l.workers_offset = align_up(l.scalars_offset + std::uint64_t{c.scalars} * sizeof(ScalarRecord));
+  l.jobs_offset = align_up(l.workers_offset + std::uint64_t{c.workers} * sizeof(WorkerRow));
+  l.size = align_up(l.jobs_offset + std::uint64_t{c.jobs} * sizeof(JobRow));
   return l;
 }
 

@@ -12,6 +12,7 @@
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/ipc/shared_access.hpp"
+#include "fleetscope/ipc/telemetry_reader.hpp"
 
 namespace fleetscope::ipc {
 namespace {
@@ -155,6 +156,10 @@ void SegmentReader::validate() {
   if (h.total_size > bytes_.size()) {
     corrupt(seg, "truncated: the header says " + std::to_string(h.total_size) +
                      " bytes but only " + std::to_string(bytes_.size()) + " are there");
+  }
+  if (h.telemetry_size != 0) {
+    info_.telemetry_offset = h.telemetry_offset;
+    info_.telemetry = validate_telemetry_section(bytes_.subspan(h.telemetry_offset, h.telemetry_size), seg);
   }
   info_.abi_major = h.abi_major;
   info_.abi_minor = h.abi_minor;

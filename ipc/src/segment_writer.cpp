@@ -42,15 +42,20 @@ void remove_if_stale(const std::string& name) {
   }
 }
 
+std::uint64_t telemetry_bytes(const WriterOptions& options) {
+  return options.telemetry ? compute_telemetry_layout(*options.telemetry).size : 0;
+}
+
 SharedMemoryMapping create_mapping(const WriterOptions& options, const Layout& layout) {
+  const std::uint64_t total = layout.total_size + telemetry_bytes(options);
   try {
-    return SharedMemoryMapping::create_exclusive(options.name, layout.total_size);
+    return SharedMemoryMapping::create_exclusive(options.name, total);
   } catch (const SegmentError& e) {
     if (e.code() != ErrorCode::kAlreadyExists || !options.replace_stale) throw;
   }
   remove_if_stale(options.name);
   try {
-    return SharedMemoryMapping::create_exclusive(options.name, layout.total_size);
+    return SharedMemoryMapping::create_exclusive(options.name, total);
   } catch (const SegmentError& e) {
     if (e.code() != ErrorCode::kAlreadyExists) throw;
     throw SegmentError(ErrorCode::kAlreadyExists,
@@ -78,7 +83,7 @@ SegmentWriter::SegmentWriter(const WriterOptions& options)
   h->abi_major = kAbiMajor;
   h->abi_minor = kAbiMinor;
   h->header_size = sizeof(SegmentHeader);
-  h->total_size = layout_.total_size;
+  h->total_size = layout_.total_size + telemetry_bytes(options);
   h->robot_capacity = layout_.capacities.robots;
   h->link_capacity = layout_.capacities.links_per_robot;
   h->model_capacity = layout_.capacities.models;
@@ -90,8 +95,15 @@ SegmentWriter::SegmentWriter(const WriterOptions& options)
   h->robots_offset = layout_.robots_offset;
   h->blocks_offset = layout_.blocks_offset;
   h->block_stride = layout_.block_stride;
-  h->telemetry_offset = 0;
-  h->telemetry_size = 0;
+  if (options.telemetry) {
+    const TelemetryLayout telemetry_layout = compute_telemetry_layout(*options.telemetry);
+    h->telemetry_offset = layout_.total_size;
+    h->telemetry_size = telemetry_layout.size;
+    telemetry_.emplace(mapping_.bytes().subspan(layout_.total_size, telemetry_layout.size), telemetry_layout);
+  } else {
+    h->telemetry_offset = 0;
+    h->telemetry_size = 0;
+  }
   copy_name(h->name, name_, "segment name");
   h->created_unix_ns = unix_time_ns();
 
@@ -111,6 +123,14 @@ SegmentWriter::SegmentWriter(const WriterOptions& options)
 }
 
 SegmentWriter::~SegmentWriter() { close(true); }
+
+TelemetryWriter& SegmentWriter::telemetry() {
+  if (!telemetry_) {
+    throw SegmentError(ErrorCode::kInvalidArgument,
+                       "segment '" + name_ + "' was created without a telemetry section");
+  }
+  return *telemetry_;
+}
 
 SegmentHeader& SegmentWriter::header() const noexcept {
   return *std::launder(reinterpret_cast<SegmentHeader*>(mapping_.bytes().data()));

@@ -1,4 +1,4 @@
-// The byte layout of a fleetscope pose segment, version 1.0. ipc/FORMAT.md is the prose version of
+// The byte layout of a fleetscope pose segment, version 1.1 (telemetry: telemetry_format.hpp). ipc/FORMAT.md is the prose version of
 // this file; the two must agree (the static_asserts below pin every offset FORMAT.md names).
 //
 // Conventions: little-endian, naturally aligned, every section starts on a 64-byte boundary.
@@ -14,7 +14,7 @@ namespace fleetscope::ipc {
 
 inline constexpr std::uint64_t kMagic = 0x45504F4353544C46ULL;  // bytes "FLTSCOPE"
 inline constexpr std::uint16_t kAbiMajor = 1;
-inline constexpr std::uint16_t kAbiMinor = 0;
+inline constexpr std::uint16_t kAbiMinor = 1;  // 1.1 adds the telemetry section
 inline constexpr std::size_t kCacheLine = 64;
 
 // Name limits: a segment name is [A-Za-z0-9_.-]{1,47}; the shared memory object is
@@ -58,8 +58,8 @@ struct SegmentHeader {
   std::uint64_t robots_offset;          // 64  RobotSlot[robot_capacity]
   std::uint64_t blocks_offset;          // 72  robot_capacity blocks of block_stride bytes
   std::uint64_t block_stride;           // 80
-  std::uint64_t telemetry_offset;       // 88  0 in 1.0 (reserved for telemetry sections)
-  std::uint64_t telemetry_size;         // 96
+  std::uint64_t telemetry_offset;       // 88  end of the robot blocks, or 0 without telemetry
+  std::uint64_t telemetry_size;         // 96  0 without telemetry (always 0 in 1.0)
   char name[kNameBytes];                // 104 NUL-terminated
   std::int32_t writer_pid;              // 152
   std::uint32_t writer_uid;             // 156

@@ -33,4 +33,25 @@ struct Layout {
 // Throws SegmentError(kInvalidArgument) when a capacity is zero or above the format's limits.
 Layout compute_layout(const Capacities& capacities);
 
+// The telemetry section (format 1.1): scalar ring, tag table, worker and job tables.
+struct TelemetryCapacities {
+  std::uint32_t scalars = 16384;  // ring records; a power of two
+  std::uint32_t tags = 256;
+  std::uint32_t workers = 256;
+  std::uint32_t jobs = 1024;
+};
+
+struct TelemetryLayout {
+  TelemetryCapacities capacities;
+  std::uint64_t tags_offset = 0;  // all offsets from the start of the section
+  std::uint64_t scalars_offset = 0;
+  std::uint64_t workers_offset = 0;
+  std::uint64_t jobs_offset = 0;
+  std::uint64_t size = 0;
+};
+
+// Throws SegmentError(kInvalidArgument) for a capacity out of range or a ring that is not a
+// power of two.
+TelemetryLayout compute_telemetry_layout(const TelemetryCapacities& capacities);
+
 }  // namespace fleetscope::ipc

@@ -33,6 +33,9 @@ struct SegmentInfo {
   uid_t writer_uid = 0;
   std::uint64_t writer_start_ticks = 0;
   std::uint64_t created_unix_ns = 0;
+  // The telemetry section (format 1.1), when the segment has one.
+  std::uint64_t telemetry_offset = 0;
+  std::optional<TelemetryLayout> telemetry;
   uid_t owner_uid = 0;  // of the shared memory object
   unsigned mode = 0;    // permission bits of the shared memory object
 };
@@ -93,6 +96,8 @@ class SegmentReader {
   SegmentReader& operator=(SegmentReader&&) noexcept = default;
 
   const SegmentInfo& info() const noexcept { return info_; }
+  // The whole mapped segment (read-only); for section readers such as TelemetryReader.
+  std::span<const std::byte> bytes() const noexcept { return bytes_; }
   FrameInfo frame() const;
   std::uint64_t layout_epoch() const noexcept;
   bool closed() const noexcept;

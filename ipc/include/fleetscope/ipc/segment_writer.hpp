@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "fleetscope/ipc/format.hpp"
 #include "fleetscope/ipc/layout.hpp"
 #include "fleetscope/ipc/shared_memory.hpp"
+#include "fleetscope/ipc/telemetry_writer.hpp"
 
 namespace fleetscope::ipc {
 
@@ -21,6 +23,8 @@ struct WriterOptions {
   // When a segment of that name exists and its writer is dead (or it was closed), remove it and
   // create a new one. A live writer's segment is never touched: creation fails instead.
   bool replace_stale = true;
+  // A telemetry section (format 1.1) after the robot blocks: scalar series, worker and job rows.
+  std::optional<TelemetryCapacities> telemetry;
 };
 
 class SegmentWriter {
@@ -53,6 +57,10 @@ class SegmentWriter {
   // Ends the frame being built: bumps the frame counter and records its time.
   void end_frame(double sim_time, std::uint64_t dirty_links, std::uint64_t changed_robots);
 
+  bool has_telemetry() const noexcept { return telemetry_.has_value(); }
+  // Throws kInvalidArgument when the segment was created without a telemetry section.
+  TelemetryWriter& telemetry();
+
   void heartbeat() noexcept;
   // Marks the segment closed (readers see a clean close) and, if `unlink`, removes its name.
   void close(bool unlink) noexcept;
@@ -72,6 +80,7 @@ class SegmentWriter {
   std::vector<std::uint32_t> model_links_;
   std::vector<std::uint8_t> slot_used_;
   std::vector<std::uint64_t> last_written_frame_;  // per slot, to merge masks within a frame
+  std::optional<TelemetryWriter> telemetry_;
   bool closed_ = false;
 };
 

@@ -1,0 +1,103 @@
+// The reading side of a segment's telemetry section. Reads only: a reader that falls behind the
+// scalar ring loses the oldest records and is told how many; rows are seqlock-validated copies.
+// Not thread-safe; use one per thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fleetscope/ipc/layout.hpp"
+#include "fleetscope/ipc/telemetry_format.hpp"
+
+namespace fleetscope::ipc {
+
+class SegmentReader;
+
+struct ScalarSample {
+  std::uint32_t tag = 0;
+  std::int64_t step = 0;
+  std::uint64_t wall_unix_ns = 0;
+  double value = 0.0;
+};
+
+// Where one reader is in the ring. A new cursor starts at the oldest record still held, so a
+// reader attached late gets the history the ring keeps (and no loss is counted for it).
+struct ScalarCursor {
+  std::uint64_t next = 0;
+  bool started = false;
+  std::uint64_t lost = 0;  // records overwritten before this reader took them, in total
+};
+
+struct WorkerRowRead {
+  std::uint32_t worker_id = 0;
+  pid_t pid = 0;
+  std::uint64_t start_ticks = 0;
+  std::string host;
+  WorkerState state = WorkerState::kStarting;
+  std::uint32_t chunk_size = 0;
+  std::uint64_t steps = 0;
+  double steps_per_s = 0.0;
+  double exec_s = 0.0;
+  double ipc_s = 0.0;
+  std::uint64_t heartbeat_ns = 0;  // CLOCK_MONOTONIC
+  std::uint32_t restarts = 0;
+};
+
+struct JobRowRead {
+  std::string object_code;
+  std::uint64_t target_count = 0;
+  std::uint64_t collected_count = 0;
+  std::uint32_t rounds_done = 0;
+  std::uint32_t rounds_failed = 0;
+  std::uint32_t rounds_retried = 0;
+  std::int32_t gpu = -1;
+  std::uint64_t last_seed = 0;
+  JobState state = JobState::kQueued;
+  std::uint64_t updated_ns = 0;
+};
+
+const char* worker_state_name(WorkerState state);
+const char* job_state_name(JobState state);
+
+// Checks a telemetry section's header against the layout its capacities imply. Throws
+// SegmentError(kCorrupt) naming the segment.
+TelemetryLayout validate_telemetry_section(std::span<const std::byte> section, std::string_view segment);
+
+class TelemetryReader {
+ public:
+  // nullopt when the segment has no telemetry section. The reader must outlive this object.
+  static std::optional<TelemetryReader> of(const SegmentReader& segment);
+
+  const TelemetryLayout& layout() const noexcept { return layout_; }
+
+  std::uint32_t tag_count() const noexcept;
+  // Tags with ids [first, tag_count()). Throws kCorrupt for a tag without a NUL.
+  std::vector<std::string> tags_from(std::uint32_t first) const;
+
+  std::uint64_t scalars_written() const noexcept;
+  // Appends up to `max` records from the cursor on to `out`; returns the records lost in this
+  // call (also added to cursor.lost). Records whose tag is not yet counted are kept too: the
+  // caller looks tags up after the call.
+  std::uint64_t read_scalars(ScalarCursor& cursor, std::vector<ScalarSample>& out,
+                             std::size_t max = SIZE_MAX) const;
+
+  // Every row in use. A row the writer kept busy for every retry is left out this time.
+  std::vector<WorkerRowRead> workers() const;
+  std::vector<JobRowRead> jobs() const;
+
+ private:
+  TelemetryReader(std::span<const std::byte> section, const TelemetryLayout& layout, std::string name);
+  const TelemetryHeader& header() const noexcept;
+
+  std::span<const std::byte> section_;
+  TelemetryLayout layout_;
+  std::string name_;
+};
+
+}  // namespace fleetscope::ipc

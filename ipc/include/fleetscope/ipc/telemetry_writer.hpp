@@ -1,0 +1,90 @@
+// The writing side of a segment's telemetry section: scalar series, worker status rows and job
+// rows. Owned by a SegmentWriter (one writer, one thread). Every call is wait-free: a record goes
+// into the ring whether or not anyone reads, and a slow reader loses the oldest records.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "fleetscope/ipc/layout.hpp"
+#include "fleetscope/ipc/telemetry_format.hpp"
+
+namespace fleetscope::ipc {
+
+struct WorkerReport {
+  std::uint32_t worker_id = 0;  // the row's key
+  pid_t pid = 0;                // the worker's process; 0 when it has none (yet)
+  std::string host;             // host or GPU, at most 31 bytes
+  WorkerState state = WorkerState::kRunning;
+  std::uint32_t chunk_size = 0;
+  std::uint64_t steps = 0;
+  double steps_per_s = 0.0;
+  double exec_s = 0.0;  // execution time of the last chunk
+  double ipc_s = 0.0;   // communication time of the last chunk
+  std::uint32_t restarts = 0;
+};
+
+struct JobReport {
+  std::string object_code;  // the row's key, at most 47 bytes
+  std::uint64_t target_count = 0;
+  std::uint64_t collected_count = 0;
+  std::uint32_t rounds_done = 0;
+  std::uint32_t rounds_failed = 0;
+  std::uint32_t rounds_retried = 0;
+  std::int32_t gpu = -1;
+  std::uint64_t last_seed = 0;
+  JobState state = JobState::kQueued;
+};
+
+class TelemetryWriter {
+ public:
+  // Initialises the section (zeroed shared memory of layout.size bytes). Called by SegmentWriter
+  // before the segment is marked open.
+  TelemetryWriter(std::span<std::byte> section, const TelemetryLayout& layout);
+
+  const TelemetryLayout& layout() const noexcept { return layout_; }
+
+  // The id of a tag, adding it on first use. Throws kInvalidArgument (empty, too long, NUL) or
+  // kCapacity (tag table full).
+  std::uint32_t tag(std::string_view name);
+  // One record; `wall_unix_ns` 0 means now. Throws kInvalidArgument for an unknown tag id.
+  void scalar(std::uint32_t tag, std::int64_t step, double value, std::uint64_t wall_unix_ns = 0);
+  void scalar(std::string_view tag_name, std::int64_t step, double value) {
+    scalar(tag(tag_name), step, value);
+  }
+  // Many records of one tag, one wall time; `steps` and `values` have the same length.
+  void scalars(std::uint32_t tag, std::span<const std::int64_t> steps, std::span<const double> values);
+  std::uint64_t scalars_written() const noexcept { return written_; }
+
+  // Inserts or updates the worker's row (keyed by worker_id) and refreshes its heartbeat.
+  void worker(const WorkerReport& report);
+  // Inserts or updates the job's row (keyed by object_code).
+  void job(const JobReport& report);
+
+ private:
+  TelemetryHeader& header() const noexcept;
+  void put_scalar(std::uint32_t tag, std::int64_t step, double value, std::uint64_t wall_ns) noexcept;
+
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::span<std::byte> section_;
+  TelemetryLayout layout_;
+  std::uint64_t written_ = 0;
+  std::uint32_t tag_count_ = 0;
+  std::uint32_t worker_count_ = 0;
+  std::uint32_t job_count_ = 0;
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> tags_;
+  std::unordered_map<std::uint32_t, std::uint32_t> worker_rows_;  // worker id -> row
+  std::unordered_map<std::uint32_t, std::pair<pid_t, std::uint64_t>> worker_start_;  // row -> pid, ticks
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> job_rows_;
+};
+
+}  // namespace fleetscope::ipc
