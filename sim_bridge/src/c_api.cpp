@@ -107,13 +107,32 @@ void fs_writer_options_init(fs_writer_options* o) {
 }
 
 fs_status fs_writer_create(const fs_writer_options* o, fs_writer** out) {
+  return fs_writer_create_with_telemetry(o, nullptr, out);
+}
+
+fs_status fs_writer_create_with_telemetry(const fs_writer_options* o, const fs_telemetry_options* t,
+                                          fs_writer** out) {
   FS_REQUIRE(o != nullptr && out != nullptr, "options and out must not be NULL");
   FS_REQUIRE(o->name != nullptr, "options.name must not be NULL");
+  FS_REQUIRE(t != nullptr || o->max_robots != FS_TELEMETRY_ONLY,
+             "a telemetry-only writer needs telemetry options");
   *out = nullptr;
   return guarded([&] {
     fleetscope::WriterConfig c;
     c.name = o->name;
-    if (o->max_robots) c.max_robots = o->max_robots;
+    if (t != nullptr) {
+      fleetscope::ipc::TelemetryCapacities caps;
+      if (t->scalar_capacity) caps.scalars = t->scalar_capacity;
+      if (t->max_tags) caps.tags = t->max_tags;
+      if (t->max_workers) caps.workers = t->max_workers;
+      if (t->max_jobs) caps.jobs = t->max_jobs;
+      c.telemetry = caps;
+    }
+    if (o->max_robots == FS_TELEMETRY_ONLY) {
+      c.max_robots = 0;
+    } else if (o->max_robots) {
+      c.max_robots = o->max_robots;
+    }
     if (o->max_links) c.max_links = o->max_links;
     if (o->max_models) c.max_models = o->max_models;
     if (o->max_visuals) c.max_visuals = o->max_visuals;
@@ -236,6 +255,72 @@ fs_status fs_writer_publish(fs_writer* w, double sim_time, fs_publish_stats* out
 fs_status fs_writer_heartbeat(fs_writer* w) {
   FS_REQUIRE_WRITER(w);
   return guarded([&] { w->writer->heartbeat(); });
+}
+
+fs_status fs_writer_tag(fs_writer* w, const char* tag, uint32_t* out_tag) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(tag != nullptr && out_tag != nullptr, "tag and out_tag must not be NULL");
+  return guarded([&] { *out_tag = w->writer->telemetry().tag(tag); });
+}
+
+fs_status fs_writer_scalar(fs_writer* w, const char* tag, int64_t step, double value) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(tag != nullptr, "tag must not be NULL");
+  return guarded([&] { w->writer->telemetry().scalar(std::string_view(tag), step, value); });
+}
+
+fs_status fs_writer_scalar_id(fs_writer* w, uint32_t tag, int64_t step, double value) {
+  FS_REQUIRE_WRITER(w);
+  return guarded([&] { w->writer->telemetry().scalar(tag, step, value); });
+}
+
+fs_status fs_writer_scalars(fs_writer* w, uint32_t tag, const int64_t* steps, const double* values,
+                            size_t count) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE((steps != nullptr && values != nullptr) || count == 0, "steps and values must not be NULL");
+  return guarded([&] {
+    w->writer->telemetry().scalars(tag, std::span<const int64_t>(steps, count),
+                                   std::span<const double>(values, count));
+  });
+}
+
+fs_status fs_writer_worker(fs_writer* w, const fs_worker_status* in) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(in != nullptr, "status must not be NULL");
+  FS_REQUIRE(in->state >= FS_WORKER_STARTING && in->state <= FS_WORKER_STOPPED, "unknown worker state");
+  return guarded([&] {
+    fleetscope::ipc::WorkerReport r;
+    r.worker_id = in->worker_id;
+    r.pid = in->pid;
+    r.host = in->host ? in->host : "";
+    r.state = static_cast<fleetscope::ipc::WorkerState>(in->state);
+    r.chunk_size = in->chunk_size;
+    r.steps = in->steps;
+    r.steps_per_s = in->steps_per_s;
+    r.exec_s = in->exec_s;
+    r.ipc_s = in->ipc_s;
+    r.restarts = in->restarts;
+    w->writer->telemetry().worker(r);
+  });
+}
+
+fs_status fs_writer_job(fs_writer* w, const fs_job_status* in) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(in != nullptr && in->object_code != nullptr, "status and its object_code must not be NULL");
+  FS_REQUIRE(in->state >= FS_JOB_QUEUED && in->state <= FS_JOB_FAILED, "unknown job state");
+  return guarded([&] {
+    fleetscope::ipc::JobReport r;
+    r.object_code = in->object_code;
+    r.target_count = in->target_count;
+    r.collected_count = in->collected_count;
+    r.rounds_done = in->rounds_done;
+    r.rounds_failed = in->rounds_failed;
+    r.rounds_retried = in->rounds_retried;
+    r.gpu = in->gpu;
+    r.last_seed = in->last_seed;
+    r.state = static_cast<fleetscope::ipc::JobState>(in->state);
+    w->writer->telemetry().job(r);
+  });
 }
 
 }  // extern "C"

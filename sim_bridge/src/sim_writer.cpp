@@ -17,11 +17,20 @@ using ipc::SegmentError;
 ipc::WriterOptions writer_options(const WriterConfig& c) {
   ipc::WriterOptions o;
   o.name = c.name;
-  o.capacities.robots = c.max_robots;
-  o.capacities.links_per_robot = c.max_links;
-  o.capacities.models = c.max_models;
-  o.capacities.visuals = c.max_visuals;
+  if (c.max_robots == 0) {
+    if (!c.telemetry) {
+      throw SegmentError(ErrorCode::kInvalidArgument,
+                         "a writer without robots (max_robots 0) needs telemetry");
+    }
+    o.capacities = ipc::Capacities{1, 1, 1, 1, 1};  // the smallest valid pose part
+  } else {
+    o.capacities.robots = c.max_robots;
+    o.capacities.links_per_robot = c.max_links;
+    o.capacities.models = c.max_models;
+    o.capacities.visuals = c.max_visuals;
+  }
   o.replace_stale = c.replace_stale;
+  o.telemetry = c.telemetry;
   return o;
 }
 
@@ -59,7 +68,10 @@ ipc::LinkVisual to_record(const LinkVisualDesc& d) {
 }  // namespace
 
 SimWriter::SimWriter(const WriterConfig& config)
-    : segment_(writer_options(config)), epsilon_(config.epsilon), detect_changes_(config.detect_changes) {
+    : segment_(writer_options(config)),
+      epsilon_(config.epsilon),
+      detect_changes_(config.detect_changes),
+      robots_allowed_(config.max_robots != 0) {
   if (!(epsilon_ >= 0.0f)) {
     throw SegmentError(ErrorCode::kInvalidArgument, "epsilon must be zero or positive");
   }
@@ -73,6 +85,9 @@ std::uint32_t SimWriter::add_model(const ModelDesc& model) {
 }
 
 std::uint32_t SimWriter::spawn_robot(std::string_view name, std::uint32_t model) {
+  if (!robots_allowed_) {
+    throw SegmentError(ErrorCode::kCapacity, "segment '" + segment_.name() + "' is telemetry-only");
+  }
   const std::uint32_t links = segment_.model_link_count(model);
   const std::uint32_t slot = segment_.spawn_robot(name, model);
   std::vector<float> identity(std::size_t{links} * kPoseValues, 0.0f);

@@ -2,12 +2,16 @@
 // reader gets back exactly.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 #include <string>
 
 #include "fleetscope/fleetscope.h"
 #include "fleetscope/ipc/pose_ingestor.hpp"
+#include "fleetscope/ipc/segment_reader.hpp"
+#include "fleetscope/ipc/telemetry_reader.hpp"
 #include "support/child_process.hpp"
 
 namespace {
@@ -99,5 +103,73 @@ TEST(CAbi, BadArgumentsReturnCodesAndMessagesNeverThrow) {
   fs_writer_destroy(w);
   fs_writer_destroy(nullptr);
   EXPECT_STREQ(fs_status_name(FS_ERR_CAPACITY), "capacity exceeded");
-  EXPECT_EQ(fs_abi_version(), 1u << 16);
+  EXPECT_EQ(fs_abi_version(), (1u << 16) | 1u);
+}
+
+TEST(CAbi, TelemetryRecordsAndRowsReachAReader) {
+  const std::string name = fleetscope::testing::unique_name("cabi-telemetry");
+  fs_writer_options o;
+  fs_writer_options_init(&o);
+  o.name = name.c_str();
+  o.max_robots = FS_TELEMETRY_ONLY;
+  fs_telemetry_options t{};
+  t.scalar_capacity = 1000;  // not a power of two
+  fs_writer* w = nullptr;
+  ASSERT_EQ(fs_writer_create_with_telemetry(&o, &t, &w), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(fs_last_error()).find("power of two"), std::string::npos) << fs_last_error();
+  t.scalar_capacity = 0;  // default
+  ASSERT_EQ(fs_writer_create_with_telemetry(&o, &t, &w), FS_OK) << fs_last_error();
+
+  uint32_t robot = 0;
+  EXPECT_EQ(fs_writer_spawn_robot(w, "r", 0, &robot), FS_ERR_CAPACITY) << "telemetry-only";
+  ASSERT_EQ(fs_writer_scalar(w, "reward/mean", 10, 1.25), FS_OK) << fs_last_error();
+  uint32_t tag = 0;
+  ASSERT_EQ(fs_writer_tag(w, "loss", &tag), FS_OK);
+  const int64_t steps[3] = {1, 2, 3};
+  const double values[3] = {0.5, 0.25, 0.125};
+  ASSERT_EQ(fs_writer_scalars(w, tag, steps, values, 3), FS_OK) << fs_last_error();
+  EXPECT_EQ(fs_writer_scalar_id(w, 77, 0, 0.0), FS_ERR_INVALID_ARGUMENT);
+
+  fs_worker_status ws{};
+  ws.worker_id = 3;
+  ws.pid = static_cast<int32_t>(::getpid());
+  ws.host = "cpu-a";
+  ws.state = FS_WORKER_RUNNING;
+  ws.steps = 640;
+  ASSERT_EQ(fs_writer_worker(w, &ws), FS_OK) << fs_last_error();
+  ws.state = 42;
+  EXPECT_EQ(fs_writer_worker(w, &ws), FS_ERR_INVALID_ARGUMENT);
+  fs_job_status js{};
+  js.object_code = "bowl_007";
+  js.target_count = 100;
+  js.collected_count = 40;
+  js.gpu = 1;
+  js.state = FS_JOB_RUNNING;
+  ASSERT_EQ(fs_writer_job(w, &js), FS_OK) << fs_last_error();
+  js.object_code = nullptr;
+  EXPECT_EQ(fs_writer_job(w, &js), FS_ERR_INVALID_ARGUMENT);
+
+  const auto segment = fleetscope::ipc::SegmentReader::open(name);
+  const auto reader = fleetscope::ipc::TelemetryReader::of(segment);
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ(reader->tags_from(0), (std::vector<std::string>{"reward/mean", "loss"}));
+  fleetscope::ipc::ScalarCursor cursor;
+  std::vector<fleetscope::ipc::ScalarSample> got;
+  reader->read_scalars(cursor, got);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_DOUBLE_EQ(got[0].value, 1.25);
+  EXPECT_EQ(got[3].step, 3);
+  EXPECT_EQ(got[3].tag, tag);
+  ASSERT_EQ(reader->workers().size(), 1u);
+  EXPECT_EQ(reader->workers()[0].host, "cpu-a");
+  EXPECT_EQ(reader->workers()[0].steps, 640u);
+  ASSERT_EQ(reader->jobs().size(), 1u);
+  EXPECT_EQ(reader->jobs()[0].object_code, "bowl_007");
+  fs_writer_destroy(w);
+
+  // A writer made without telemetry says so.
+  fs_writer* plain = make_writer(name + "-plain");
+  EXPECT_EQ(fs_writer_scalar(plain, "x", 0, 0.0), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(fs_last_error()).find("without a telemetry section"), std::string::npos);
+  fs_writer_destroy(plain);
 }

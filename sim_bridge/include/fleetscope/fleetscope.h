@@ -107,6 +107,75 @@ FS_API fs_status fs_writer_set_all_poses_f32(fs_writer* writer, const float* val
 FS_API fs_status fs_writer_publish(fs_writer* writer, double sim_time, fs_publish_stats* out_stats);
 FS_API fs_status fs_writer_heartbeat(fs_writer* writer);
 
+/* --- Telemetry (segment format 1.1) ---------------------------------------------------------
+ * Scalar series, worker status rows and job rows beside the poses (or alone). Bounded and
+ * lock-free: a record is written whether or not anyone reads; a slow reader loses the oldest
+ * scalars and counts them. */
+
+typedef struct fs_telemetry_options {
+  uint32_t scalar_capacity; /* records in the ring, a power of two; 0 = 16384 */
+  uint32_t max_tags;        /* 0 = 256 */
+  uint32_t max_workers;     /* 0 = 256 */
+  uint32_t max_jobs;        /* 0 = 1024 */
+} fs_telemetry_options;
+
+typedef enum fs_worker_state {
+  FS_WORKER_STARTING = 0,
+  FS_WORKER_RUNNING = 1,
+  FS_WORKER_STALLED = 2,
+  FS_WORKER_DEAD = 3,
+  FS_WORKER_RESTARTING = 4,
+  FS_WORKER_STOPPED = 5
+} fs_worker_state;
+
+typedef enum fs_job_state {
+  FS_JOB_QUEUED = 0,
+  FS_JOB_RUNNING = 1,
+  FS_JOB_DONE = 2,
+  FS_JOB_FAILED = 3
+} fs_job_state;
+
+typedef struct fs_worker_status {
+  uint32_t worker_id;  /* the row's key */
+  int32_t pid;         /* the worker's process (0: none); a reader shows it dead once gone */
+  const char* host;    /* host or GPU, at most 31 bytes; NULL = "" */
+  int32_t state;       /* fs_worker_state */
+  uint32_t chunk_size; /* actions per chunk */
+  uint64_t steps;
+  double steps_per_s;
+  double exec_s;       /* execution time of the last chunk */
+  double ipc_s;        /* communication time of the last chunk */
+  uint32_t restarts;
+} fs_worker_status;
+
+typedef struct fs_job_status {
+  const char* object_code; /* the row's key, at most 47 bytes */
+  uint64_t target_count;
+  uint64_t collected_count;
+  uint32_t rounds_done;
+  uint32_t rounds_failed;
+  uint32_t rounds_retried;
+  int32_t gpu;             /* -1: none */
+  uint64_t last_seed;
+  int32_t state;           /* fs_job_state */
+} fs_job_status;
+
+/* Like fs_writer_create, with a telemetry section. With telemetry, options->max_robots may be
+ * FS_TELEMETRY_ONLY: the segment then carries telemetry and no robots. */
+#define FS_TELEMETRY_ONLY 0xFFFFFFFFu
+FS_API fs_status fs_writer_create_with_telemetry(const fs_writer_options* options,
+                                                 const fs_telemetry_options* telemetry,
+                                                 fs_writer** out);
+/* The id of a scalar tag (added on first use), for fs_writer_scalar_id and fs_writer_scalars. */
+FS_API fs_status fs_writer_tag(fs_writer* writer, const char* tag, uint32_t* out_tag);
+FS_API fs_status fs_writer_scalar(fs_writer* writer, const char* tag, int64_t step, double value);
+FS_API fs_status fs_writer_scalar_id(fs_writer* writer, uint32_t tag, int64_t step, double value);
+/* `count` records of one tag. */
+FS_API fs_status fs_writer_scalars(fs_writer* writer, uint32_t tag, const int64_t* steps,
+                                   const double* values, size_t count);
+FS_API fs_status fs_writer_worker(fs_writer* writer, const fs_worker_status* status);
+FS_API fs_status fs_writer_job(fs_writer* writer, const fs_job_status* status);
+
 #ifdef __cplusplus
 }
 #endif

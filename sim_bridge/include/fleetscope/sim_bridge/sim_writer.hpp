@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,6 +53,9 @@ struct WriterConfig {
   bool detect_changes = false;
   float epsilon = 1e-5f;
   bool replace_stale = true;
+  // Telemetry (scalar series, worker and job rows) beside the poses. A telemetry-only writer sets
+  // max_robots to 0: its segment then holds no robots.
+  std::optional<ipc::TelemetryCapacities> telemetry;
 };
 
 struct PublishStats {
@@ -87,6 +91,8 @@ class SimWriter {
   void close() noexcept { segment_.close(true); }
 
   const ipc::SegmentWriter& segment() const noexcept { return segment_; }
+  // Scalars, worker and job rows. Throws kInvalidArgument unless config.telemetry was set.
+  ipc::TelemetryWriter& telemetry() { return segment_.telemetry(); }
 
  private:
   struct Robot {
@@ -109,6 +115,7 @@ class SimWriter {
   ipc::SegmentWriter segment_;
   float epsilon_;
   bool detect_changes_;
+  bool robots_allowed_;
   std::vector<Robot> robots_;  // spawn order
   std::unordered_map<std::uint32_t, std::size_t> index_of_;
   std::size_t total_links_ = 0;
