@@ -212,7 +212,9 @@ WriterStatus SegmentReader::writer_status(std::uint64_t stale_after_ns) const {
     status.state = WriterState::kClosed;
   } else if (!process_alive(info_.writer_pid, info_.writer_start_ticks)) {
     status.state = WriterState::kDead;
-  } else if (status.publish_age_ns > stale_after_ns) {
+  } else if ((info_.telemetry && h.frame.load(std::memory_order_relaxed) == 0
+                  ? status.heartbeat_age_ns  // telemetry-only: every record is a heartbeat
+                  : status.publish_age_ns) > stale_after_ns) {
     status.state = WriterState::kPaused;
   } else {
     status.state = WriterState::kLive;

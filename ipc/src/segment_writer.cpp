@@ -99,7 +99,8 @@ SegmentWriter::SegmentWriter(const WriterOptions& options)
     const TelemetryLayout telemetry_layout = compute_telemetry_layout(*options.telemetry);
     h->telemetry_offset = layout_.total_size;
     h->telemetry_size = telemetry_layout.size;
-    telemetry_.emplace(mapping_.bytes().subspan(layout_.total_size, telemetry_layout.size), telemetry_layout);
+    telemetry_.emplace(mapping_.bytes().subspan(layout_.total_size, telemetry_layout.size), telemetry_layout,
+                       h->heartbeat_ns);
   } else {
     h->telemetry_offset = 0;
     h->telemetry_size = 0;

@@ -34,8 +34,9 @@ void store_after_seq(Row& shared, const Row& local) noexcept {
 
 }  // namespace
 
-TelemetryWriter::TelemetryWriter(std::span<std::byte> section, const TelemetryLayout& layout)
-    : section_(section), layout_(layout) {
+TelemetryWriter::TelemetryWriter(std::span<std::byte> section, const TelemetryLayout& layout,
+                                 std::atomic<std::uint64_t>& heartbeat)
+    : section_(section), layout_(layout), heartbeat_(&heartbeat) {
   auto* h = new (section_.data()) TelemetryHeader();
   h->magic = kTelemetryMagic;
   h->scalar_capacity = layout_.capacities.scalars;
@@ -104,6 +105,7 @@ void TelemetryWriter::scalar(std::uint32_t tag, std::int64_t step, double value,
   put_scalar(tag, step, value, wall_unix_ns != 0 ? wall_unix_ns : unix_time_ns());
   // SYNC POINT WRITE (ring head): records below the head are complete.
   header().scalars_written.store(written_, std::memory_order_release);
+  heartbeat_->store(monotonic_ns(), std::memory_order_relaxed);
 }
 
 void TelemetryWriter::scalars(std::uint32_t tag, std::span<const std::int64_t> steps,
@@ -119,6 +121,7 @@ void TelemetryWriter::scalars(std::uint32_t tag, std::span<const std::int64_t> s
   const std::uint64_t now = unix_time_ns();
   for (std::size_t i = 0; i < steps.size(); ++i) put_scalar(tag, steps[i], values[i], now);
   header().scalars_written.store(written_, std::memory_order_release);
+  heartbeat_->store(monotonic_ns(), std::memory_order_relaxed);
 }
 
 void TelemetryWriter::worker(const WorkerReport& report) {
@@ -148,6 +151,7 @@ void TelemetryWriter::worker(const WorkerReport& report) {
   local.exec_s = report.exec_s;
   local.ipc_s = report.ipc_s;
   local.heartbeat_ns = monotonic_ns();
+  heartbeat_->store(local.heartbeat_ns, std::memory_order_relaxed);
   local.restarts = report.restarts;
   auto& shared = reinterpret_cast<WorkerRow*>(section_.data() + layout_.workers_offset)[row];
   {
@@ -186,6 +190,7 @@ void TelemetryWriter::job(const JobReport& report) {
   local.last_seed = report.last_seed;
   local.state = static_cast<std::uint32_t>(report.state);
   local.updated_ns = monotonic_ns();
+  heartbeat_->store(local.updated_ns, std::memory_order_relaxed);
   const std::uint32_t row = is_new ? job_count_ : it->second;
   auto& shared = reinterpret_cast<JobRow*>(section_.data() + layout_.jobs_offset)[row];
   {

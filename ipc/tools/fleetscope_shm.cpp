@@ -18,6 +18,7 @@
 #include "fleetscope/ipc/pose_ingestor.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
+#include "fleetscope/ipc/telemetry_reader.hpp"
 
 namespace po = boost::program_options;
 namespace ipc = fleetscope::ipc;
@@ -90,7 +91,7 @@ int cmd_inspect(const std::string& name, const ipc::ReaderOptions& options) {
               info.name.c_str());
   std::printf("format       %u.%u\n", info.abi_major, info.abi_minor);
   std::printf("size         %llu bytes (%.2f MiB), mode %04o, owner uid %u\n",
-              static_cast<unsigned long long>(info.layout.total_size), info.layout.total_size / 1048576.0,
+              static_cast<unsigned long long>(reader.bytes().size()), reader.bytes().size() / 1048576.0,
               info.mode, info.owner_uid);
   std::printf("capacity     %u robots x %u links, %u models, %u visuals, dirty history %u\n", c.robots,
               c.links_per_robot, c.models, c.visuals, c.dirty_history);
@@ -116,6 +117,29 @@ int cmd_inspect(const std::string& name, const ipc::ReaderOptions& options) {
   std::printf("robots       %zu\n", layout.robots.size());
   for (const auto& r : layout.robots) {
     std::printf("  slot %-5u %-20s model %u (%u links)\n", r.slot, r.name.c_str(), r.model, r.link_count);
+  }
+  if (const auto telemetry = ipc::TelemetryReader::of(reader)) {
+    const auto& t = telemetry->layout().capacities;
+    const auto tags = telemetry->tags_from(0);
+    const auto workers = telemetry->workers();
+    const auto jobs = telemetry->jobs();
+    std::printf("telemetry    ring %u records (%llu written), %zu/%u tags, %zu/%u workers, %zu/%u jobs\n",
+                t.scalars, static_cast<unsigned long long>(telemetry->scalars_written()), tags.size(), t.tags,
+                workers.size(), t.workers, jobs.size(), t.jobs);
+    for (std::size_t i = 0; i < tags.size(); ++i) std::printf("  tag %-4zu %s\n", i, tags[i].c_str());
+    for (const auto& w : workers) {
+      std::printf("  worker %-4u pid %-7d %-10s %-10s steps %llu (%.1f/s) restarts %u\n", w.worker_id, w.pid,
+                  w.host.c_str(), ipc::worker_state_name(w.state), static_cast<unsigned long long>(w.steps),
+                  w.steps_per_s, w.restarts);
+    }
+    for (const auto& j : jobs) {
+      std::printf("  job    %-20s %-8s %llu/%llu gpu %d rounds %u done %u failed %u retried\n",
+                  j.object_code.c_str(), ipc::job_state_name(j.state),
+                  static_cast<unsigned long long>(j.collected_count), static_cast<unsigned long long>(j.target_count),
+                  j.gpu, j.rounds_done, j.rounds_failed, j.rounds_retried);
+    }
+  } else {
+    std::printf("telemetry    none\n");
   }
   return 0;
 }

@@ -26,9 +26,16 @@ from typing import Iterable, Sequence
 import numpy as np
 
 __all__ = [
-    "FleetscopeError", "InvalidArgumentError", "Writer", "LinkVisual",
+    "FleetscopeError", "InvalidArgumentError", "Writer", "TelemetryWriter", "LinkVisual",
     "Box", "Sphere", "Cylinder", "Capsule", "Mesh", "abi_version",
+    "WORKER_STATES", "JOB_STATES",
 ]
+
+#: Worker states, as ``worker(state=...)`` takes them (names or their index).
+WORKER_STATES = ("starting", "running", "stalled", "dead", "restarting", "stopped")
+#: Job states, as ``job(state=...)`` takes them.
+JOB_STATES = ("queued", "running", "done", "failed")
+_TELEMETRY_ONLY = 0xFFFFFFFF
 
 BOX, SPHERE, CYLINDER, CAPSULE, MESH = range(5)
 _OK = 0
@@ -73,6 +80,25 @@ class _LinkVisual(ctypes.Structure):
                 ("mesh_path", ctypes.c_char_p)]
 
 
+class _TelemetryOptions(ctypes.Structure):
+    _fields_ = [("scalar_capacity", ctypes.c_uint32), ("max_tags", ctypes.c_uint32),
+                ("max_workers", ctypes.c_uint32), ("max_jobs", ctypes.c_uint32)]
+
+
+class _WorkerStatus(ctypes.Structure):
+    _fields_ = [("worker_id", ctypes.c_uint32), ("pid", ctypes.c_int32), ("host", ctypes.c_char_p),
+                ("state", ctypes.c_int32), ("chunk_size", ctypes.c_uint32), ("steps", ctypes.c_uint64),
+                ("steps_per_s", ctypes.c_double), ("exec_s", ctypes.c_double), ("ipc_s", ctypes.c_double),
+                ("restarts", ctypes.c_uint32)]
+
+
+class _JobStatus(ctypes.Structure):
+    _fields_ = [("object_code", ctypes.c_char_p), ("target_count", ctypes.c_uint64),
+                ("collected_count", ctypes.c_uint64), ("rounds_done", ctypes.c_uint32),
+                ("rounds_failed", ctypes.c_uint32), ("rounds_retried", ctypes.c_uint32),
+                ("gpu", ctypes.c_int32), ("last_seed", ctypes.c_uint64), ("state", ctypes.c_int32)]
+
+
 class _PublishStats(ctypes.Structure):
     _fields_ = [("frame", ctypes.c_uint64), ("dirty_links", ctypes.c_uint64),
                 ("changed_robots", ctypes.c_uint32)]
@@ -97,6 +123,13 @@ for _name, _args in {
     "fs_writer_set_all_poses_f32": [_h, _flt, ctypes.c_size_t],
     "fs_writer_publish": [_h, ctypes.c_double, ctypes.POINTER(_PublishStats)],
     "fs_writer_heartbeat": [_h],
+    "fs_writer_create_with_telemetry": [ctypes.POINTER(_WriterOptions), ctypes.POINTER(_TelemetryOptions),
+                                        ctypes.POINTER(_h)],
+    "fs_writer_tag": [_h, ctypes.c_char_p, _u32p],
+    "fs_writer_scalar_id": [_h, ctypes.c_uint32, ctypes.c_int64, ctypes.c_double],
+    "fs_writer_scalars": [_h, ctypes.c_uint32, ctypes.POINTER(ctypes.c_int64), _dbl, ctypes.c_size_t],
+    "fs_writer_worker": [_h, ctypes.POINTER(_WorkerStatus)],
+    "fs_writer_job": [_h, ctypes.POINTER(_JobStatus)],
 }.items():
     _fn = getattr(_lib, _name)
     _fn.argtypes = _args
@@ -159,6 +192,18 @@ def Mesh(path, scale=(1.0, 1.0, 1.0), **kw) -> LinkVisual:
     return LinkVisual(MESH, (0.0, 0.0, 0.0), mesh_path=str(path), scale=tuple(scale), **kw)
 
 
+def _state_index(state, names: Sequence[str], what: str) -> int:
+    if isinstance(state, str):
+        if state not in names:
+            raise InvalidArgumentError(f"unknown {what} state '{state}'; use one of {', '.join(names)}",
+                                       _INVALID_ARGUMENT)
+        return names.index(state)
+    index = int(state)
+    if not 0 <= index < len(names):
+        raise InvalidArgumentError(f"unknown {what} state {state}", _INVALID_ARGUMENT)
+    return index
+
+
 def _floats(values: Sequence[float], n: int, what: str):
     values = tuple(float(v) for v in values)
     if len(values) != n:
@@ -173,11 +218,16 @@ class Writer:
     With ``detect_changes=True`` only links that moved by more than ``epsilon`` since their last
     publish are published, so a simulation can write every link every step.
     Use it as a context manager or call :meth:`close`; the segment is removed on close.
+
+    With ``telemetry=True`` the segment also carries telemetry: :meth:`scalar`, :meth:`scalars`,
+    :meth:`worker` and :meth:`job`. ``scalar_capacity`` (a power of two) bounds the scalar ring:
+    the writer never waits, and a reader that falls behind loses the oldest records.
     """
 
     def __init__(self, name: str, max_robots: int = 128, max_links: int = 32, max_models: int = 16,
                  max_visuals: int = 1024, detect_changes: bool = False, epsilon: float = 1e-5,
-                 replace_stale: bool = True):
+                 replace_stale: bool = True, telemetry: bool = False, scalar_capacity: int = 16384,
+                 max_tags: int = 256, max_workers: int = 256, max_jobs: int = 1024):
         opts = _WriterOptions()
         _lib.fs_writer_options_init(ctypes.byref(opts))
         opts.name = name.encode()
@@ -187,11 +237,17 @@ class Writer:
         opts.epsilon = float(epsilon)
         opts.replace_stale = 1 if replace_stale else 0
         handle = _h()
-        _check(_lib.fs_writer_create(ctypes.byref(opts), ctypes.byref(handle)))
+        self._handle = None
+        if telemetry:
+            tel = _TelemetryOptions(int(scalar_capacity), int(max_tags), int(max_workers), int(max_jobs))
+            _check(_lib.fs_writer_create_with_telemetry(ctypes.byref(opts), ctypes.byref(tel), ctypes.byref(handle)))
+        else:
+            _check(_lib.fs_writer_create(ctypes.byref(opts), ctypes.byref(handle)))
         self._handle = handle
         self.name = name
         self._links: dict[int, int] = {}
         self._total = 0
+        self._tags: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -207,7 +263,8 @@ class Writer:
         self.close()
 
     def __del__(self):
-        self.close()
+        if getattr(self, "_handle", None):
+            self.close()
 
     def _live(self):
         if not self._handle:
@@ -308,3 +365,72 @@ class Writer:
     def heartbeat(self) -> None:
         """Tells readers the simulation is alive while it is not publishing."""
         _check(_lib.fs_writer_heartbeat(self._live()))
+
+    # -- telemetry -------------------------------------------------------------------------------
+    def _tag(self, tag: str) -> int:
+        tag_id = self._tags.get(tag)
+        if tag_id is None:
+            if not isinstance(tag, str):
+                raise InvalidArgumentError(f"a tag must be a str, got {type(tag).__name__}", _INVALID_ARGUMENT)
+            out = ctypes.c_uint32()
+            _check(_lib.fs_writer_tag(self._live(), tag.encode(), ctypes.byref(out)))
+            tag_id = self._tags[tag] = out.value
+        return tag_id
+
+    def scalar(self, tag: str, step: int, value: float) -> None:
+        """Records one value of a scalar series, e.g. ``scalar("reward/mean", step, 12.5)``."""
+        _check(_lib.fs_writer_scalar_id(self._live(), self._tag(tag), int(step), float(value)))
+
+    def scalars(self, tag: str, steps, values) -> None:
+        """Records many values of one series at once; ``steps`` and ``values`` are 1-D arrays
+        (or sequences) of the same length, converted to int64 and float64 without a Python loop."""
+        steps = np.ascontiguousarray(steps, dtype=np.int64)
+        values = np.ascontiguousarray(values, dtype=np.float64)
+        if steps.ndim != 1 or values.shape != steps.shape:
+            raise InvalidArgumentError(f"scalars: steps {steps.shape} and values {values.shape} must be 1-D "
+                                       "and the same length", _INVALID_ARGUMENT)
+        _check(_lib.fs_writer_scalars(self._live(), self._tag(tag),
+                                      steps.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)),
+                                      values.ctypes.data_as(_dbl), steps.shape[0]))
+
+    def scalars_at(self, step: int, values: dict) -> None:
+        """Records several series at one step: ``scalars_at(step, {"loss": 0.3, "lr": 3e-4})``."""
+        handle = self._live()
+        for tag, value in values.items():
+            _check(_lib.fs_writer_scalar_id(handle, self._tag(tag), int(step), float(value)))
+
+    def worker(self, worker_id: int, *, pid: int = 0, host: str = "", state="running", chunk_size: int = 0,
+               steps: int = 0, steps_per_s: float = 0.0, exec_s: float = 0.0, ipc_s: float = 0.0,
+               restarts: int = 0) -> None:
+        """Inserts or updates the status row of one environment worker (keyed by ``worker_id``).
+        Each call is a heartbeat; readers show a worker whose ``pid`` is gone as dead."""
+        status = _WorkerStatus(int(worker_id), int(pid), host.encode(), _state_index(state, WORKER_STATES, "worker"),
+                               int(chunk_size), int(steps), float(steps_per_s), float(exec_s), float(ipc_s),
+                               int(restarts))
+        _check(_lib.fs_writer_worker(self._live(), ctypes.byref(status)))
+
+    def job(self, object_code: str, *, target_count: int, collected_count: int = 0, rounds_done: int = 0,
+            rounds_failed: int = 0, rounds_retried: int = 0, gpu: int = -1, last_seed: int = 0,
+            state="queued") -> None:
+        """Inserts or updates the progress row of one data-generation job (keyed by ``object_code``)."""
+        status = _JobStatus(object_code.encode(), int(target_count), int(collected_count), int(rounds_done),
+                            int(rounds_failed), int(rounds_retried), int(gpu), int(last_seed),
+                            _state_index(state, JOB_STATES, "job"))
+        _check(_lib.fs_writer_job(self._live(), ctypes.byref(status)))
+
+
+class TelemetryWriter(Writer):
+    """A segment with telemetry and no robots: for trainers, worker pools and schedulers.
+
+    Example::
+
+        with fleetscope.TelemetryWriter("trainer") as t:
+            for step in range(1000):
+                t.scalars_at(step, {"reward/mean": r, "loss/policy": loss})
+    """
+
+    def __init__(self, name: str, scalar_capacity: int = 16384, max_tags: int = 256, max_workers: int = 256,
+                 max_jobs: int = 1024, replace_stale: bool = True):
+        super().__init__(name, max_robots=_TELEMETRY_ONLY, replace_stale=replace_stale, telemetry=True,
+                         scalar_capacity=scalar_capacity, max_tags=max_tags, max_workers=max_workers,
+                         max_jobs=max_jobs)

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -45,8 +46,9 @@ struct JobReport {
 class TelemetryWriter {
  public:
   // Initialises the section (zeroed shared memory of layout.size bytes). Called by SegmentWriter
-  // before the segment is marked open.
-  TelemetryWriter(std::span<std::byte> section, const TelemetryLayout& layout);
+  // before the segment is marked open; every record also refreshes the segment's `heartbeat`.
+  TelemetryWriter(std::span<std::byte> section, const TelemetryLayout& layout,
+                  std::atomic<std::uint64_t>& heartbeat);
 
   const TelemetryLayout& layout() const noexcept { return layout_; }
 
@@ -77,6 +79,7 @@ class TelemetryWriter {
   };
   std::span<std::byte> section_;
   TelemetryLayout layout_;
+  std::atomic<std::uint64_t>* heartbeat_;
   std::uint64_t written_ = 0;
   std::uint32_t tag_count_ = 0;
   std::uint32_t worker_count_ = 0;

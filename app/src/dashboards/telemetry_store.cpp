@@ -1,0 +1,287 @@
+#include "telemetry_store.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/process_liveness.hpp"
+
+namespace fleetscope::app {
+namespace {
+
+constexpr double kWriterCheckEvery_s = 0.5;   // writer restarts and worker processes
+constexpr double kThroughputEvery_s = 1.0;
+constexpr std::size_t kMaxThroughputPoints = 3600;
+constexpr double kEtaWindow_s = 120.0;
+
+}  // namespace
+
+std::pair<double, double> mean_and_p95(std::vector<double> values) {
+  if (values.empty()) return {0.0, 0.0};
+  double sum = 0.0;
+  for (double v : values) sum += v;
+  const std::size_t k = static_cast<std::size_t>(std::ceil(0.95 * values.size())) - 1;
+  std::nth_element(values.begin(), values.begin() + k, values.end());
+  return {sum / values.size(), values[k]};
+}
+
+TelemetryStore::TelemetryStore() : TelemetryStore(Options{}) {}
+
+TelemetryStore::TelemetryStore(const Options& options) : options_(options), start_ns_(ipc::monotonic_ns()) {}
+
+double TelemetryStore::now_s() const { return (ipc::monotonic_ns() - start_ns_) / 1e9; }
+
+bool TelemetryStore::attach(const std::string& name) {
+  if (sources_.count(name)) return true;
+  ipc::SegmentReader segment = ipc::SegmentReader::open(name);
+  if (!segment.info().telemetry) {
+    without_telemetry_[name] = true;
+    return false;
+  }
+  auto telemetry = ipc::TelemetryReader::of(segment);
+  const std::uint64_t created = segment.info().created_unix_ns;
+  Source source{name, std::move(segment), *telemetry, {}, {}, created, false};
+  // The TelemetryReader points into the mapping, which a move of the reader does not relocate.
+  sources_.emplace(name, std::move(source));
+  errors_.erase(name);
+  return true;
+}
+
+void TelemetryStore::detach(const std::string& name) {
+  const auto it = sources_.find(name);
+  if (it != sources_.end()) {
+    lost_closed_ += it->second.cursor.lost;
+    sources_.erase(it);
+  }
+  without_telemetry_.erase(name);
+}
+
+void TelemetryStore::sync_sources(const std::vector<std::string>& names) {
+  const std::set<std::string> wanted(names.begin(), names.end());
+  std::vector<std::string> gone;
+  for (const auto& [name, source] : sources_) {
+    if (!wanted.count(name)) gone.push_back(name);
+  }
+  for (const auto& [name, skip] : without_telemetry_) {
+    if (!wanted.count(name)) gone.push_back(name);
+  }
+  for (const auto& name : gone) detach(name);
+  for (const auto& name : wanted) {
+    if (sources_.count(name) || without_telemetry_.count(name)) continue;
+    try {
+      attach(name);
+    } catch (const ipc::SegmentError& e) {
+      errors_[name] = e.what();
+    }
+  }
+}
+
+std::vector<std::string> TelemetryStore::sources() const {
+  std::vector<std::string> names;
+  for (const auto& [name, source] : sources_) names.push_back(name);
+  return names;
+}
+
+std::uint64_t TelemetryStore::lost_total() const {
+  std::uint64_t lost = lost_closed_;
+  for (const auto& [name, source] : sources_) lost += source.cursor.lost;
+  return lost;
+}
+
+void TelemetryStore::check_writer(Source& source) {
+  // A writer restarted under the same name makes a new segment: follow it, keeping the series.
+  const auto state = source.segment.writer_status().state;
+  source.writer_gone = state == ipc::WriterState::kDead || state == ipc::WriterState::kClosed;
+  if (!source.writer_gone) return;
+  try {
+    ipc::SegmentReader fresh = ipc::SegmentReader::open(source.name);
+    if (fresh.info().created_unix_ns == source.created_unix_ns || !fresh.info().telemetry) return;
+    auto telemetry = ipc::TelemetryReader::of(fresh);
+    lost_closed_ += source.cursor.lost;
+    source.created_unix_ns = fresh.info().created_unix_ns;
+    source.segment = std::move(fresh);
+    source.telemetry = *telemetry;
+    source.cursor = {};
+    source.tags.clear();
+    source.writer_gone = false;
+  } catch (const ipc::SegmentError&) {
+    // Not there (yet): keep showing what we have.
+  }
+}
+
+void TelemetryStore::read_source(Source& source, PollResult& result, double now) {
+  std::vector<ipc::ScalarSample> samples;
+  result.lost += source.telemetry.read_scalars(source.cursor, samples);
+  if (source.tags.size() < source.telemetry.tag_count()) {
+    auto added = source.telemetry.tags_from(static_cast<std::uint32_t>(source.tags.size()));
+    source.tags.insert(source.tags.end(), added.begin(), added.end());
+  }
+  // Consecutive records of one tag go to the same series: look it up once per run.
+  Series* series = nullptr;
+  std::uint32_t series_tag = UINT32_MAX;
+  for (const auto& s : samples) {
+    if (s.tag >= source.tags.size()) continue;  // the tag table is read after the records
+    if (s.tag != series_tag) {
+      auto& entry = series_[{source.name, source.tags[s.tag]}];
+      if (entry.tag.empty()) {
+        entry.source = source.name;
+        entry.tag = source.tags[s.tag];
+      }
+      series = &entry;
+      series_tag = s.tag;
+    }
+    series->points.push_back({static_cast<double>(s.step), now, s.value});
+    ++series->received;
+    if (series->points.size() > options_.max_points) series->points.pop_front();
+  }
+  result.records += samples.size();
+  received_total_ += samples.size();
+
+  const bool check = now - last_check_s_ >= kWriterCheckEvery_s;
+  for (const auto& row : source.telemetry.workers()) {
+    auto& [latest, history] = workers_[{source.name, row.worker_id}];
+    if (row.steps != history.last_steps || history.samples.empty()) {
+      history.samples.emplace_back(now, row.exec_s, row.ipc_s);
+      history.last_steps = row.steps;
+    }
+    while (!history.samples.empty() && now - std::get<0>(history.samples.front()) > options_.timing_window_s) {
+      history.samples.pop_front();
+    }
+    if (check || latest.pid != row.pid) {
+      history.process_gone = row.pid > 0 && !ipc::process_alive(row.pid, row.start_ticks);
+    }
+    latest = row;
+  }
+  for (const auto& row : source.telemetry.jobs()) {
+    auto& [latest, history] = jobs_[{source.name, row.object_code}];
+    if (history.progress.empty() || history.progress.back().second != row.collected_count) {
+      history.progress.emplace_back(now, row.collected_count);
+    }
+    while (history.progress.size() > 2 && now - history.progress.front().first > kEtaWindow_s) {
+      history.progress.pop_front();
+    }
+    latest = row;
+  }
+}
+
+void TelemetryStore::update_lanes(double now) {
+  std::map<int, std::string> running;  // gpu -> object
+  for (const auto& [key, entry] : jobs_) {
+    const auto& row = entry.first;
+    if (row.state == ipc::JobState::kRunning && row.gpu >= 0) running[row.gpu] = row.object_code;
+  }
+  for (auto it = open_lane_.begin(); it != open_lane_.end();) {
+    LaneInterval& lane = lanes_[it->second];
+    lane.end_s = now;
+    const auto r = running.find(it->first);
+    if (r == running.end() || r->second != lane.object_code) {
+      lane.running = false;
+      it = open_lane_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& [gpu, object] : running) {
+    if (open_lane_.count(gpu)) continue;
+    lanes_.push_back({gpu, object, now, now, true, false});
+    open_lane_[gpu] = lanes_.size() - 1;
+  }
+  while (lanes_.size() > options_.max_lane_intervals) {
+    lanes_.pop_front();
+    for (auto& [gpu, index] : open_lane_) --index;  // open intervals are the newest, never popped
+  }
+}
+
+PollResult TelemetryStore::poll() {
+  PollResult result;
+  const double now = now_s();
+  const bool check = now - last_check_s_ >= kWriterCheckEvery_s;
+  for (auto& [name, source] : sources_) {
+    if (check) check_writer(source);
+    try {
+      read_source(source, result, now);
+    } catch (const ipc::SegmentError& e) {
+      errors_[name] = e.what();  // a corrupt table: keep what we have, say why
+    }
+  }
+  if (check) last_check_s_ = now;
+  update_lanes(now);
+  if (now - last_throughput_s_ >= kThroughputEvery_s) {
+    double total = 0.0;
+    for (const auto& w : workers()) {
+      if (w.state == ipc::WorkerState::kRunning) total += w.row.steps_per_s;
+    }
+    if (!workers_.empty()) throughput_.emplace_back(now, total);
+    if (throughput_.size() > kMaxThroughputPoints) throughput_.pop_front();
+    last_throughput_s_ = now;
+  }
+  return result;
+}
+
+std::vector<WorkerView> TelemetryStore::workers() const {
+  const std::uint64_t now_ns = ipc::monotonic_ns();
+  const double now = now_s();
+  std::vector<WorkerView> out;
+  out.reserve(workers_.size());
+  for (const auto& [key, entry] : workers_) {
+    const auto& [row, history] = entry;
+    WorkerView v;
+    v.source = key.first;
+    v.row = row;
+    v.heartbeat_age_s = now_ns > row.heartbeat_ns ? (now_ns - row.heartbeat_ns) / 1e9 : 0.0;
+    // What the row says, corrected by what the viewer can see for itself.
+    v.state = row.state;
+    if (row.state != ipc::WorkerState::kStopped && row.state != ipc::WorkerState::kRestarting) {
+      if (history.process_gone) {
+        v.state = ipc::WorkerState::kDead;
+      } else if (row.state != ipc::WorkerState::kDead && v.heartbeat_age_s > options_.stall_after_s) {
+        v.state = ipc::WorkerState::kStalled;
+      }
+    }
+    std::vector<double> exec, ipc;
+    for (const auto& [t, e, i] : history.samples) {
+      if (now - t > options_.timing_window_s) continue;
+      exec.push_back(e);
+      ipc.push_back(i);
+    }
+    std::tie(v.exec_mean_s, v.exec_p95_s) = mean_and_p95(std::move(exec));
+    std::tie(v.ipc_mean_s, v.ipc_p95_s) = mean_and_p95(std::move(ipc));
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+GraspState TelemetryStore::grasp_state() const {
+  GraspState state;
+  state.now_s = now_s();
+  double rate_total = 0.0;
+  for (const auto& [key, entry] : jobs_) {
+    const auto& [row, history] = entry;
+    JobView v;
+    v.source = key.first;
+    v.row = row;
+    const std::uint64_t remaining = row.target_count > row.collected_count ? row.target_count - row.collected_count : 0;
+    if (history.progress.size() >= 2) {
+      const auto& [t0, c0] = history.progress.front();
+      const double dt = state.now_s - t0;
+      const double rate = dt > 0 && row.collected_count > c0 ? (row.collected_count - c0) / dt : 0.0;
+      if (rate > 0 && remaining > 0) v.eta_s = remaining / rate;
+      rate_total += rate;
+    }
+    if (remaining == 0) v.eta_s = 0.0;
+    state.target_total += row.target_count;
+    state.collected_total += std::min(row.collected_count, row.target_count);
+    state.jobs.push_back(std::move(v));
+  }
+  const std::uint64_t remaining = state.target_total - state.collected_total;
+  if (remaining == 0 && !state.jobs.empty()) {
+    state.eta_s = 0.0;
+  } else if (rate_total > 0) {
+    state.eta_s = remaining / rate_total;
+  }
+  state.lanes.assign(lanes_.begin(), lanes_.end());
+  return state;
+}
+
+}  // namespace fleetscope::app

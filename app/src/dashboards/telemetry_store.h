@@ -1,0 +1,145 @@
+// Everything the dashboards show, gathered from the telemetry sections of attached segments:
+// scalar series per (source, tag), worker rows with derived state and timing windows, job rows
+// with progress history and GPU lanes. Qt-free so it is tested and benchmarked on its own;
+// not thread-safe (the GUI thread polls it).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fleetscope/ipc/segment_reader.hpp"
+#include "fleetscope/ipc/telemetry_reader.hpp"
+
+namespace fleetscope::app {
+
+struct SeriesPoint {
+  double step = 0.0;
+  double time_s = 0.0;  // seconds since the store started (local receive clock)
+  double value = 0.0;
+};
+
+struct Series {
+  std::string source;
+  std::string tag;
+  std::deque<SeriesPoint> points;  // bounded: the oldest go first
+  std::uint64_t received = 0;
+};
+
+struct WorkerView {
+  std::string source;
+  ipc::WorkerRowRead row;
+  ipc::WorkerState state = ipc::WorkerState::kStarting;  // what the viewer shows
+  double heartbeat_age_s = 0.0;
+  double exec_mean_s = 0.0, exec_p95_s = 0.0;
+  double ipc_mean_s = 0.0, ipc_p95_s = 0.0;
+};
+
+struct JobView {
+  std::string source;  // segment name, or the manifest path
+  ipc::JobRowRead row;
+  std::optional<double> eta_s;  // nullopt: no progress seen yet (or done)
+};
+
+struct LaneInterval {
+  int gpu = 0;
+  std::string object_code;
+  double start_s = 0.0;  // seconds on the lane chart's clock
+  double end_s = 0.0;
+  bool running = false;  // still open at end_s
+  bool failed = false;
+};
+
+struct GraspState {
+  std::vector<JobView> jobs;
+  std::vector<LaneInterval> lanes;
+  double now_s = 0.0;  // the lane clock's "now"
+  std::uint64_t target_total = 0;
+  std::uint64_t collected_total = 0;
+  std::optional<double> eta_s;
+};
+
+struct PollResult {
+  std::uint64_t records = 0;  // scalar records taken in this poll
+  std::uint64_t lost = 0;     // records lost in this poll
+};
+
+class TelemetryStore {
+ public:
+  struct Options {
+    double stall_after_s = 2.0;         // no heartbeat for this long: stalled
+    std::size_t max_points = 20000;     // per series
+    double timing_window_s = 30.0;      // exec/IPC mean and p95 over this window
+    std::size_t max_lane_intervals = 2000;
+  };
+  TelemetryStore();
+  explicit TelemetryStore(const Options& options);
+
+  // Attaches segments in `names` not attached yet and detaches those no longer named. Segments
+  // without telemetry are remembered and skipped. Errors are kept per name (see errors()).
+  void sync_sources(const std::vector<std::string>& names);
+  // Throws ipc::SegmentError. Returns false when the segment has no telemetry section.
+  bool attach(const std::string& name);
+  void detach(const std::string& name);
+  std::vector<std::string> sources() const;
+
+  PollResult poll();
+  double now_s() const;
+
+  const std::map<std::pair<std::string, std::string>, Series>& series() const { return series_; }
+  std::uint64_t lost_total() const;
+  std::uint64_t received_total() const { return received_total_; }
+  std::vector<WorkerView> workers() const;
+  GraspState grasp_state() const;
+  // Aggregate steps/s of all live workers, one point per second.
+  const std::deque<std::pair<double, double>>& throughput() const { return throughput_; }
+  const std::map<std::string, std::string>& errors() const { return errors_; }
+
+ private:
+  struct Source {
+    std::string name;
+    ipc::SegmentReader segment;
+    ipc::TelemetryReader telemetry;
+    ipc::ScalarCursor cursor;
+    std::vector<std::string> tags;
+    std::uint64_t created_unix_ns = 0;
+    bool writer_gone = false;
+  };
+  struct WorkerHistory {
+    std::uint64_t last_steps = 0;
+    std::deque<std::tuple<double, double, double>> samples;  // time, exec, ipc
+    ipc::WorkerState state = ipc::WorkerState::kStarting;
+    double last_liveness_check_s = -1.0;
+    bool process_gone = false;
+  };
+  struct JobHistory {
+    std::deque<std::pair<double, std::uint64_t>> progress;  // time, collected
+  };
+  void read_source(Source& source, PollResult& result, double now);
+  void check_writer(Source& source);
+  void update_lanes(double now);
+
+  Options options_;
+  std::uint64_t start_ns_;
+  std::map<std::string, Source> sources_;
+  std::map<std::string, bool> without_telemetry_;
+  std::map<std::string, std::string> errors_;
+  std::map<std::pair<std::string, std::string>, Series> series_;
+  std::uint64_t received_total_ = 0;
+  std::uint64_t lost_closed_ = 0;  // losses of detached sources
+  std::map<std::pair<std::string, std::uint32_t>, std::pair<ipc::WorkerRowRead, WorkerHistory>> workers_;
+  std::map<std::pair<std::string, std::string>, std::pair<ipc::JobRowRead, JobHistory>> jobs_;
+  std::map<int, std::size_t> open_lane_;  // gpu -> index into lanes_ of its running interval
+  std::deque<LaneInterval> lanes_;
+  std::deque<std::pair<double, double>> throughput_;
+  double last_throughput_s_ = -1.0;
+  double last_check_s_ = -1.0;
+};
+
+// Mean and 95th percentile of `values` (empty: zeros).
+std::pair<double, double> mean_and_p95(std::vector<double> values);
+
+}  // namespace fleetscope::app
