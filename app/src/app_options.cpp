@@ -20,7 +20,16 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   const QCommandLineOption verbose({"v", "verbose"}, "Log details.");
   const QCommandLineOption other_users("allow-other-users", "Read segments owned by other users.");
   const QCommandLineOption per_actor("actor-per-link", "Draw one VTK actor per link (benchmark baseline only).");
-  parser.addOptions({help, version, attach, attach_all, screenshot, frames, max_fps, kpi_log, verbose, other_users, per_actor});
+  const QCommandLineOption demo("demo", "Start the demo: fleetscope-sim, a PPO-like trainer, an environment pool and a "
+                                        "grasp scheduler as child processes, all attached; closing the viewer stops them.");
+  const QCommandLineOption manifest("grasp-manifest", "Show this grasp scheduler manifest.json in the Grasp jobs panel "
+                                                      "(re-read when it changes).", "PATH");
+  const QCommandLineOption no_dashboards("no-dashboards", "Do not open the dashboards window at start.");
+  const QCommandLineOption panels("panels-screenshot", "Save every dashboard panel as DIR/<panel>.png after "
+                                                       "--screenshot-after seconds, then exit.", "DIR");
+  const QCommandLineOption after("screenshot-after", "Seconds to wait before --panels-screenshot (default 10).", "S", "10");
+  parser.addOptions({help, version, attach, attach_all, screenshot, frames, max_fps, kpi_log, verbose, other_users,
+                     per_actor, demo, manifest, no_dashboards, panels, after});
 
   ParseOutcome out;
   if (!parser.parse(arguments)) {
@@ -51,7 +60,22 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   o.verbose = parser.isSet(verbose);
   o.allow_other_users = parser.isSet(other_users);
   o.actor_per_link = parser.isSet(per_actor);
+  o.demo = parser.isSet(demo);
+  o.grasp_manifest = parser.value(manifest);
+  o.dashboards = !parser.isSet(no_dashboards);
+  o.panels_screenshot = parser.value(panels);
   bool ok = false;
+  o.screenshot_after_s = parser.value(after).toDouble(&ok);
+  if (!ok || !(o.screenshot_after_s >= 0.0 && o.screenshot_after_s <= 3600.0)) {
+    out.exit_code = 2;
+    out.output = "fleetscope: --screenshot-after must be a number of seconds from 0 to 3600\n";
+    return out;
+  }
+  if (!o.panels_screenshot.isEmpty() && !o.screenshot.isEmpty()) {
+    out.exit_code = 2;
+    out.output = "fleetscope: use either --screenshot or --panels-screenshot\n";
+    return out;
+  }
   o.frames = parser.value(frames).toInt(&ok);
   if (!ok || o.frames < 1 || o.frames > 100000) {
     out.exit_code = 2;

@@ -17,6 +17,11 @@ struct AppOptions {
   bool verbose = false;
   bool allow_other_users = false;
   bool actor_per_link = false;  // benchmark baseline
+  bool demo = false;            // start the built-in demo producers as children
+  QString grasp_manifest;
+  bool dashboards = true;
+  QString panels_screenshot;    // directory: save every dashboard panel as PNG, then exit
+  double screenshot_after_s = 10.0;
 };
 
 struct ParseOutcome {

@@ -13,7 +13,7 @@ KpiLogger::KpiLogger(const QString& path) : file_(path) {
   }
 }
 
-void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances) {
+void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, double telemetry_cpu_percent) {
   QJsonObject o;
   o["time"] = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
   o["fps"] = s.fps;
@@ -25,6 +25,7 @@ void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances) {
   o["latency_ms_p50"] = s.latency_ms_p50;
   o["latency_ms_p99"] = s.latency_ms_p99;
   o["cpu_percent"] = usage_.cpu_percent();
+  o["telemetry_cpu_percent"] = telemetry_cpu_percent;
   o["rss_mib"] = ProcessUsage::rss_bytes() / 1048576.0;
   file_.write(QJsonDocument(o).toJson(QJsonDocument::Compact));
   file_.write("\n");

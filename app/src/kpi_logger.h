@@ -14,7 +14,7 @@ class KpiLogger {
  public:
   // Throws std::runtime_error when the file cannot be opened for writing.
   explicit KpiLogger(const QString& path);
-  void write(const render::FrameSummary& summary, std::uint64_t instances);
+  void write(const render::FrameSummary& summary, std::uint64_t instances, double telemetry_cpu_percent);
 
  private:
   QFile file_;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app_options.h"
+#include "dashboard_window.h"
 #include "main_window.h"
 #include "unix_signal_watcher.h"
 #include "vtk_host_widget.h"
@@ -58,7 +59,12 @@ int main(int argc, char** argv) {
         QApplication::quit();
       });
     }
+    if (!options.panels_screenshot.isEmpty()) {
+      QTimer::singleShot(static_cast<int>(options.screenshot_after_s * 1000), &window,
+                         [&window] { window.savePanelsAndFinish(); });
+    }
     window.show();
+    if (options.dashboards) window.dashboards()->show();
     const int code = app.exec();
     return code != 0 ? code : screenshot_code;
   } catch (const std::exception& e) {

@@ -3,13 +3,20 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QFileInfo>
+#include <QTabWidget>
 #include <QLabel>
 #include <QMenuBar>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTimer>
 
+#include "dashboard_window.h"
+#include "demo_children.h"
+#include "fleetscope/ipc/process_liveness.hpp"
+#include "grasp_panel.h"
 #include "kpi_logger.h"
+#include "process_usage.h"
 #include "live_scene.h"
 #include "robots_dock.h"
 #include "sources_dock.h"
@@ -38,7 +45,25 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   statusBar()->addWidget(selection_label_, 1);
   statusBar()->addPermanentWidget(stats_label_);
 
+  dashboards_ = new DashboardWindow(
+      [this] {
+        std::vector<std::string> names;
+        if (live_) {
+          for (const auto& source : live_->scene().sources()) names.push_back(source.name);
+        }
+        return names;
+      },
+      this);
+  usage_ = new ProcessUsage();
+  started_ns_ = ipc::monotonic_ns();
+
   auto* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("Open &grasp manifest..."), this, [this] {
+    dashboards_->show();
+    dashboards_->tabs()->setCurrentWidget(dashboards_->grasp());
+    dashboards_->grasp()->chooseManifest();
+  });
+  file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   auto* view_menu = menuBar()->addMenu(tr("&View"));
   view_menu->addAction(tr("&Reset camera"), QKeySequence(Qt::Key_R), live_, &LiveScene::resetCamera);
@@ -49,6 +74,10 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   view_menu->addSeparator();
   view_menu->addAction(sources_->toggleViewAction());
   view_menu->addAction(robots_->toggleViewAction());
+  view_menu->addAction(tr("&Dashboards"), QKeySequence(Qt::CTRL | Qt::Key_D), this, [this] {
+    dashboards_->show();
+    dashboards_->raise();
+  });
 
   connect(live_, &LiveScene::summaryUpdated, this, &MainWindow::onSummary);
   connect(live_, &LiveScene::selectionChanged, this, &MainWindow::onSelection);
@@ -64,9 +93,13 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   sources_->setAutoAttach(options.attach_all || settings_store.value("sources/autoAttach", false).toBool());
   sources_->setKeepDeadRobots(settings_store.value("sources/keepDeadRobots", true).toBool());
   if (!options.kpi_log.isEmpty()) kpi_ = std::make_unique<KpiLogger>(options.kpi_log);
+  if (!options.grasp_manifest.isEmpty()) dashboards_->grasp()->openManifest(options.grasp_manifest);
 }
 
 MainWindow::~MainWindow() {
+  delete usage_;
+  // Children first: their segments close while the scene still reads them (no dead flashes).
+  if (demo_) demo_->stop();
   // The scene's GL resources go while the view's context still exists.
   view_->makeCurrent();
   delete live_;
@@ -75,6 +108,21 @@ MainWindow::~MainWindow() {
 }
 
 QString MainWindow::attachFromOptions() {
+  if (!options_.grasp_manifest.isEmpty() && !QFileInfo::exists(options_.grasp_manifest)) {
+    return QString("grasp manifest '%1' does not exist").arg(options_.grasp_manifest);
+  }
+  if (options_.demo) {
+    demo_ = new DemoChildren(this);
+    try {
+      demo_->start();
+    } catch (const std::exception& e) {
+      return QString::fromStdString(e.what());
+    }
+    // Producers create their segments within a second or two; attach each as it appears.
+    sources_->setAutoAttach(true);
+    dashboards_->grasp()->openManifest(demo_->manifestPath());
+    dashboards_->grasp()->refresh(dashboards_->store());
+  }
   for (const QString& name : options_.attach) {
     const QString error = sources_->attach(name);
     if (!error.isEmpty()) return error;
@@ -82,6 +130,18 @@ QString MainWindow::attachFromOptions() {
   if (options_.attach_all) sources_->refresh();
   robots_->rebuild();
   return {};
+}
+
+void MainWindow::savePanelsAndFinish() {
+  try {
+    dashboards_->show();
+    const QStringList files = dashboards_->savePanels(options_.panels_screenshot);
+    for (const QString& f : files) fprintf(stdout, "%s\n", qPrintable(f));
+    emit screenshotDone(0);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "fleetscope: %s\n", e.what());
+    emit screenshotDone(1);
+  }
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
@@ -111,7 +171,20 @@ void MainWindow::onSummary(const render::FrameSummary& s) {
                             .arg(s.latency_ms_p99, 0, 'f', 1)
                             .arg(live_->scene().instance_count());
   if (text != stats_label_->text()) stats_label_->setText(text);
-  if (kpi_) kpi_->write(s, live_->scene().instance_count());
+  const double telemetry_cpu = dashboards_->takeCpuPercent();
+  if (kpi_) kpi_->write(s, live_->scene().instance_count(), telemetry_cpu);
+  ViewerKpiSample sample;
+  sample.time_s = (ipc::monotonic_ns() - started_ns_) / 1e9;
+  sample.fps = s.fps;
+  sample.frame_ms = s.frame_ms_mean;
+  sample.ingest_us = s.ingest_us_mean;
+  sample.latency_p50_ms = s.latency_ms_p50;
+  sample.latency_p99_ms = s.latency_ms_p99;
+  sample.cpu_percent = usage_->cpu_percent();
+  sample.telemetry_cpu_percent = telemetry_cpu;
+  sample.rss_mib = ProcessUsage::rss_bytes() / 1048576.0;
+  sample.dirty_links = s.dirty_links_per_frame;
+  dashboards_->viewerKpis()->addSample(sample);
 }
 
 void MainWindow::onSelection(const std::optional<render::PickResult>& pick) {

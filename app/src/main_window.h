@@ -13,7 +13,13 @@
 class QLabel;
 
 namespace fleetscope::app {
+class ProcessUsage;
+}
 
+namespace fleetscope::app {
+
+class DashboardWindow;
+class DemoChildren;
 class KpiLogger;
 class LiveScene;
 class RobotsDock;
@@ -33,10 +39,16 @@ class MainWindow : public QMainWindow {
   LiveScene* live() const { return live_; }
   SourcesDock* sourcesDock() const { return sources_; }
   RobotsDock* robotsDock() const { return robots_; }
+  DashboardWindow* dashboards() const { return dashboards_; }
+  DemoChildren* demo() const { return demo_; }
 
  signals:
   // Screenshot mode finished: the exit code to use.
   void screenshotDone(int exit_code);
+
+ public:
+  // Saves every dashboard panel into options.panels_screenshot; emits screenshotDone.
+  void savePanelsAndFinish();
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -55,6 +67,10 @@ class MainWindow : public QMainWindow {
   QLabel* stats_label_;
   QLabel* selection_label_;
   std::unique_ptr<KpiLogger> kpi_;
+  DashboardWindow* dashboards_;
+  DemoChildren* demo_ = nullptr;
+  ProcessUsage* usage_;
+  std::uint64_t started_ns_;
 };
 
 }  // namespace fleetscope::app

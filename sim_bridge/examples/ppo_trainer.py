@@ -34,7 +34,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=0.0, help="run time; 0 = until SIGTERM/SIGINT")
     parser.add_argument("--envs", type=int, default=64, help="environments stepped per inference call")
     parser.add_argument("--horizon", type=int, default=128, help="steps per environment per rollout")
-    parser.add_argument("--iterations-per-s", type=float, default=4.0, help="pace of training iterations")
+    parser.add_argument("--iterations-per-s", type=float, default=2.0, help="pace of training iterations")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if args.envs < 1 or args.horizon < 1 or args.iterations_per_s <= 0:
@@ -45,7 +45,7 @@ def main() -> int:
     rng = np.random.default_rng(args.seed)
     hidden = 128
     weights = rng.normal(scale=0.05, size=(hidden, hidden))
-    batch = rng.normal(size=(args.envs * args.horizon // 8, hidden))
+    batch = rng.normal(size=(args.envs * args.horizon // 32, hidden))
     env_steps = 0
     episodes = 0
     period = 1.0 / args.iterations_per_s
@@ -79,7 +79,7 @@ def main() -> int:
 
             # Update: a few epochs of minibatch matrix work (the real cost of this process).
             t1 = time.monotonic()
-            for _ in range(4):
+            for _ in range(3):
                 grad = batch.T @ np.tanh(batch @ weights) / len(batch)
                 weights -= 1e-3 * grad
             t_update = time.monotonic() - t1

@@ -16,9 +16,10 @@ struct Invalid {
 };
 
 // Required and optional fields, with the object and field named in the error.
-qint64 integer(const QJsonObject& o, const char* field, const QString& where, std::optional<qint64> fallback = {}) {
+// `fallback` < 0: the field is required.
+qint64 integer(const QJsonObject& o, const char* field, const QString& where, qint64 fallback = -1) {
   const QJsonValue v = o.value(field);
-  if (v.isUndefined() && fallback) return *fallback;
+  if (v.isUndefined() && fallback >= 0) return fallback;
   if (!v.isDouble() || v.toDouble() < 0 || v.toDouble() != std::floor(v.toDouble())) {
     throw Invalid{QString("%1: '%2' %3").arg(where, field, v.isUndefined() ? "is missing" : "must be a whole number >= 0")};
   }
@@ -55,10 +56,11 @@ std::variant<GraspState, QString> parse_grasp_manifest(const QByteArray& json, c
     if (!objects_value.isObject()) {
       return QString("%1: 'objects' %2").arg(path, objects_value.isUndefined() ? "is missing" : "must be an object");
     }
-    const std::optional<qint64> quota =
-        top.contains("quota") ? std::optional<qint64>(integer(top, "quota", path)) : std::nullopt;
+    const qint64 quota = top.contains("quota") ? integer(top, "quota", path) : -1;
     const QJsonObject objects = objects_value.toObject();
     GraspState state;
+    // A manifest's own clock: running rounds extend to its last update, not to the reader's now.
+    if (top.value("updated_at").isDouble()) now_unix_s = top.value("updated_at").toDouble();
     state.now_s = now_unix_s;
     std::set<int> gpus;
     double remaining_work_s = 0.0;

@@ -1,0 +1,68 @@
+// The dashboards window: Trainer, Environment pool, Grasp jobs and Viewer panels in tabs, fed by
+// a TelemetryStore that follows the segments attached in the main window. A window of its own
+// (not a dock) so its repaints never recompose the 3D view's GL window.
+#pragma once
+
+#include <QTimer>
+#include <QWidget>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "telemetry_store.h"
+#include "viewer_kpi_panel.h"
+
+class QLabel;
+class QTabWidget;
+
+namespace fleetscope::app {
+
+class EnvPoolPanel;
+class GraspPanel;
+class TrainerPanel;
+
+class DashboardWindow : public QWidget {
+  Q_OBJECT
+ public:
+  using SourceList = std::function<std::vector<std::string>()>;
+  explicit DashboardWindow(SourceList sources, QWidget* parent = nullptr);
+  ~DashboardWindow() override;
+
+  TelemetryStore& store() { return *store_; }
+  TrainerPanel* trainer() const { return trainer_; }
+  EnvPoolPanel* envPool() const { return env_pool_; }
+  GraspPanel* grasp() const { return grasp_; }
+  ViewerKpiPanel* viewerKpis() const { return viewer_; }
+  QTabWidget* tabs() const { return tabs_; }
+
+  // Polls the segments and refreshes every panel now (the timers do it continuously).
+  void pollNow();
+  void refreshNow();
+  // CPU time this window spent (polling, refreshing, painting) since the last call, in % of a core.
+  double takeCpuPercent();
+  // Saves each panel as <dir>/<panel>.png; returns the files written, or throws std::runtime_error.
+  QStringList savePanels(const QString& dir);
+
+ protected:
+  bool event(QEvent* event) override;
+
+ private:
+  void savePanelAs();
+
+  SourceList sources_;
+  std::unique_ptr<TelemetryStore> store_;
+  QTabWidget* tabs_;
+  TrainerPanel* trainer_;
+  EnvPoolPanel* env_pool_;
+  GraspPanel* grasp_;
+  ViewerKpiPanel* viewer_;
+  QLabel* status_;
+  QTimer poll_timer_;
+  QTimer refresh_timer_;
+  double last_sync_s_ = -1.0;
+  std::uint64_t cpu_ns_ = 0;
+  std::uint64_t cpu_taken_wall_ns_ = 0;
+};
+
+}  // namespace fleetscope::app

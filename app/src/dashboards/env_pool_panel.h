@@ -1,0 +1,47 @@
+// The environment pool panel: the worker table, aggregate throughput over time and execution
+// versus IPC time per worker.
+#pragma once
+
+#include <QWidget>
+
+#include "telemetry_store.h"
+
+class QBarCategoryAxis;
+class QBarSet;
+class QLabel;
+class QLineSeries;
+class QTableView;
+class QValueAxis;
+
+namespace fleetscope::app {
+
+class ChartView;
+class WorkerTableModel;
+
+class EnvPoolPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit EnvPoolPanel(QWidget* parent = nullptr);
+  void refresh(const TelemetryStore& store);
+  WorkerTableModel* model() const { return model_; }
+  ChartView* throughputChart() const { return throughput_; }
+  ChartView* timingChart() const { return timing_; }
+  QString summaryText() const;
+
+ private:
+  WorkerTableModel* model_;
+  QTableView* table_;
+  QLabel* summary_;
+  ChartView* throughput_;
+  QLineSeries* throughput_line_;
+  QValueAxis* throughput_x_;
+  QValueAxis* throughput_y_;
+  ChartView* timing_;
+  QBarSet* exec_set_;
+  QBarSet* ipc_set_;
+  QBarCategoryAxis* timing_x_;
+  QValueAxis* timing_y_;
+  const TelemetryStore* store_ = nullptr;
+};
+
+}  // namespace fleetscope::app

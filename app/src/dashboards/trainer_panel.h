@@ -1,0 +1,72 @@
+// The RL trainer panel: headline tiles, a chart per scalar tag grouped by prefix (with
+// TensorBoard-style smoothing) and a stacked chart of where each iteration's time went.
+#pragma once
+
+#include <QWidget>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "telemetry_store.h"
+
+class QGridLayout;
+class QLabel;
+class QLineSeries;
+class QSlider;
+class QVBoxLayout;
+class QValueAxis;
+
+namespace fleetscope::app {
+
+class ChartView;
+
+// TensorBoard's smoothing: a debiased exponential moving average with weight `weight` in [0, 1).
+std::vector<double> smooth_values(const std::vector<double>& values, double weight);
+
+struct TileSpec {
+  const char* tag;
+  const char* title;
+  const char* unit;
+  int decimals;
+};
+// The tags the headline tiles read (README.md lists them for producers).
+const std::vector<TileSpec>& trainer_tiles();
+// The tags of the time-breakdown chart, bottom to top.
+const std::vector<std::string>& time_breakdown_tags();
+
+class TrainerPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit TrainerPanel(QWidget* parent = nullptr);
+  void refresh(const TelemetryStore& store);
+  double smoothing() const;
+  void setSmoothing(double weight);
+  QString tileText(const QString& tag) const;
+  ChartView* chartFor(const QString& tag) const;
+  ChartView* breakdownChart() const { return breakdown_; }
+  int chartCount() const { return static_cast<int>(charts_.size()); }
+
+ private:
+  struct TagChart {
+    ChartView* view = nullptr;
+    QValueAxis* x = nullptr;
+    QValueAxis* y = nullptr;
+    std::map<std::string, std::pair<QLineSeries*, QLineSeries*>> lines;  // source -> raw, smoothed
+  };
+  TagChart& chart(const std::string& tag);
+  void refreshBreakdown(const TelemetryStore& store);
+
+  std::map<QString, QLabel*> tiles_;
+  QSlider* smoothing_slider_;
+  QLabel* smoothing_label_;
+  QLabel* status_label_;
+  ChartView* breakdown_;
+  QValueAxis* breakdown_x_;
+  QValueAxis* breakdown_y_;
+  QVBoxLayout* groups_layout_;
+  std::map<std::string, QGridLayout*> groups_;
+  std::map<std::string, TagChart> charts_;
+  const TelemetryStore* store_ = nullptr;
+};
+
+}  // namespace fleetscope::app
