@@ -3,6 +3,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QDir>
 #include <QFileInfo>
 #include <QTabWidget>
 #include <QLabel>
@@ -135,8 +136,12 @@ QString MainWindow::attachFromOptions() {
 void MainWindow::savePanelsAndFinish() {
   try {
     dashboards_->show();
-    const QStringList files = dashboards_->savePanels(options_.panels_screenshot);
+    QStringList files = dashboards_->savePanels(options_.panels_screenshot);
+    const QString window_png = QDir(options_.panels_screenshot).filePath("viewer-window.png");
+    if (!grab().save(window_png, "PNG")) throw std::runtime_error("cannot write '" + window_png.toStdString() + "'");
+    files.prepend(window_png);
     for (const QString& f : files) fprintf(stdout, "%s\n", qPrintable(f));
+    fflush(stdout);
     emit screenshotDone(0);
   } catch (const std::exception& e) {
     fprintf(stderr, "fleetscope: %s\n", e.what());

@@ -1,0 +1,282 @@
+// The dashboards against live producer processes, under Xvfb (xcb): values a producer publishes
+// appear in the panel models, a SIGKILLed worker turns dead and a silent one stalled, manifests
+// good, partial and corrupt, CSV export matches the series, and the demo's panel screenshots
+// hold their charts and leave no process or segment behind.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <QApplication>
+#include <QDir>
+#include <QFile>
+#include <QImage>
+#include <QTabWidget>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <chrono>
+#include <set>
+#include <sstream>
+
+#include "chart_view.h"
+#include "dashboard_window.h"
+#include "env_pool_panel.h"
+#include "fleetscope/ipc/discovery.hpp"
+#include "gpu_lanes_widget.h"
+#include "grasp_panel.h"
+#include "job_table_model.h"
+#include "support/child_process.hpp"
+#include "trainer_panel.h"
+#include "worker_table_model.h"
+
+using fleetscope::testing::ChildProcess;
+namespace app = fleetscope::app;
+
+namespace {
+
+struct Producer {
+  std::unique_ptr<ChildProcess> process;
+  std::vector<pid_t> worker_pids;
+};
+
+Producer start_producer(const std::string& name) {
+  Producer p;
+  p.process = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/python3", FLEETSCOPE_TEST_PRODUCER, name});
+  const auto ready = p.process->wait_for("ready", std::chrono::seconds(20));
+  if (!ready) return {};
+  std::istringstream line(ready->substr(ready->find("ready") + 5));
+  pid_t pid = 0;
+  while (line >> pid) p.worker_pids.push_back(pid);
+  return p;
+}
+
+QString cell(const QAbstractItemModel* model, int row, int column) {
+  return model->data(model->index(row, column)).toString();
+}
+
+int row_of_worker(const app::WorkerTableModel* model, unsigned id) {
+  for (int r = 0; r < model->rowCount(); ++r) {
+    if (model->workers()[static_cast<std::size_t>(r)].row.worker_id == id) return r;
+  }
+  return -1;
+}
+
+// Share of pixels unlike the image's most common colour, and how many colours it has.
+std::pair<double, std::size_t> busyness(const QImage& image) {
+  std::map<QRgb, std::int64_t> counts;
+  for (int y = 0; y < image.height(); y += 2) {
+    for (int x = 0; x < image.width(); x += 2) ++counts[image.pixel(x, y)];
+  }
+  std::int64_t total = 0, top = 0;
+  for (const auto& [rgb, n] : counts) {
+    total += n;
+    top = std::max(top, n);
+  }
+  return {total ? 1.0 - double(top) / double(total) : 0.0, counts.size()};
+}
+
+const char* kGoodManifest = R"({
+  "version": 1, "updated_at": 1000.0, "quota": 300,
+  "objects": {
+    "mug_042": {"collected_count": 150, "completed_rounds": 3, "seeds_used": [11, 12, 13, 14],
+                "rounds": [{"name": "r0000", "gpu": 0, "started_at": 900.0, "finished_at": 930.0,
+                            "result_path": "rounds/a.npy", "merge_state": "merged"},
+                           {"name": "r0001", "gpu": 1, "started_at": 930.0, "finished_at": 960.0,
+                            "result_path": null, "merge_state": "failed"},
+                           {"name": "r0002", "gpu": 1, "started_at": 990.0, "finished_at": null,
+                            "result_path": null, "merge_state": "running"}],
+                "failures": [{"round": "r0001", "error": "CUDA out of memory", "retried": true}]},
+    "bowl_007": {"target_count": 100, "collected_count": 100, "completed_rounds": 2, "seeds_used": [21, 22],
+                 "rounds": []}
+  }
+})";
+
+}  // namespace
+
+class DashboardsTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase() {
+    qputenv("PYTHONPATH", FLEETSCOPE_PYTHON_DIR);
+  }
+
+  void producerValuesAppearInThePanelModels() {
+    const std::string name = fleetscope::testing::unique_name("dash.values");
+    auto producer = start_producer(name);
+    QVERIFY(producer.process);
+    app::DashboardWindow window([name] { return std::vector<std::string>{name}; });
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTRY_COMPARE_WITH_TIMEOUT(window.trainer()->tileText("rollout/reward_mean"), QString("42.50"), 10000);
+    QCOMPARE(window.trainer()->tileText("rollout/episodes_per_s"), QString("12.4"));
+    QCOMPARE(window.trainer()->tileText("train/update_time_s"), QString("12.5 ms"));
+    QTRY_VERIFY_WITH_TIMEOUT(window.trainer()->chartFor("train/loss_policy") != nullptr, 5000);
+
+    const auto* workers = window.envPool()->model();
+    QTRY_COMPARE_WITH_TIMEOUT(workers->rowCount(), 3, 5000);
+    const int w1 = row_of_worker(workers, 1);
+    QCOMPARE(cell(workers, w1, app::WorkerTableModel::kHost), QString("gpu1"));
+    QCOMPARE(cell(workers, w1, app::WorkerTableModel::kPid), QString::number(producer.worker_pids[1]));
+    QCOMPARE(cell(workers, w1, app::WorkerTableModel::kExecMean), QString("4.00"));
+    QCOMPARE(cell(workers, w1, app::WorkerTableModel::kIpcMean), QString("1.00"));
+
+    const auto* jobs = window.grasp()->model();
+    QTRY_COMPARE_WITH_TIMEOUT(jobs->rowCount(), 2, 5000);
+    int mug = cell(jobs, 0, app::JobTableModel::kObject) == "mug_042" ? 0 : 1;
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kCollected), QString("120"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kTarget), QString("400"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kProgress), QString("30%"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kFailed), QString("1"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kLastSeed), QString("9001"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kState), QString("running"));
+    QCOMPARE(cell(jobs, 1 - mug, app::JobTableModel::kState), QString("done"));
+    QVERIFY2(window.grasp()->summaryText().contains("320 / 600 grasps"), qPrintable(window.grasp()->summaryText()));
+  }
+
+  void silentWorkerStallsAndKilledWorkerDies() {
+    const std::string name = fleetscope::testing::unique_name("dash.kill");
+    auto producer = start_producer(name);
+    QVERIFY(producer.process);
+    app::DashboardWindow window([name] { return std::vector<std::string>{name}; });
+    const auto* workers = window.envPool()->model();
+    QTRY_COMPARE_WITH_TIMEOUT(workers->rowCount(), 3, 5000);
+    auto state_of = [&](unsigned id) {
+      window.refreshNow();
+      return cell(workers, row_of_worker(workers, id), app::WorkerTableModel::kState);
+    };
+    QCOMPARE(state_of(0), QString("running"));
+    // Worker 2 reported once: after the stall threshold (2 s) it is stalled.
+    QTRY_COMPARE_WITH_TIMEOUT(state_of(2), QString("stalled"), 6000);
+    QCOMPARE(state_of(0), QString("running"));
+    // Worker 1's process is killed while its row keeps being refreshed: the viewer sees it gone.
+    QCOMPARE(::kill(producer.worker_pids[1], SIGKILL), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(state_of(1), QString("dead"), 4000);
+    QCOMPARE(state_of(0), QString("running"));
+    QVERIFY(window.envPool()->summaryText().contains("1 dead"));
+  }
+
+  void manifestGoodPartialAndCorrupt() {
+    QTemporaryDir dir;
+    const QString path = dir.filePath("manifest.json");
+    auto write = [&](const QByteArray& bytes) {
+      QFile f(path);
+      QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+      f.write(bytes);
+    };
+    write(kGoodManifest);
+    app::DashboardWindow window([] { return std::vector<std::string>{}; });
+    auto* grasp = window.grasp();
+    grasp->openManifest(path);
+    QVERIFY(grasp->showingManifest());
+    QVERIFY2(grasp->manifestError().isEmpty(), qPrintable(grasp->manifestError()));
+    const auto* jobs = grasp->model();
+    QCOMPARE(jobs->rowCount(), 2);
+    const int mug = cell(jobs, 0, app::JobTableModel::kObject) == "mug_042" ? 0 : 1;
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kTarget), QString("300"));  // from "quota"
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kCollected), QString("150"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kDone), QString("3"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kFailed), QString("1"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kRetried), QString("1"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kLastSeed), QString("14"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kGpu), QString("1"));
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kState), QString("running"));
+    // 150 grasps in 3 rounds of 30 s (the failed round counts as time spent): 150 more need 3 x 30 s.
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kEta), QString("1 min 30 s"));
+    QCOMPARE(cell(jobs, 1 - mug, app::JobTableModel::kState), QString("done"));
+    QCOMPARE(grasp->lanes()->lanes().size(), std::size_t{0});  // lanes are drawn only on screen
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    window.tabs()->setCurrentWidget(grasp);
+    QTRY_COMPARE_WITH_TIMEOUT(grasp->lanes()->lanes().size(), std::size_t{3}, 3000);
+
+    // Partly written: the watcher re-reads it, shows why, keeps the last good state.
+    write(QByteArray(kGoodManifest).left(200));
+    QTRY_VERIFY_WITH_TIMEOUT(grasp->manifestError().contains("not valid JSON"), 5000);
+    QCOMPARE(jobs->rowCount(), 2);
+    QCOMPARE(cell(jobs, mug, app::JobTableModel::kCollected), QString("150"));
+    // Valid JSON, a required field missing: the error names the object and the field.
+    QByteArray corrupt(kGoodManifest);
+    corrupt.replace("\"collected_count\": 150, ", "");
+    write(corrupt);
+    QTRY_VERIFY_WITH_TIMEOUT(grasp->manifestError().contains("'mug_042': 'collected_count' is missing"), 5000);
+    QCOMPARE(jobs->rowCount(), 2);
+    // Replaced by rename, as schedulers do: the new file is read and the error goes.
+    QByteArray better(kGoodManifest);
+    better.replace("\"collected_count\": 150", "\"collected_count\": 240");
+    {
+      QFile f(path + ".tmp");
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(better);
+    }
+    QVERIFY(::rename(qPrintable(path + ".tmp"), qPrintable(path)) == 0);
+    QTRY_COMPARE_WITH_TIMEOUT(cell(jobs, mug, app::JobTableModel::kCollected), QString("240"), 5000);
+    QVERIFY(grasp->manifestError().isEmpty());
+    // A missing file is an error too, not a crash.
+    grasp->openManifest(dir.filePath("nothing-here.json"));
+    QVERIFY(grasp->manifestError().contains("cannot read"));
+  }
+
+  void csvExportMatchesTheSeries() {
+    const std::string name = fleetscope::testing::unique_name("dash.csv");
+    auto producer = start_producer(name);
+    QVERIFY(producer.process);
+    app::DashboardWindow window([name] { return std::vector<std::string>{name}; });
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTRY_VERIFY_WITH_TIMEOUT(window.trainer()->chartFor("train/loss_policy") != nullptr, 10000);
+    QTemporaryDir dir;
+    const QString path = dir.filePath("loss.csv");
+    QCOMPARE(window.trainer()->chartFor("train/loss_policy")->writeCsv(path), QString());
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+    const QStringList lines = QString::fromUtf8(f.readAll()).split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 6);
+    QCOMPARE(lines[0], QString("series,step,value"));
+    const QString series = QString::fromStdString(name) + ":train/loss_policy";
+    const double expected[] = {0.5, 0.4, 0.3, 0.2, 0.1};
+    for (int i = 0; i < 5; ++i) {
+      const QStringList fields = lines[i + 1].split(',');
+      QCOMPARE(fields.size(), 3);
+      QCOMPARE(fields[0], series);
+      QCOMPARE(fields[1].toDouble(), 100.0 * (i + 1));
+      QCOMPARE(fields[2].toDouble(), expected[i]);  // full precision, exactly the published value
+    }
+    // The stacked time chart exports its four parts.
+    const auto parts = window.trainer()->breakdownChart()->exportData();
+    QCOMPARE(parts.size(), std::size_t{4});
+    QCOMPARE(parts[1].points.size(), std::size_t{3});
+    QCOMPARE(parts[1].points[0].y(), 0.2);
+    // Smoothing as TensorBoard does it: the first value is kept, then a debiased EMA.
+    const auto smoothed = app::smooth_values({1.0, 3.0}, 0.5);
+    QCOMPARE(smoothed[0], 1.0);
+    QCOMPARE(smoothed[1], (0.5 * 0.5 + 0.5 * 3.0) / 0.75);
+  }
+
+  void demoPanelScreenshotsHoldChartsAndLeaveNothingBehind() {
+    QTemporaryDir dir;
+    ChildProcess viewer({FLEETSCOPE_VIEWER, "--demo", "--panels-screenshot", dir.path().toStdString(),
+                         "--screenshot-after", "14"});
+    const auto status = viewer.wait_for_exit(std::chrono::seconds(90));
+    QVERIFY2(status, "the demo did not finish");
+    QVERIFY(WIFEXITED(*status));
+    QCOMPARE(WEXITSTATUS(*status), 0);
+    for (const char* panel : {"trainer", "env_pool", "grasp_jobs", "viewer"}) {
+      const QImage image(dir.filePath(QString("%1.png").arg(panel)));
+      QVERIFY2(!image.isNull(), panel);
+      const auto [busy, colours] = busyness(image);
+      QVERIFY2(busy > 0.15 && colours > 40,
+               qPrintable(QString("%1 looks blank: %2 of pixels off the background, %3 colours")
+                              .arg(panel).arg(busy).arg(colours)));
+      image.save(QString(FLEETSCOPE_TEST_OUTPUT) + "/panel-" + panel + ".png");
+    }
+    // The children stopped and closed their segments.
+    std::set<std::string> names;
+    for (const auto& n : fleetscope::ipc::list_segment_names()) names.insert(n);
+    for (const char* child : {"fleet", "trainer", "envpool", "grasp"}) {
+      QVERIFY2(!names.count(child), child);
+    }
+  }
+};
+
+QTEST_MAIN(DashboardsTest)
+#include "dashboards_test.moc"
