@@ -39,7 +39,16 @@ int main(int argc, char** argv) {
     config.name = name;
     config.max_robots = robots;
     config.max_links = links;
+    // A small telemetry section with a few records, so copies of this segment (the fuzzer's
+    // seed among them) cover the telemetry format too.
+    config.telemetry = fleetscope::ipc::TelemetryCapacities{64, 8, 4, 4};
     fleetscope::SimWriter writer(config);
+    for (int i = 0; i < 80; ++i) writer.telemetry().scalar("test/value", i, i * 0.5);
+    writer.telemetry().worker({1, ::getpid(), "test", fleetscope::ipc::WorkerState::kRunning, 8, 100, 10.0, 0.01, 0.001, 0});
+    fleetscope::ipc::JobReport job;
+    job.object_code = "test_object";
+    job.target_count = 10;
+    writer.telemetry().job(job);
     fleetscope::ModelDesc model{"stress", std::vector<fleetscope::LinkVisualDesc>(links)};
     const auto m = writer.add_model(model);
     for (std::uint32_t r = 0; r < robots; ++r) writer.spawn_robot("r" + std::to_string(r), m);

@@ -1,5 +1,5 @@
-// libFuzzer target: any byte string as a segment image. Validation, layout snapshot, frame and
-// robot reads must either succeed or throw SegmentError; never crash or read out of bounds
+// libFuzzer target: any byte string as a segment image. Validation, layout snapshot, frame,
+// robot and telemetry reads must either succeed or throw SegmentError; never crash or read out of bounds
 // (built with ASan+UBSan). Run: build-fuzz/tests/segment_validator_fuzz -max_total_time=60 CORPUS
 #include <cstdlib>
 #include <cstring>
@@ -8,6 +8,7 @@
 
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
+#include "fleetscope/ipc/telemetry_reader.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   // The reader requires 64-byte alignment, as a real mapping has.
@@ -18,6 +19,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size > 0) std::memcpy(image.get(), data, size);
   try {
     const auto reader = fleetscope::ipc::SegmentReader::over_bytes({image.get(), size});
+    if (const auto telemetry = fleetscope::ipc::TelemetryReader::of(reader)) {
+      telemetry->tags_from(0);
+      telemetry->workers();
+      telemetry->jobs();
+      fleetscope::ipc::ScalarCursor cursor;
+      std::vector<fleetscope::ipc::ScalarSample> samples;
+      telemetry->read_scalars(cursor, samples, 4096);
+    }
     reader.frame();
     reader.writer_status();
     const auto layout = reader.read_layout();
