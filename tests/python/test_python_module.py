@@ -127,7 +127,99 @@ class PythonWriterCppReader(unittest.TestCase):
         self.assertIn("no such segment", result.stderr)
 
 
+class Telemetry(unittest.TestCase):
+    def setUp(self):
+        self.name = f"test.py.tel.{os.getpid()}.{self._testMethodName[-12:]}"
+
+    def inspect(self):
+        return subprocess.run([SHM, "inspect", self.name], check=True, capture_output=True, text=True).stdout
+
+    def test_records_and_rows_reach_the_cpp_reader(self):
+        with fleetscope.TelemetryWriter(self.name, scalar_capacity=64) as t:
+            t.scalar("loss", 1, 0.5)
+            t.scalars("reward", np.arange(10), np.linspace(0, 1, 10))
+            t.scalars_at(11, {"a/x": 1.0, "a/y": 2.0})
+            t.worker(4, pid=os.getpid(), host="gpu3", state="stalled", chunk_size=8, steps=1234, steps_per_s=99.5,
+                     restarts=2)
+            t.job("cup_001", target_count=50, collected_count=20, rounds_done=2, rounds_failed=1, gpu=3,
+                  state="running")
+            out = self.inspect()
+        self.assertIn("ring 64 records (13 written), 4/256 tags, 1/256 workers, 1/1024 jobs", out)
+        self.assertRegex(out, r"worker 4 +pid \d+ +gpu3 +stalled +steps 1234 \(99.5/s\) restarts 2")
+        self.assertRegex(out, r"job +cup_001 +running +20/50 gpu 3 rounds 2 done 1 failed")
+
+    def test_a_pose_writer_can_carry_telemetry_too(self):
+        with fleetscope.Writer(self.name, max_robots=2, max_links=2, telemetry=True) as w:
+            w.scalar("sim/rtf", 1, 0.98)
+            self.assertIn("1/256 tags", self.inspect())
+        with fleetscope.Writer(self.name, max_robots=2, max_links=2) as w:
+            with self.assertRaisesRegex(fleetscope.InvalidArgumentError, "without a telemetry section"):
+                w.scalar("sim/rtf", 1, 0.98)
+
+    def test_bad_arguments_raise_clear_exceptions(self):
+        with self.assertRaisesRegex(fleetscope.InvalidArgumentError, "power of two"):
+            fleetscope.TelemetryWriter(self.name, scalar_capacity=1000)
+        with fleetscope.TelemetryWriter(self.name) as t:
+            with self.assertRaisesRegex(fleetscope.InvalidArgumentError, "same length"):
+                t.scalars("x", [1, 2, 3], [1.0])
+            with self.assertRaisesRegex(fleetscope.InvalidArgumentError, "unknown worker state 'sleepy'"):
+                t.worker(1, state="sleepy")
+            with self.assertRaisesRegex(fleetscope.InvalidArgumentError, "unknown job state"):
+                t.job("x", target_count=1, state=9)
+            with self.assertRaisesRegex(fleetscope.InvalidArgumentError, "longer than 63"):
+                t.scalar("t" * 64, 0, 0.0)
+            with self.assertRaisesRegex(fleetscope.FleetscopeError, "telemetry-only"):
+                t.spawn_robot("r", 0)
+        self.assertFalse(os.path.exists(f"/dev/shm/fleetscope.{self.name}"))
+
+
 class Examples(unittest.TestCase):
+    def run_example(self, script, *args, timeout=90):
+        result = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), *args], capture_output=True,
+                                text=True, timeout=timeout)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def assert_gone(self, name):
+        self.assertFalse(os.path.exists(f"/dev/shm/fleetscope.{name}"), f"segment {name} left behind")
+
+    def test_trainer_loop(self):
+        name = f"test.py.trainer.{os.getpid()}"
+        out = self.run_example("ppo_trainer.py", "--name", name, "--seconds", "1.5", "--iterations-per-s", "10",
+                               "--envs", "16", "--horizon", "32")
+        iterations = int(out.split()[1])
+        self.assertGreaterEqual(iterations, 5, out)
+        self.assert_gone(name)
+
+    def test_env_pool_restarts_a_crashed_worker(self):
+        name = f"test.py.pool.{os.getpid()}"
+        out = self.run_example("env_pool.py", "--name", name, "--workers", "3", "--seconds", "5",
+                               "--crash-worker", "1", "--crash-every", "1.5", "--restart-delay", "0.3",
+                               "--stall-worker", "2", "--stall-every", "1", "--stall-seconds", "0.5")
+        restarts = int(out.rsplit(",", 1)[1].split()[0])
+        self.assertGreaterEqual(restarts, 1, out)
+        self.assert_gone(name)
+
+    def test_grasp_scheduler_writes_its_manifest(self):
+        import json
+        import tempfile
+        name = f"test.py.grasp.{os.getpid()}"
+        with tempfile.TemporaryDirectory() as tmp:
+            self.run_example("grasp_scheduler.py", "--name", name, "--dir", tmp, "--objects", "3", "--gpus", "2",
+                             "--quota", "60", "--speed", "6", "--seconds", "4", "--failure-rate", "0.3")
+            with open(os.path.join(tmp, "manifest.json")) as f:
+                manifest = json.load(f)
+            self.assertEqual(len(manifest["objects"]), 3)
+            for code, o in manifest["objects"].items():
+                merged = [r for r in o["rounds"] if r["merge_state"] == "merged"]
+                self.assertEqual(o["completed_rounds"], len(merged), code)
+                self.assertEqual(o["collected_count"], min(60, sum(r["grasps"] for r in merged)), code)
+                self.assertEqual(len(o["seeds_used"]), len(o["rounds"]), code)
+                for r in merged:
+                    self.assertTrue(os.path.exists(os.path.join(tmp, r["result_path"])), r["result_path"])
+        self.assert_gone(name)
+
+
     def test_python_fleet_example_runs(self):
         name = f"test.py.example.{os.getpid()}"
         result = subprocess.run([sys.executable, os.path.join(EXAMPLES, "python_fleet.py"), "--name", name,
