@@ -28,8 +28,10 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   const QCommandLineOption panels("panels-screenshot", "Save every dashboard panel as DIR/<panel>.png after "
                                                        "--screenshot-after seconds, then exit.", "DIR");
   const QCommandLineOption after("screenshot-after", "Seconds to wait before --panels-screenshot (default 10).", "S", "10");
+  const QCommandLineOption tab("dashboard-tab", "Dashboard panel shown first: trainer, envpool, grasp or viewer.",
+                               "NAME", "trainer");
   parser.addOptions({help, version, attach, attach_all, screenshot, frames, max_fps, kpi_log, verbose, other_users,
-                     per_actor, demo, manifest, no_dashboards, panels, after});
+                     per_actor, demo, manifest, no_dashboards, panels, after, tab});
 
   ParseOutcome out;
   if (!parser.parse(arguments)) {
@@ -64,6 +66,13 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   o.grasp_manifest = parser.value(manifest);
   o.dashboards = !parser.isSet(no_dashboards);
   o.panels_screenshot = parser.value(panels);
+  const QStringList tabs = {"trainer", "envpool", "grasp", "viewer"};
+  o.dashboard_tab = static_cast<int>(tabs.indexOf(parser.value(tab)));
+  if (o.dashboard_tab < 0) {
+    out.exit_code = 2;
+    out.output = "fleetscope: --dashboard-tab must be one of " + tabs.join(", ") + "\n";
+    return out;
+  }
   bool ok = false;
   o.screenshot_after_s = parser.value(after).toDouble(&ok);
   if (!ok || !(o.screenshot_after_s >= 0.0 && o.screenshot_after_s <= 3600.0)) {

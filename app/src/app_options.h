@@ -20,6 +20,7 @@ struct AppOptions {
   bool demo = false;            // start the built-in demo producers as children
   QString grasp_manifest;
   bool dashboards = true;
+  int dashboard_tab = 0;        // trainer, envpool, grasp, viewer
   QString panels_screenshot;    // directory: save every dashboard panel as PNG, then exit
   double screenshot_after_s = 10.0;
 };

@@ -13,7 +13,7 @@ KpiLogger::KpiLogger(const QString& path) : file_(path) {
   }
 }
 
-void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, double telemetry_cpu_percent) {
+void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, const TelemetryFigures& telemetry) {
   QJsonObject o;
   o["time"] = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
   o["fps"] = s.fps;
@@ -25,7 +25,9 @@ void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, do
   o["latency_ms_p50"] = s.latency_ms_p50;
   o["latency_ms_p99"] = s.latency_ms_p99;
   o["cpu_percent"] = usage_.cpu_percent();
-  o["telemetry_cpu_percent"] = telemetry_cpu_percent;
+  o["telemetry_cpu_percent"] = telemetry.cpu_percent;
+  o["telemetry_records"] = static_cast<qint64>(telemetry.received);
+  o["telemetry_lost"] = static_cast<qint64>(telemetry.lost);
   o["rss_mib"] = ProcessUsage::rss_bytes() / 1048576.0;
   file_.write(QJsonDocument(o).toJson(QJsonDocument::Compact));
   file_.write("\n");

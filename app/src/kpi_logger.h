@@ -14,7 +14,13 @@ class KpiLogger {
  public:
   // Throws std::runtime_error when the file cannot be opened for writing.
   explicit KpiLogger(const QString& path);
-  void write(const render::FrameSummary& summary, std::uint64_t instances, double telemetry_cpu_percent);
+  // The dashboards' share: CPU of polling, refreshing and painting; records received and lost.
+  struct TelemetryFigures {
+    double cpu_percent = 0.0;
+    std::uint64_t received = 0;
+    std::uint64_t lost = 0;
+  };
+  void write(const render::FrameSummary& summary, std::uint64_t instances, const TelemetryFigures& telemetry);
 
  private:
   QFile file_;

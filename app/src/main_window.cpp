@@ -95,6 +95,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   sources_->setKeepDeadRobots(settings_store.value("sources/keepDeadRobots", true).toBool());
   if (!options.kpi_log.isEmpty()) kpi_ = std::make_unique<KpiLogger>(options.kpi_log);
   if (!options.grasp_manifest.isEmpty()) dashboards_->grasp()->openManifest(options.grasp_manifest);
+  dashboards_->tabs()->setCurrentIndex(options.dashboard_tab);
 }
 
 MainWindow::~MainWindow() {
@@ -177,7 +178,10 @@ void MainWindow::onSummary(const render::FrameSummary& s) {
                             .arg(live_->scene().instance_count());
   if (text != stats_label_->text()) stats_label_->setText(text);
   const double telemetry_cpu = dashboards_->takeCpuPercent();
-  if (kpi_) kpi_->write(s, live_->scene().instance_count(), telemetry_cpu);
+  if (kpi_) {
+    kpi_->write(s, live_->scene().instance_count(),
+                {telemetry_cpu, dashboards_->store().received_total(), dashboards_->store().lost_total()});
+  }
   ViewerKpiSample sample;
   sample.time_s = (ipc::monotonic_ns() - started_ns_) / 1e9;
   sample.fps = s.fps;

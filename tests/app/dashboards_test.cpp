@@ -20,6 +20,7 @@
 #include "dashboard_window.h"
 #include "env_pool_panel.h"
 #include "fleetscope/ipc/discovery.hpp"
+#include "fleetscope/sim_bridge/sim_writer.hpp"
 #include "gpu_lanes_widget.h"
 #include "grasp_panel.h"
 #include "job_table_model.h"
@@ -153,6 +154,34 @@ class DashboardsTest : public QObject {
     QTRY_COMPARE_WITH_TIMEOUT(state_of(1), QString("dead"), 4000);
     QCOMPARE(state_of(0), QString("running"));
     QVERIFY(window.envPool()->summaryText().contains("1 dead"));
+  }
+
+  void storeKeepsBoundedHistoryWithNewestPointsExact() {
+    fleetscope::WriterConfig config;
+    config.name = fleetscope::testing::unique_name("dash.store");
+    config.max_robots = 0;
+    config.telemetry = fleetscope::ipc::TelemetryCapacities{1024, 8, 4, 4};
+    fleetscope::SimWriter writer(config);
+    app::TelemetryStore::Options options;
+    options.max_points = 100;
+    app::TelemetryStore store(options);
+    QVERIFY(store.attach(config.name));
+    const auto tag = writer.telemetry().tag("x");
+    for (int i = 0; i < 1000; ++i) {
+      writer.telemetry().scalar(tag, i, i * 2.0);
+      if (i % 50 == 49) store.poll();
+    }
+    const auto& series = store.series().at({config.name, "x"});
+    QCOMPARE(series.received, std::uint64_t{1000});
+    QVERIFY(series.points.size() <= 100);
+    QCOMPARE(series.points.front().step, 0.0);   // the run's start is kept...
+    QCOMPARE(series.points.back().step, 999.0);  // ...and the newest point, exactly
+    QCOMPARE(series.points.back().value, 1998.0);
+    for (std::size_t i = 1; i < series.points.size(); ++i) QVERIFY(series.points[i].step > series.points[i - 1].step);
+    // The newest quarter is at full resolution.
+    const std::size_t n = series.points.size();
+    for (std::size_t i = n - n / 4; i < n; ++i) QCOMPARE(series.points[i].step - series.points[i - 1].step, 1.0);
+    QCOMPARE(store.lost_total(), std::uint64_t{0});
   }
 
   void manifestGoodPartialAndCorrupt() {

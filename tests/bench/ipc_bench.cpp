@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "fleetscope/ipc/pose_ingestor.hpp"
+#include "fleetscope/ipc/segment_reader.hpp"
+#include "fleetscope/ipc/telemetry_reader.hpp"
 #include "fleetscope/sim_bridge/sim_writer.hpp"
 
 namespace {
@@ -131,6 +133,90 @@ void BM_Spawn100Robots(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Spawn100Robots)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// --- telemetry -------------------------------------------------------------------------------
+fleetscope::SimWriter telemetry_writer(const char* stem) {
+  fleetscope::WriterConfig c;
+  c.name = std::string("bench.") + stem + "." + std::to_string(::getpid());
+  c.max_robots = 0;
+  c.telemetry = fleetscope::ipc::TelemetryCapacities{};
+  return fleetscope::SimWriter(c);
+}
+
+// One scalar record by tag id (the hot path of a trainer that keeps its tag ids).
+void BM_TelemetryScalar(benchmark::State& state) {
+  auto w = telemetry_writer("scalar");
+  const auto tag = w.telemetry().tag("train/loss");
+  std::int64_t step = 0;
+  for (auto _ : state) w.telemetry().scalar(tag, ++step, 0.5);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TelemetryScalar)->Unit(benchmark::kNanosecond);
+
+// One scalar record by tag name (what the C ABI's fs_writer_scalar does).
+void BM_TelemetryScalarByName(benchmark::State& state) {
+  auto w = telemetry_writer("scalar-name");
+  std::int64_t step = 0;
+  for (auto _ : state) w.telemetry().scalar(std::string_view("train/loss"), ++step, 0.5);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TelemetryScalarByName)->Unit(benchmark::kNanosecond);
+
+// A batch of N records of one tag; items/s gives the per-record cost.
+void BM_TelemetryScalarBatch(benchmark::State& state) {
+  auto w = telemetry_writer("batch");
+  const auto tag = w.telemetry().tag("load/exec_ms");
+  const auto n = static_cast<std::size_t>(state.range(0));
+  std::vector<std::int64_t> steps(n);
+  std::vector<double> values(n, 1.0);
+  for (std::size_t i = 0; i < n; ++i) steps[i] = static_cast<std::int64_t>(i);
+  for (auto _ : state) w.telemetry().scalars(tag, steps, values);
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+}
+BENCHMARK(BM_TelemetryScalarBatch)->Arg(10)->Arg(100)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
+void BM_TelemetryWorkerRow(benchmark::State& state) {
+  auto w = telemetry_writer("worker");
+  fleetscope::ipc::WorkerReport r{3, ::getpid(), "gpu0", fleetscope::ipc::WorkerState::kRunning, 16, 0, 1000.0, 0.004, 0.001, 0};
+  for (auto _ : state) {
+    ++r.steps;
+    w.telemetry().worker(r);
+  }
+}
+BENCHMARK(BM_TelemetryWorkerRow)->Unit(benchmark::kNanosecond);
+
+void BM_TelemetryJobRow(benchmark::State& state) {
+  auto w = telemetry_writer("job");
+  fleetscope::ipc::JobReport r;
+  r.object_code = "ycb_025_mug";
+  r.target_count = 400;
+  for (auto _ : state) {
+    ++r.collected_count;
+    w.telemetry().job(r);
+  }
+}
+BENCHMARK(BM_TelemetryJobRow)->Unit(benchmark::kNanosecond);
+
+// The reader's side: taking 1000 new records from a ring.
+void BM_TelemetryRead1000(benchmark::State& state) {
+  auto w = telemetry_writer("read");
+  const auto tag = w.telemetry().tag("x");
+  const auto segment = fleetscope::ipc::SegmentReader::open(w.segment().name());
+  const auto reader = fleetscope::ipc::TelemetryReader::of(segment);
+  fleetscope::ipc::ScalarCursor cursor;
+  std::vector<fleetscope::ipc::ScalarSample> out;
+  out.reserve(1000);
+  std::int64_t step = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (int i = 0; i < 1000; ++i) w.telemetry().scalar(tag, ++step, 1.0);
+    out.clear();
+    state.ResumeTiming();
+    reader->read_scalars(cursor, out);
+  }
+  state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_TelemetryRead1000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -62,6 +62,7 @@ class DashboardWindow : public QWidget {
   QTimer refresh_timer_;
   double last_sync_s_ = -1.0;
   std::uint64_t cpu_ns_ = 0;
+  std::uint64_t poll_ns_ = 0, refresh_ns_ = 0, paint_ns_ = 0;  // its parts, for --verbose
   std::uint64_t cpu_taken_wall_ns_ = 0;
 };
 

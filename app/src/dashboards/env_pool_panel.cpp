@@ -29,7 +29,9 @@ EnvPoolPanel::EnvPoolPanel(QWidget* parent) : QWidget(parent) {
   table_->setObjectName("workerTable");
   table_->setModel(model_);
   table_->verticalHeader()->hide();
-  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  // Sized to contents when the rows change, not on every update (that measures every cell).
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+  connect(model_, &QAbstractItemModel::modelReset, table_, &QTableView::resizeColumnsToContents);
   table_->setSelectionBehavior(QAbstractItemView::SelectRows);
   split->addWidget(table_);
 
@@ -137,17 +139,11 @@ void EnvPoolPanel::refresh(const TelemetryStore& store) {
     timing_x_->clear();
     timing_x_->append(categories);
   }
-  if (exec_set_->count() != exec.size()) {
-    exec_set_->remove(0, exec_set_->count());
-    ipc_set_->remove(0, ipc_set_->count());
-    exec_set_->append(exec);
-    ipc_set_->append(ipc);
-  } else {
-    for (qsizetype i = 0; i < exec.size(); ++i) {
-      exec_set_->replace(i, exec[i]);
-      ipc_set_->replace(i, ipc[i]);
-    }
-  }
+  // Whole lists at once: a per-value replace() would lay the chart out once per value.
+  exec_set_->remove(0, exec_set_->count());
+  ipc_set_->remove(0, ipc_set_->count());
+  exec_set_->append(exec);
+  ipc_set_->append(ipc);
   timing_y_->setRange(0.0, top * 1.15);
 }
 

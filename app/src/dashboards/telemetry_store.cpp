@@ -133,7 +133,14 @@ void TelemetryStore::read_source(Source& source, PollResult& result, double now)
     }
     series->points.push_back({static_cast<double>(s.step), now, s.value});
     ++series->received;
-    if (series->points.size() > options_.max_points) series->points.pop_front();
+    if (series->points.size() > options_.max_points) {
+      auto& pts = series->points;
+      const std::size_t half = pts.size() / 2;
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i < half; i += 2) pts[kept++] = pts[i];
+      pts.erase(pts.begin() + static_cast<std::ptrdiff_t>(kept), pts.begin() + static_cast<std::ptrdiff_t>(half));
+      ++series->compactions;
+    }
   }
   result.records += samples.size();
   received_total_ += samples.size();

@@ -22,11 +22,15 @@ struct SeriesPoint {
   double value = 0.0;
 };
 
+// Recent points at full resolution, older history thinned: when a series reaches its bound, every
+// other point of its older half goes, so memory stays bounded while the chart keeps the run's
+// whole history (at coarser resolution further back).
 struct Series {
   std::string source;
   std::string tag;
-  std::deque<SeriesPoint> points;  // bounded: the oldest go first
-  std::uint64_t received = 0;
+  std::deque<SeriesPoint> points;
+  std::uint64_t received = 0;    // records ever taken for this series
+  std::uint64_t compactions = 0;  // times the older half was thinned (invalidates derived caches)
 };
 
 struct WorkerView {
@@ -71,7 +75,7 @@ class TelemetryStore {
  public:
   struct Options {
     double stall_after_s = 2.0;         // no heartbeat for this long: stalled
-    std::size_t max_points = 20000;     // per series
+    std::size_t max_points = 4000;      // per series (then the older half is thinned)
     double timing_window_s = 30.0;      // exec/IPC mean and p95 over this window
     std::size_t max_lane_intervals = 2000;
   };

@@ -8,11 +8,13 @@
 #include <QLabel>
 #include <QLineSeries>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSlider>
 #include <QValueAxis>
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "chart_view.h"
 
@@ -20,6 +22,10 @@ namespace fleetscope::app {
 namespace {
 
 constexpr int kMaxChartPoints = 400;
+// A chart with more sources than this (a worker pool writing one tag each) draws the mean and the
+// min-max band across its sources instead of a line each.
+constexpr std::size_t kMaxDetailedLines = 8;
+constexpr int kMaxCrowdedPoints = 120;
 
 std::string prefix_of(const std::string& tag) {
   const auto slash = tag.find('/');
@@ -33,8 +39,9 @@ void fit_axes(QValueAxis* x, QValueAxis* y, double x0, double x1, double y0, dou
     y1 += 0.5;
   }
   const double pad = (y1 - y0) * 0.05;
-  x->setRange(x0, x1);
-  y->setRange(y0 - pad, y1 + pad);
+  // A range change lays out every line of the chart again: skip it when nothing moved.
+  if (x->min() != x0 || x->max() != x1) x->setRange(x0, x1);
+  if (y->min() != y0 - pad || y->max() != y1 + pad) y->setRange(y0 - pad, y1 + pad);
 }
 
 // The series of `tag` with the most recent data (several sources may write the same tag).
@@ -144,6 +151,9 @@ TrainerPanel::TrainerPanel(QWidget* parent) : QWidget(parent) {
   groups_layout_->addWidget(breakdown_);
   groups_layout_->addStretch();
   scroll->setWidget(content);
+  connect(scroll->verticalScrollBar(), &QScrollBar::valueChanged, this, [this] {
+    if (store_) refresh(*store_);
+  });
   layout->addWidget(scroll, 1);
 }
 
@@ -174,6 +184,7 @@ TrainerPanel::TagChart& TrainerPanel::chart(const std::string& tag) {
     group = groups_.emplace(prefix, grid).first;
   }
   TagChart c;
+  c.tag = tag;
   c.view = new ChartView(QString::fromStdString(tag));
   c.view->setObjectName(QString("chart:%1").arg(QString::fromStdString(tag)));
   c.x = new QValueAxis(c.view);
@@ -215,52 +226,23 @@ void TrainerPanel::refresh(const TelemetryStore& store) {
   if (!isVisible()) return;  // tiles keep their values for tests; charts only when seen
 
   const double weight = smoothing();
+  std::set<TagChart*> changed;
   for (const auto& [key, series] : store.series()) {
     if (series.points.empty()) continue;
     TagChart& c = chart(key.second);
-    auto& [raw, smooth] = c.lines[key.first];
-    if (!raw) {
-      raw = new QLineSeries(c.view);
-      smooth = new QLineSeries(c.view);
-      raw->setName(QString::fromStdString(key.first) + " (raw)");
-      smooth->setName(QString::fromStdString(key.first));
-      c.view->chart()->addSeries(raw);
-      c.view->chart()->addSeries(smooth);
-      for (auto* s : {raw, smooth}) {
-        s->attachAxis(c.x);
-        s->attachAxis(c.y);
-      }
-      QColor color = QColor::fromHsv(static_cast<int>(std::hash<std::string>{}(key.first) % 360), 200, 200);
-      smooth->setPen(QPen(color, 2));
-      color.setAlpha(70);
-      raw->setPen(QPen(color, 1));
-    }
-    std::vector<double> values;
-    values.reserve(series.points.size());
-    for (const auto& p : series.points) values.push_back(p.value);
-    const std::vector<double> smoothed = smooth_values(values, weight);
-    std::vector<QPointF> raw_points, smooth_points;
-    raw_points.reserve(values.size());
-    smooth_points.reserve(values.size());
-    for (std::size_t i = 0; i < values.size(); ++i) {
-      raw_points.emplace_back(series.points[i].step, values[i]);
-      smooth_points.emplace_back(series.points[i].step, smoothed[i]);
-    }
-    raw->replace(thin_points(raw_points, kMaxChartPoints));
-    smooth->replace(thin_points(smooth_points, kMaxChartPoints));
+    if (updateSmoothing(c.lines[key.first], series, weight)) changed.insert(&c);
   }
-  // One range per chart over all of its lines.
+  for (TagChart* c : changed) c->stale = true;
+  // Draw only charts scrolled into view: each redraw lays its chart out again, the costliest part
+  // of a refresh. The others are drawn when they scroll in (see the scroll bar connection).
   for (auto& [tag, c] : charts_) {
-    double x0 = std::numeric_limits<double>::max(), x1 = -x0, y0 = x0, y1 = -x0;
-    for (const auto& [source, lines] : c.lines) {
-      for (const QPointF& p : lines.first->points()) {
-        x0 = std::min(x0, p.x());
-        x1 = std::max(x1, p.x());
-        y0 = std::min(y0, p.y());
-        y1 = std::max(y1, p.y());
-      }
+    if (!c.stale || c.view->visibleRegion().isEmpty()) continue;
+    if (c.lines.size() > kMaxDetailedLines) {
+      drawEnvelope(c, store);
+    } else {
+      drawLines(c, store);
     }
-    if (x1 >= x0) fit_axes(c.x, c.y, x0, x1, y0, y1);
+    c.stale = false;
   }
   refreshBreakdown(store);
   status_label_->setText(tr("%1 series, %2 records, %3 lost")
@@ -269,10 +251,162 @@ void TrainerPanel::refresh(const TelemetryStore& store) {
                              .arg(store.lost_total()));
 }
 
+bool TrainerPanel::updateSmoothing(Line& line, const Series& series, double weight) {
+  const bool smoothing_changed = line.weight != weight;
+  if (!smoothing_changed && line.received == series.received && line.compactions == series.compactions) {
+    return false;  // nothing new for this line
+  }
+  const auto& pts = series.points;
+  // Smoothing is an EMA: extend it over new points, recompute only when the weight changed or
+  // the store thinned the series' history.
+  const std::uint64_t fresh = series.received - line.received;
+  if (smoothing_changed || line.compactions != series.compactions || fresh > pts.size() ||
+      line.smoothed.size() + fresh != pts.size()) {
+    line.smoothed.clear();
+    line.ema = line.debias = 0.0;
+  }
+  for (std::size_t i = line.smoothed.size(); i < pts.size(); ++i) {
+    const double v = pts[i].value;
+    if (std::isfinite(v)) {
+      line.ema = line.ema * weight + (1.0 - weight) * v;
+      line.debias = line.debias * weight + (1.0 - weight);
+    }
+    line.smoothed.push_back(std::isfinite(v) && line.debias > 0 ? line.ema / line.debias : v);
+  }
+  line.weight = weight;
+  line.received = series.received;
+  line.compactions = series.compactions;
+  return true;
+}
+
+void TrainerPanel::drawLines(TagChart& c, const TelemetryStore& store) {
+  double x0 = std::numeric_limits<double>::max(), x1 = -x0, y0 = x0, y1 = -x0;
+  for (auto& [source, line] : c.lines) {
+    const auto it = store.series().find({source, c.tag});
+    if (it == store.series().end()) continue;
+    const auto& pts = it->second.points;
+    if (!line.raw) {
+      line.raw = new QLineSeries(c.view);
+      line.smooth = new QLineSeries(c.view);
+      line.raw->setName(QString::fromStdString(source) + " (raw)");
+      line.smooth->setName(QString::fromStdString(source));
+      c.view->chart()->addSeries(line.raw);
+      c.view->chart()->addSeries(line.smooth);
+      for (auto* series : {line.raw, line.smooth}) {
+        series->attachAxis(c.x);
+        series->attachAxis(c.y);
+      }
+      QColor color = QColor::fromHsv(static_cast<int>(std::hash<std::string>{}(source) % 360), 200, 200);
+      line.smooth->setPen(QPen(color, 1));  // width 1: wider pens go through the path stroker
+      color.setAlpha(70);
+      line.raw->setPen(QPen(color, 1));
+    }
+    const std::size_t n = pts.size(), shown = std::min<std::size_t>(n, kMaxChartPoints);
+    QList<QPointF> raw_points, smooth_points;
+    raw_points.reserve(static_cast<qsizetype>(shown));
+    smooth_points.reserve(static_cast<qsizetype>(shown));
+    for (std::size_t k = 0; k < shown; ++k) {
+      // Evenly spaced samples straight from the deque, always including the newest point.
+      const std::size_t i = shown == n ? k : (k == shown - 1 ? n - 1 : k * (n - 1) / (shown - 1));
+      const double x = pts[i].step, raw = pts[i].value, smooth = line.smoothed[i];
+      raw_points.append({x, raw});
+      smooth_points.append({x, smooth});
+      x0 = std::min(x0, x);
+      x1 = std::max(x1, x);
+      if (std::isfinite(raw)) y0 = std::min(y0, raw), y1 = std::max(y1, raw);
+    }
+    line.raw->replace(raw_points);
+    line.smooth->replace(smooth_points);
+  }
+  if (x1 >= x0) fit_axes(c.x, c.y, x0, x1, y0, y1);
+}
+
+void TrainerPanel::drawEnvelope(TagChart& c, const TelemetryStore& store) {
+  // Many sources write this tag (a worker pool): one line per source would cost a chart layout
+  // per source and read as noise. Draw the mean of the smoothed values across sources and their
+  // min-max band, over step buckets.
+  auto* chart = c.view->chart();
+  if (!c.mean) {
+    for (auto& [source, line] : c.lines) {
+      if (line.raw) {
+        chart->removeSeries(line.raw);
+        chart->removeSeries(line.smooth);
+        delete line.raw;
+        delete line.smooth;
+        line.raw = line.smooth = nullptr;
+      }
+    }
+    c.band_upper = new QLineSeries(c.view);
+    c.band_lower = new QLineSeries(c.view);
+    c.band = new QAreaSeries(c.band_upper, c.band_lower);
+    c.band->setColor(QColor(70, 130, 200, 70));
+    c.band->setBorderColor(QColor(70, 130, 200, 120));
+    c.mean = new QLineSeries(c.view);
+    c.mean->setPen(QPen(QColor(30, 80, 160), 1));
+    chart->addSeries(c.band);
+    chart->addSeries(c.mean);
+    for (QAbstractSeries* series : {static_cast<QAbstractSeries*>(c.band), static_cast<QAbstractSeries*>(c.mean)}) {
+      series->attachAxis(c.x);
+      series->attachAxis(c.y);
+    }
+  }
+  double x0 = std::numeric_limits<double>::max(), x1 = -x0;
+  for (const auto& [source, line] : c.lines) {
+    const auto it = store.series().find({source, c.tag});
+    if (it == store.series().end() || it->second.points.empty()) continue;
+    x0 = std::min(x0, it->second.points.front().step);
+    x1 = std::max(x1, it->second.points.back().step);
+  }
+  if (!(x1 >= x0)) return;
+  constexpr int kBuckets = kMaxCrowdedPoints;
+  const double width = std::max((x1 - x0) / kBuckets, 1e-9);
+  std::vector<double> sum(kBuckets, 0.0), lo(kBuckets, std::numeric_limits<double>::max()),
+      hi(kBuckets, -std::numeric_limits<double>::max());
+  std::vector<int> count(kBuckets, 0);
+  for (const auto& [source, line] : c.lines) {
+    const auto it = store.series().find({source, c.tag});
+    if (it == store.series().end()) continue;
+    const auto& pts = it->second.points;
+    // Per source, at most a few samples per bucket are enough for mean and range.
+    const std::size_t stride = std::max<std::size_t>(1, pts.size() / (4 * kBuckets));
+    for (std::size_t i = 0; i < pts.size() && i < line.smoothed.size(); i += stride) {
+      const double v = line.smoothed[i];
+      if (!std::isfinite(v)) continue;
+      const int b = std::clamp(static_cast<int>((pts[i].step - x0) / width), 0, kBuckets - 1);
+      sum[static_cast<std::size_t>(b)] += v;
+      lo[static_cast<std::size_t>(b)] = std::min(lo[static_cast<std::size_t>(b)], v);
+      hi[static_cast<std::size_t>(b)] = std::max(hi[static_cast<std::size_t>(b)], v);
+      ++count[static_cast<std::size_t>(b)];
+    }
+  }
+  QList<QPointF> mean, upper, lower;
+  double y0 = std::numeric_limits<double>::max(), y1 = -y0;
+  for (std::size_t b = 0; b < static_cast<std::size_t>(kBuckets); ++b) {
+    if (count[b] == 0) continue;
+    const double x = x0 + (static_cast<double>(b) + 0.5) * width;
+    mean.append({x, sum[b] / count[b]});
+    upper.append({x, hi[b]});
+    lower.append({x, lo[b]});
+    y0 = std::min(y0, lo[b]);
+    y1 = std::max(y1, hi[b]);
+  }
+  c.mean->setName(tr("mean of %1 sources (smoothed)").arg(c.lines.size()));
+  c.band->setName(tr("min-max across sources"));
+  c.band_upper->replace(upper);
+  c.band_lower->replace(lower);
+  c.mean->replace(mean);
+  chart->legend()->setVisible(true);
+  if (!mean.isEmpty()) fit_axes(c.x, c.y, x0, x1, y0, y1);
+}
+
 void TrainerPanel::refreshBreakdown(const TelemetryStore& store) {
   std::vector<const Series*> parts;
   for (const auto& tag : time_breakdown_tags()) parts.push_back(latest_series(store, tag));
   if (std::any_of(parts.begin(), parts.end(), [](const Series* s) { return s == nullptr; })) return;
+  std::uint64_t received = 0;
+  for (const Series* s : parts) received += s->received + s->compactions;
+  if (received == breakdown_received_) return;  // nothing new since the last draw
+  breakdown_received_ = received;
   std::size_t n = parts[0]->points.size();
   for (const Series* s : parts) n = std::min(n, s->points.size());
   auto* chart = breakdown_->chart();

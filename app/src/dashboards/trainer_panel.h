@@ -11,6 +11,7 @@
 
 class QGridLayout;
 class QLabel;
+class QAreaSeries;
 class QLineSeries;
 class QSlider;
 class QVBoxLayout;
@@ -47,12 +48,32 @@ class TrainerPanel : public QWidget {
   int chartCount() const { return static_cast<int>(charts_.size()); }
 
  private:
+  // One source's line in a tag's chart, with its smoothing kept up to date incrementally.
+  struct Line {
+    QLineSeries* raw = nullptr;
+    QLineSeries* smooth = nullptr;
+    std::uint64_t received = 0;
+    std::uint64_t compactions = 0;
+    double weight = -1.0;
+    std::vector<double> smoothed;  // aligned with the series' points
+    double ema = 0.0, debias = 0.0;
+  };
   struct TagChart {
+    std::string tag;
+    bool stale = true;  // new data not drawn yet
     ChartView* view = nullptr;
     QValueAxis* x = nullptr;
     QValueAxis* y = nullptr;
-    std::map<std::string, std::pair<QLineSeries*, QLineSeries*>> lines;  // source -> raw, smoothed
+    std::map<std::string, Line> lines;  // by source
+    // Many sources: their mean and min-max band instead of a line each.
+    QLineSeries* mean = nullptr;
+    QAreaSeries* band = nullptr;
+    QLineSeries* band_upper = nullptr;
+    QLineSeries* band_lower = nullptr;
   };
+  static bool updateSmoothing(Line& line, const Series& series, double weight);
+  void drawLines(TagChart& chart, const TelemetryStore& store);
+  void drawEnvelope(TagChart& chart, const TelemetryStore& store);
   TagChart& chart(const std::string& tag);
   void refreshBreakdown(const TelemetryStore& store);
 
@@ -67,6 +88,7 @@ class TrainerPanel : public QWidget {
   std::map<std::string, QGridLayout*> groups_;
   std::map<std::string, TagChart> charts_;
   const TelemetryStore* store_ = nullptr;
+  std::uint64_t breakdown_received_ = 0;
 };
 
 }  // namespace fleetscope::app
