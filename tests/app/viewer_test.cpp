@@ -220,7 +220,7 @@ class ViewerTest : public QObject {
     fleetscope::testing::write_object(name, image.bytes());
     app::MainWindow window(Viewer{{name}}.options());
     const QString error = window.attachFromOptions();
-    QVERIFY2(error.contains("format 2.0") && error.contains("reads format 1.1"), qPrintable(error));
+    QVERIFY2(error.contains("format 2.1") && error.contains("reads format 1.1"), qPrintable(error));
     fleetscope::ipc::SharedMemoryMapping::remove(name);
   }
 };

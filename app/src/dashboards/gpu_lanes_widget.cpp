@@ -36,7 +36,8 @@ void GpuLanesWidget::paintEvent(QPaintEvent*) {
   const double span = std::max(now_s_ - t0, 1.0);
   const int label_w = 60, top = 18, bottom = 18;
   p.setPen(palette().text().color());
-  p.drawText(QRect(0, 0, width(), top), Qt::AlignCenter, tr("GPU lanes: which object ran when"));
+  p.drawText(QRect(0, 0, width(), top), Qt::AlignCenter,
+             tr("GPU lanes: which object ran when (red: failed round, dashed: running)"));
   if (gpus.empty()) {
     p.drawText(rect(), Qt::AlignCenter, tr("no rounds yet"));
     return;
@@ -65,7 +66,7 @@ void GpuLanesWidget::paintEvent(QPaintEvent*) {
     if (r.width() > 60) {
       p.setPen(Qt::black);
       p.drawText(r.adjusted(3, 0, -2, 0), Qt::AlignVCenter | Qt::AlignLeft,
-                 p.fontMetrics().elidedText(QString::fromStdString(l.object_code), Qt::ElideRight, r.width() - 5));
+                 p.fontMetrics().elidedText(QString::fromStdString(l.object_code), Qt::ElideLeft, r.width() - 5));
     }
   }
   p.setPen(palette().text().color());
