@@ -8,26 +8,13 @@
 #include <new>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/fixed_text.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 #include "fleetscope/ipc/shared_access.hpp"
 
 namespace fleetscope::ipc {
 namespace {
-
-template <std::size_t N>
-void copy_name(char (&field)[N], std::string_view value, const char* what) {
-  if (value.size() >= N) {
-    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " '" + std::string(value) +
-                                                        "' is longer than " +
-                                                        std::to_string(N - 1) + " bytes");
-  }
-  if (value.find('\0') != std::string_view::npos) {
-    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " contains a NUL byte");
-  }
-  std::memset(field, 0, N);
-  std::memcpy(field, value.data(), value.size());
-}
 
 // Removes `name` if it belongs to a writer that is gone or closed it; never a live writer's.
 void remove_if_stale(const std::string& name) {
@@ -105,7 +92,7 @@ SegmentWriter::SegmentWriter(const WriterOptions& options)
     h->telemetry_offset = 0;
     h->telemetry_size = 0;
   }
-  copy_name(h->name, name_, "segment name");
+  copy_fixed_text(h->name, name_, "segment name");
   h->created_unix_ns = unix_time_ns();
 
   PoseRecord identity{};
@@ -168,7 +155,7 @@ std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const Li
     }
   }
   ModelRecord record{};
-  copy_name(record.name, name, "model name");
+  copy_fixed_text(record.name, name, "model name");
   record.first_visual = visual_count_;
   record.link_count = static_cast<std::uint32_t>(visuals.size());
 
@@ -209,7 +196,7 @@ std::uint32_t SegmentWriter::spawn_robot(std::string_view name, std::uint32_t mo
   }
   const auto slot = static_cast<std::uint32_t>(free_slot - slot_used_.begin());
   RobotSlot record{};
-  copy_name(record.name, name, "robot name");
+  copy_fixed_text(record.name, name, "robot name");
   record.in_use = 1;
   record.model_index = model;
   record.spawn_id = next_spawn_id_++;

@@ -4,25 +4,12 @@
 #include <new>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/fixed_text.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/ipc/shared_access.hpp"
 
 namespace fleetscope::ipc {
 namespace {
-
-template <std::size_t N>
-void copy_text(char (&field)[N], std::string_view value, const char* what) {
-  if (value.size() >= N) {
-    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " '" + std::string(value) +
-                                                        "' is longer than " +
-                                                        std::to_string(N - 1) + " bytes");
-  }
-  if (value.find('\0') != std::string_view::npos) {
-    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " contains a NUL byte");
-  }
-  std::memset(field, 0, N);
-  std::memcpy(field, value.data(), value.size());
-}
 
 // Copies everything of a seqlocked record after its 8-byte sequence word.
 template <typename Row>
@@ -70,7 +57,7 @@ std::uint32_t TelemetryWriter::tag(std::string_view name) {
   }
   auto* record = reinterpret_cast<TagRecord*>(section_.data() + layout_.tags_offset) + tag_count_;
   // Written once, before tag_count makes it visible; never changed after.
-  copy_text(record->name, name, "scalar tag");
+  copy_fixed_text(record->name, name, "scalar tag");
   const std::uint32_t id = tag_count_++;
   // SYNC POINT WRITE (tags): the name is complete before a reader can count it.
   header().tag_count.store(tag_count_, std::memory_order_release);
@@ -136,7 +123,7 @@ void TelemetryWriter::worker(const WorkerReport& report) {
     throw SegmentError(ErrorCode::kInvalidArgument, "unknown worker state");
   }
   WorkerRow local{};
-  copy_text(local.host, report.host, "worker host");
+  copy_fixed_text(local.host, report.host, "worker host");
   const std::uint32_t row = is_new ? worker_count_ : it->second;
   // The start time pins the pid against reuse; look it up once per pid, not per report.
   auto& start = worker_start_[row];
@@ -180,7 +167,7 @@ void TelemetryWriter::job(const JobReport& report) {
     throw SegmentError(ErrorCode::kInvalidArgument, "a job's object code must not be empty");
   }
   JobRow local{};
-  copy_text(local.object_code, report.object_code, "job object code");
+  copy_fixed_text(local.object_code, report.object_code, "job object code");
   local.target_count = report.target_count;
   local.collected_count = report.collected_count;
   local.rounds_done = report.rounds_done;

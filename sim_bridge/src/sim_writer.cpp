@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/fixed_text.hpp"
 
 namespace fleetscope {
 namespace {
@@ -34,20 +35,9 @@ ipc::WriterOptions writer_options(const WriterConfig& c) {
   return o;
 }
 
-template <std::size_t N>
-void copy_text(char (&field)[N], const std::string& value, const char* what) {
-  if (value.size() >= N) {
-    throw SegmentError(ErrorCode::kInvalidArgument, std::string(what) + " '" + value +
-                                                        "' is longer than " + std::to_string(N - 1) +
-                                                        " bytes");
-  }
-  std::memset(field, 0, N);
-  std::memcpy(field, value.data(), value.size());
-}
-
 ipc::LinkVisual to_record(const LinkVisualDesc& d) {
   ipc::LinkVisual v{};
-  copy_text(v.link_name, d.name, "link name");
+  ipc::copy_fixed_text(v.link_name, d.name, "link name");
   v.shape = static_cast<std::uint32_t>(d.shape);
   for (int i = 0; i < 3; ++i) {
     v.dims[i] = d.dims[i];
@@ -61,7 +51,7 @@ ipc::LinkVisual to_record(const LinkVisualDesc& d) {
   if (d.shape == ipc::Shape::kMesh && d.mesh_path.empty()) {
     throw SegmentError(ErrorCode::kInvalidArgument, "link '" + d.name + "' is a mesh without a path");
   }
-  copy_text(v.mesh_path, d.mesh_path, "mesh path");
+  ipc::copy_fixed_text(v.mesh_path, d.mesh_path, "mesh path");
   return v;
 }
 

@@ -14,6 +14,7 @@
 
 #include "fleetscope/ipc/layout.hpp"
 #include "fleetscope/ipc/telemetry_format.hpp"
+#include "fleetscope/ipc/telemetry_records.hpp"
 
 namespace fleetscope::ipc {
 
@@ -32,34 +33,6 @@ struct ScalarCursor {
   std::uint64_t next = 0;
   bool started = false;
   std::uint64_t lost = 0;  // records overwritten before this reader took them, in total
-};
-
-struct WorkerRowRead {
-  std::uint32_t worker_id = 0;
-  pid_t pid = 0;
-  std::uint64_t start_ticks = 0;
-  std::string host;
-  WorkerState state = WorkerState::kStarting;
-  std::uint32_t chunk_size = 0;
-  std::uint64_t steps = 0;
-  double steps_per_s = 0.0;
-  double exec_s = 0.0;
-  double ipc_s = 0.0;
-  std::uint64_t heartbeat_ns = 0;  // CLOCK_MONOTONIC
-  std::uint32_t restarts = 0;
-};
-
-struct JobRowRead {
-  std::string object_code;
-  std::uint64_t target_count = 0;
-  std::uint64_t collected_count = 0;
-  std::uint32_t rounds_done = 0;
-  std::uint32_t rounds_failed = 0;
-  std::uint32_t rounds_retried = 0;
-  std::int32_t gpu = -1;
-  std::uint64_t last_seed = 0;
-  JobState state = JobState::kQueued;
-  std::uint64_t updated_ns = 0;
 };
 
 const char* worker_state_name(WorkerState state);
