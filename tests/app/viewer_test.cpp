@@ -218,10 +218,13 @@ class ViewerTest : public QObject {
     auto image = fleetscope::testing::copy_segment(c.name);
     image.header().abi_major = 2;
     fleetscope::testing::write_object(name, image.bytes());
+    struct RemoveAtEnd {  // also when a check fails and returns early
+      std::string name;
+      ~RemoveAtEnd() { fleetscope::ipc::SharedMemoryMapping::remove(name); }
+    } remove_at_end{name};
     app::MainWindow window(Viewer{{name}}.options());
     const QString error = window.attachFromOptions();
     QVERIFY2(error.contains("format 2.1") && error.contains("reads format 1.1"), qPrintable(error));
-    fleetscope::ipc::SharedMemoryMapping::remove(name);
   }
 };
 

@@ -102,6 +102,7 @@ QString EnvPoolPanel::summaryText() const { return summary_->text(); }
 void EnvPoolPanel::refresh(const TelemetryStore& store) {
   store_ = &store;
   model_->setWorkers(store.workers());
+  if (++refreshes_ % 10 == 0) table_->resizeColumnsToContents();  // numbers grow; not every update
   int counts[ipc::kWorkerStateCount] = {};
   for (const auto& w : model_->workers()) ++counts[static_cast<int>(w.state)];
   QStringList parts;

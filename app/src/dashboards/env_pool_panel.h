@@ -42,6 +42,7 @@ class EnvPoolPanel : public QWidget {
   QBarCategoryAxis* timing_x_;
   QValueAxis* timing_y_;
   const TelemetryStore* store_ = nullptr;
+  unsigned refreshes_ = 0;
 };
 
 }  // namespace fleetscope::app
