@@ -10,7 +10,8 @@
 namespace fleetscope::app {
 namespace {
 
-constexpr double kWriterCheckEvery_s = 0.5;   // writer restarts and worker processes
+constexpr double kWriterCheckEvery_s = 1.0;   // writer restarts and worker processes
+constexpr double kRowsEvery_s = 0.3;          // worker and job rows (scalars: every poll)
 constexpr double kThroughputEvery_s = 1.0;
 constexpr std::size_t kMaxThroughputPoints = 3600;
 constexpr double kEtaWindow_s = 120.0;
@@ -41,7 +42,7 @@ bool TelemetryStore::attach(const std::string& name) {
   }
   auto telemetry = ipc::TelemetryReader::of(segment);
   const std::uint64_t created = segment.info().created_unix_ns;
-  Source source{name, std::move(segment), *telemetry, {}, {}, created, false};
+  Source source{name, std::move(segment), *telemetry, {}, {}, created, false, -1.0, -1.0};
   // The TelemetryReader points into the mapping, which a move of the reader does not relocate.
   sources_.emplace(name, std::move(source));
   errors_.erase(name);
@@ -145,7 +146,12 @@ void TelemetryStore::read_source(Source& source, PollResult& result, double now)
   result.records += samples.size();
   received_total_ += samples.size();
 
-  const bool check = now - last_check_s_ >= kWriterCheckEvery_s;
+  // Rows carry their own heartbeat times, so reading them a few times a second loses nothing
+  // the panels show; the scalar ring is drained on every poll.
+  if (now - source.rows_read_s < kRowsEvery_s) return;
+  source.rows_read_s = now;
+  const bool check = now - source.liveness_checked_s >= kWriterCheckEvery_s;
+  if (check) source.liveness_checked_s = now;
   for (const auto& row : source.telemetry.workers()) {
     auto& [latest, history] = workers_[{source.name, row.worker_id}];
     if (row.steps != history.last_steps || history.samples.empty()) {

@@ -111,6 +111,8 @@ class TelemetryStore {
     std::vector<std::string> tags;
     std::uint64_t created_unix_ns = 0;
     bool writer_gone = false;
+    double rows_read_s = -1.0;
+    double liveness_checked_s = -1.0;  // worker processes last looked up
   };
   struct WorkerHistory {
     std::uint64_t last_steps = 0;
