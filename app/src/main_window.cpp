@@ -55,7 +55,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
         return names;
       },
       this);
-  usage_ = new ProcessUsage();
+  usage_ = std::make_unique<ProcessUsage>();
   started_ns_ = ipc::monotonic_ns();
 
   auto* file = menuBar()->addMenu(tr("&File"));
@@ -99,7 +99,6 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
 }
 
 MainWindow::~MainWindow() {
-  delete usage_;
   // Children first: their segments close while the scene still reads them (no dead flashes).
   if (demo_) demo_->stop();
   // The scene's GL resources go while the view's context still exists.

@@ -69,7 +69,7 @@ class MainWindow : public QMainWindow {
   std::unique_ptr<KpiLogger> kpi_;
   DashboardWindow* dashboards_;
   DemoChildren* demo_ = nullptr;
-  ProcessUsage* usage_;
+  std::unique_ptr<ProcessUsage> usage_;
   std::uint64_t started_ns_;
 };
 
