@@ -9,6 +9,7 @@
 #include <QDir>
 #include <QFile>
 #include <QImage>
+#include <QLineSeries>
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -112,6 +113,15 @@ class DashboardsTest : public QObject {
     QCOMPARE(window.trainer()->tileText("rollout/episodes_per_s"), QString("12.4"));
     QCOMPARE(window.trainer()->tileText("train/update_time_s"), QString("12.5 ms"));
     QTRY_VERIFY_WITH_TIMEOUT(window.trainer()->chartFor("train/loss_policy") != nullptr, 5000);
+    // A chart in view is drawn: its smoothed line holds the published point.
+    auto drawn_points = [&](const char* tag) {
+      int most = 0;
+      for (auto* series : window.trainer()->chartFor(tag)->chart()->series()) {
+        if (auto* line = qobject_cast<QLineSeries*>(series)) most = std::max(most, line->count());
+      }
+      return most;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(drawn_points("rollout/reward_mean"), 1, 5000);
 
     const auto* workers = window.envPool()->model();
     QTRY_COMPARE_WITH_TIMEOUT(workers->rowCount(), 3, 5000);

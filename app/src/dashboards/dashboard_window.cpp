@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <QCoreApplication>
 #include <QDir>
 #include <QEvent>
 #include <QFileDialog>
@@ -135,7 +136,12 @@ QStringList DashboardWindow::savePanels(const QString& dir) {
   const int current = tabs_->currentIndex();
   for (int i = 0; i < tabs_->count(); ++i) {
     tabs_->setCurrentIndex(i);
+    // Lay the panel out, draw what is in view, and let the charts render before the grab.
+    QCoreApplication::processEvents();
     refreshNow();
+    QCoreApplication::processEvents();
+    refreshNow();
+    QCoreApplication::processEvents();
     QWidget* panel = tabs_->widget(i);
     const QString path = QDir(dir).filePath(QString("%1.png").arg(kPanelFiles[i]));
     if (!panel->grab().save(path, "PNG")) throw std::runtime_error("cannot write '" + path.toStdString() + "'");

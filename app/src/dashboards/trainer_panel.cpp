@@ -134,6 +134,7 @@ TrainerPanel::TrainerPanel(QWidget* parent) : QWidget(parent) {
   });
 
   auto* scroll = new QScrollArea(this);
+  scroll_ = scroll;
   scroll->setWidgetResizable(true);
   auto* content = new QWidget(scroll);
   groups_layout_ = new QVBoxLayout(content);
@@ -236,7 +237,7 @@ void TrainerPanel::refresh(const TelemetryStore& store) {
   // Draw only charts scrolled into view: each redraw lays its chart out again, the costliest part
   // of a refresh. The others are drawn when they scroll in (see the scroll bar connection).
   for (auto& [tag, c] : charts_) {
-    if (!c.stale || c.view->visibleRegion().isEmpty()) continue;
+    if (!c.stale || !inView(c.view)) continue;
     if (c.lines.size() > kMaxDetailedLines) {
       drawEnvelope(c, store);
     } else {
@@ -249,6 +250,14 @@ void TrainerPanel::refresh(const TelemetryStore& store) {
                              .arg(store.series().size())
                              .arg(store.received_total())
                              .arg(store.lost_total()));
+}
+
+bool TrainerPanel::inView(const QWidget* chart) const {
+  // Geometry, not the paint system's visible region: right after a tab switch or a new chart's
+  // layout, this is already right.
+  const QWidget* viewport = scroll_->viewport();
+  if (!isVisible() || !chart->isVisibleTo(this)) return false;
+  return QRect(chart->mapTo(viewport, QPoint(0, 0)), chart->size()).intersects(viewport->rect());
 }
 
 bool TrainerPanel::updateSmoothing(Line& line, const Series& series, double weight) {

@@ -11,6 +11,7 @@
 
 class QGridLayout;
 class QLabel;
+class QScrollArea;
 class QAreaSeries;
 class QLineSeries;
 class QSlider;
@@ -72,6 +73,7 @@ class TrainerPanel : public QWidget {
     QLineSeries* band_lower = nullptr;
   };
   static bool updateSmoothing(Line& line, const Series& series, double weight);
+  bool inView(const QWidget* chart) const;
   void drawLines(TagChart& chart, const TelemetryStore& store);
   void drawEnvelope(TagChart& chart, const TelemetryStore& store);
   TagChart& chart(const std::string& tag);
@@ -85,6 +87,7 @@ class TrainerPanel : public QWidget {
   QValueAxis* breakdown_x_;
   QValueAxis* breakdown_y_;
   QVBoxLayout* groups_layout_;
+  QScrollArea* scroll_;
   std::map<std::string, QGridLayout*> groups_;
   std::map<std::string, TagChart> charts_;
   const TelemetryStore* store_ = nullptr;
