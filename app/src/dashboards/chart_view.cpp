@@ -7,6 +7,8 @@
 #include <QMenu>
 #include <QMessageBox>
 #include <QTextStream>
+#include <QValueAxis>
+#include <cmath>
 
 namespace fleetscope::app {
 namespace {
@@ -47,6 +49,23 @@ QList<QPointF> thin_points(const std::vector<QPointF>& points, int max_points) {
   for (int i = 0; i < max_points; ++i) out.append(points[static_cast<std::size_t>(i * stride + 0.5)]);
   out.back() = points.back();
   return out;
+}
+
+void fit_axis(QValueAxis* axis, double lo, double hi, double headroom) {
+  if (!(hi > lo)) {
+    lo -= 0.5;
+    hi += 0.5;
+  }
+  const double span = hi - lo;
+  const bool fits = axis->min() <= lo && axis->max() >= hi;
+  const bool snug = axis->max() - axis->min() <= span * (1.0 + 2.0 * headroom) + 1e-12;
+  if (fits && snug) return;
+  // A step of 1, 2 or 5 times a power of ten, about a tenth of the span.
+  const double raw = span * (1.0 + headroom) / 10.0;
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  const double m = raw / power;
+  const double unit = (m < 1.5 ? 1.0 : m < 3.5 ? 2.0 : m < 7.5 ? 5.0 : 10.0) * power;
+  axis->setRange(std::floor(lo / unit) * unit, std::ceil((hi + span * headroom) / unit) * unit);
 }
 
 ChartView::ChartView(const QString& title, QWidget* parent) : QChartView(parent) {

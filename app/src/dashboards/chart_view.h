@@ -8,6 +8,8 @@
 #include <functional>
 #include <vector>
 
+class QValueAxis;
+
 namespace fleetscope::app {
 
 struct ExportSeries {
@@ -20,6 +22,11 @@ struct ExportSeries {
 QString series_csv(const std::vector<ExportSeries>& series);
 // At most `max_points` of `points`, evenly spaced, always keeping the last.
 QList<QPointF> thin_points(const std::vector<QPointF>& points, int max_points);
+
+// Sets `axis` to [lo, hi] rounded out to round numbers with `headroom` (a fraction of the span)
+// above, and keeps its range while the data still fills most of it: a range change relays the
+// axis labels out, milliseconds each on software rendering, so it should happen now and then.
+void fit_axis(QValueAxis* axis, double lo, double hi, double headroom);
 
 class ChartView : public QChartView {
   Q_OBJECT

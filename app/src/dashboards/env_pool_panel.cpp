@@ -124,8 +124,8 @@ void EnvPoolPanel::refresh(const TelemetryStore& store) {
   }
   throughput_line_->replace(thin_points(points, 400));
   if (!points.empty()) {
-    throughput_x_->setRange(points.front().x(), std::max(points.back().x(), points.front().x() + 1.0));
-    throughput_y_->setRange(0.0, y1 * 1.1);
+    fit_axis(throughput_x_, points.front().x(), points.back().x(), 0.2);
+    fit_axis(throughput_y_, 0.0, y1, 0.1);
   }
   QStringList categories;
   QList<qreal> exec, ipc;
@@ -145,7 +145,7 @@ void EnvPoolPanel::refresh(const TelemetryStore& store) {
   ipc_set_->remove(0, ipc_set_->count());
   exec_set_->append(exec);
   ipc_set_->append(ipc);
-  timing_y_->setRange(0.0, top * 1.15);
+  fit_axis(timing_y_, 0.0, top, 0.1);
 }
 
 }  // namespace fleetscope::app

@@ -21,11 +21,11 @@
 namespace fleetscope::app {
 namespace {
 
-constexpr int kMaxChartPoints = 400;
+constexpr int kMaxChartPoints = 200;  // a chart is about 500 px wide; each point costs in every relayout
 // A chart with more sources than this (a worker pool writing one tag each) draws the mean and the
 // min-max band across its sources instead of a line each.
 constexpr std::size_t kMaxDetailedLines = 8;
-constexpr int kMaxCrowdedPoints = 120;
+constexpr int kMaxCrowdedPoints = 100;
 
 std::string prefix_of(const std::string& tag) {
   const auto slash = tag.find('/');
@@ -33,15 +33,8 @@ std::string prefix_of(const std::string& tag) {
 }
 
 void fit_axes(QValueAxis* x, QValueAxis* y, double x0, double x1, double y0, double y1) {
-  if (!(x1 > x0)) x1 = x0 + 1.0;
-  if (!(y1 > y0)) {
-    y0 -= 0.5;
-    y1 += 0.5;
-  }
-  const double pad = (y1 - y0) * 0.05;
-  // A range change lays out every line of the chart again: skip it when nothing moved.
-  if (x->min() != x0 || x->max() != x1) x->setRange(x0, x1);
-  if (y->min() != y0 - pad || y->max() != y1 + pad) y->setRange(y0 - pad, y1 + pad);
+  fit_axis(x, x0, x1, 0.2);  // room to grow: steps only increase
+  fit_axis(y, y0, y1, 0.1);
 }
 
 // The series of `tag` with the most recent data (several sources may write the same tag).
@@ -231,7 +224,17 @@ void TrainerPanel::refresh(const TelemetryStore& store) {
   for (const auto& [key, series] : store.series()) {
     if (series.points.empty()) continue;
     TagChart& c = chart(key.second);
-    if (updateSmoothing(c.lines[key.first], series, weight)) changed.insert(&c);
+    Line& line = c.lines[key.first];
+    if (c.lines.size() > kMaxDetailedLines) {
+      // An envelope chart draws raw values: no per-line smoothing to keep up.
+      if (line.received != series.received || line.compactions != series.compactions) {
+        line.received = series.received;
+        line.compactions = series.compactions;
+        changed.insert(&c);
+      }
+    } else if (updateSmoothing(line, series, weight)) {
+      changed.insert(&c);
+    }
   }
   for (TagChart* c : changed) c->stale = true;
   // Draw only charts scrolled into view: each redraw lays its chart out again, the costliest part
@@ -332,8 +335,8 @@ void TrainerPanel::drawLines(TagChart& c, const TelemetryStore& store) {
 
 void TrainerPanel::drawEnvelope(TagChart& c, const TelemetryStore& store) {
   // Many sources write this tag (a worker pool): one line per source would cost a chart layout
-  // per source and read as noise. Draw the mean of the smoothed values across sources and their
-  // min-max band, over step buckets.
+  // per source and read as noise. Draw the mean across sources and their min-max band, over step
+  // buckets (of the raw values: the bucket mean already smooths).
   auto* chart = c.view->chart();
   if (!c.mean) {
     for (auto& [source, line] : c.lines) {
@@ -378,8 +381,8 @@ void TrainerPanel::drawEnvelope(TagChart& c, const TelemetryStore& store) {
     const auto& pts = it->second.points;
     // Per source, at most a few samples per bucket are enough for mean and range.
     const std::size_t stride = std::max<std::size_t>(1, pts.size() / (4 * kBuckets));
-    for (std::size_t i = 0; i < pts.size() && i < line.smoothed.size(); i += stride) {
-      const double v = line.smoothed[i];
+    for (std::size_t i = 0; i < pts.size(); i += stride) {
+      const double v = pts[i].value;
       if (!std::isfinite(v)) continue;
       const int b = std::clamp(static_cast<int>((pts[i].step - x0) / width), 0, kBuckets - 1);
       sum[static_cast<std::size_t>(b)] += v;
@@ -399,12 +402,16 @@ void TrainerPanel::drawEnvelope(TagChart& c, const TelemetryStore& store) {
     y0 = std::min(y0, lo[b]);
     y1 = std::max(y1, hi[b]);
   }
-  c.mean->setName(tr("mean of %1 sources (smoothed)").arg(c.lines.size()));
-  c.band->setName(tr("min-max across sources"));
+  // Names and the legend change the chart's layout: touch them only when the count changes.
+  const QString mean_name = tr("mean of %1 sources").arg(c.lines.size());
+  if (c.mean->name() != mean_name) {
+    c.mean->setName(mean_name);
+    c.band->setName(tr("min-max across sources"));
+    chart->legend()->setVisible(true);
+  }
   c.band_upper->replace(upper);
   c.band_lower->replace(lower);
   c.mean->replace(mean);
-  chart->legend()->setVisible(true);
   if (!mean.isEmpty()) fit_axes(c.x, c.y, x0, x1, y0, y1);
 }
 
@@ -450,8 +457,8 @@ void TrainerPanel::refreshBreakdown(const TelemetryStore& store) {
       top = std::max(top, base[i]);
     }
     auto* area = static_cast<QAreaSeries*>(chart->series()[k]);
-    area->lowerSeries()->replace(thin_points(lower_points, 300));
-    area->upperSeries()->replace(thin_points(upper_points, 300));
+    area->lowerSeries()->replace(thin_points(lower_points, kMaxChartPoints));
+    area->upperSeries()->replace(thin_points(upper_points, kMaxChartPoints));
   }
   if (n > 0) {
     fit_axes(breakdown_x_, breakdown_y_, steps.front(), steps.back(), 0.0, top);

@@ -104,8 +104,8 @@ void ViewerKpiPanel::redraw() {
       }
       series->replace(thin_points(points, 400));
     }
-    c.x->setRange(samples_.front().time_s, std::max(samples_.back().time_s, samples_.front().time_s + 1.0));
-    c.y->setRange(0.0, top > 0 ? top * 1.15 : 1.0);
+    fit_axis(c.x, samples_.front().time_s, samples_.back().time_s, 0.2);
+    fit_axis(c.y, 0.0, top > 0 ? top : 1.0, 0.1);
   }
 }
 
