@@ -29,12 +29,7 @@ void remove_if_stale(const std::string& name) {
   }
 }
 
-std::uint64_t telemetry_bytes(const WriterOptions& options) {
-  return options.telemetry ? compute_telemetry_layout(*options.telemetry).size : 0;
-}
-
-SharedMemoryMapping create_mapping(const WriterOptions& options, const Layout& layout) {
-  const std::uint64_t total = layout.total_size + telemetry_bytes(options);
+SharedMemoryMapping create_mapping(const WriterOptions& options, std::uint64_t total) {
   try {
     return SharedMemoryMapping::create_exclusive(options.name, total);
   } catch (const SegmentError& e) {
@@ -55,9 +50,13 @@ SharedMemoryMapping create_mapping(const WriterOptions& options, const Layout& l
 }  // namespace
 
 SegmentWriter::SegmentWriter(const WriterOptions& options)
+    : SegmentWriter(options, options.telemetry ? std::optional(compute_telemetry_layout(*options.telemetry))
+                                               : std::nullopt) {}
+
+SegmentWriter::SegmentWriter(const WriterOptions& options, const std::optional<TelemetryLayout>& telemetry)
     : name_(options.name),
       layout_(compute_layout(options.capacities)),
-      mapping_(create_mapping(options, layout_)),
+      mapping_(create_mapping(options, layout_.total_size + (telemetry ? telemetry->size : 0))),
       slot_used_(layout_.capacities.robots, 0),
       last_written_frame_(layout_.capacities.robots, 0) {
   std::byte* base = mapping_.bytes().data();
@@ -70,7 +69,7 @@ SegmentWriter::SegmentWriter(const WriterOptions& options)
   h->abi_major = kAbiMajor;
   h->abi_minor = kAbiMinor;
   h->header_size = sizeof(SegmentHeader);
-  h->total_size = layout_.total_size + telemetry_bytes(options);
+  h->total_size = layout_.total_size + (telemetry ? telemetry->size : 0);
   h->robot_capacity = layout_.capacities.robots;
   h->link_capacity = layout_.capacities.links_per_robot;
   h->model_capacity = layout_.capacities.models;
@@ -82,12 +81,10 @@ SegmentWriter::SegmentWriter(const WriterOptions& options)
   h->robots_offset = layout_.robots_offset;
   h->blocks_offset = layout_.blocks_offset;
   h->block_stride = layout_.block_stride;
-  if (options.telemetry) {
-    const TelemetryLayout telemetry_layout = compute_telemetry_layout(*options.telemetry);
+  if (telemetry) {
     h->telemetry_offset = layout_.total_size;
-    h->telemetry_size = telemetry_layout.size;
-    telemetry_.emplace(mapping_.bytes().subspan(layout_.total_size, telemetry_layout.size), telemetry_layout,
-                       h->heartbeat_ns);
+    h->telemetry_size = telemetry->size;
+    telemetry_.emplace(mapping_.bytes().subspan(layout_.total_size, telemetry->size), *telemetry, h->heartbeat_ns);
   } else {
     h->telemetry_offset = 0;
     h->telemetry_size = 0;

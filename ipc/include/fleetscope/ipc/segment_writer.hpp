@@ -67,6 +67,8 @@ class SegmentWriter {
   bool closed() const noexcept { return closed_; }
 
  private:
+  // `telemetry` is options.telemetry's layout, computed once by the public constructor.
+  SegmentWriter(const WriterOptions& options, const std::optional<TelemetryLayout>& telemetry);
   SegmentHeader& header() const noexcept;
   std::byte* block(std::uint32_t slot) const noexcept;
 
