@@ -13,7 +13,8 @@ KpiLogger::KpiLogger(const QString& path) : file_(path) {
   }
 }
 
-void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, const TelemetryFigures& telemetry) {
+void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, double cpu_percent, double rss_mib,
+                      const TelemetryFigures& telemetry) {
   QJsonObject o;
   o["time"] = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
   o["fps"] = s.fps;
@@ -24,11 +25,11 @@ void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, co
   o["instances"] = static_cast<qint64>(instances);
   o["latency_ms_p50"] = s.latency_ms_p50;
   o["latency_ms_p99"] = s.latency_ms_p99;
-  o["cpu_percent"] = usage_.cpu_percent();
+  o["cpu_percent"] = cpu_percent;
   o["telemetry_cpu_percent"] = telemetry.cpu_percent;
   o["telemetry_records"] = static_cast<qint64>(telemetry.received);
   o["telemetry_lost"] = static_cast<qint64>(telemetry.lost);
-  o["rss_mib"] = ProcessUsage::rss_bytes() / 1048576.0;
+  o["rss_mib"] = rss_mib;
   file_.write(QJsonDocument(o).toJson(QJsonDocument::Compact));
   file_.write("\n");
   file_.flush();

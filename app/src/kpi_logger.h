@@ -4,9 +4,9 @@
 
 #include <QFile>
 #include <QString>
+#include <cstdint>
 
 #include "fleetscope/render/frame_statistics.hpp"
-#include "process_usage.h"
 
 namespace fleetscope::app {
 
@@ -20,11 +20,12 @@ class KpiLogger {
     std::uint64_t received = 0;
     std::uint64_t lost = 0;
   };
-  void write(const render::FrameSummary& summary, std::uint64_t instances, const TelemetryFigures& telemetry);
+  // `cpu_percent` (of one core) and `rss_mib` as the caller measured them for the same second.
+  void write(const render::FrameSummary& summary, std::uint64_t instances, double cpu_percent, double rss_mib,
+             const TelemetryFigures& telemetry);
 
  private:
   QFile file_;
-  ProcessUsage usage_;
 };
 
 }  // namespace fleetscope::app

@@ -176,11 +176,6 @@ void MainWindow::onSummary(const render::FrameSummary& s) {
                             .arg(s.latency_ms_p99, 0, 'f', 1)
                             .arg(live_->scene().instance_count());
   if (text != stats_label_->text()) stats_label_->setText(text);
-  const double telemetry_cpu = dashboards_->takeCpuPercent();
-  if (kpi_) {
-    kpi_->write(s, live_->scene().instance_count(),
-                {telemetry_cpu, dashboards_->store().received_total(), dashboards_->store().lost_total()});
-  }
   ViewerKpiSample sample;
   sample.time_s = (ipc::monotonic_ns() - started_ns_) / 1e9;
   sample.fps = s.fps;
@@ -189,9 +184,13 @@ void MainWindow::onSummary(const render::FrameSummary& s) {
   sample.latency_p50_ms = s.latency_ms_p50;
   sample.latency_p99_ms = s.latency_ms_p99;
   sample.cpu_percent = usage_->cpu_percent();
-  sample.telemetry_cpu_percent = telemetry_cpu;
+  sample.telemetry_cpu_percent = dashboards_->takeCpuPercent();
   sample.rss_mib = ProcessUsage::rss_bytes() / 1048576.0;
   sample.dirty_links = s.dirty_links_per_frame;
+  if (kpi_) {
+    kpi_->write(s, live_->scene().instance_count(), sample.cpu_percent, sample.rss_mib,
+                {sample.telemetry_cpu_percent, dashboards_->store().received_total(), dashboards_->store().lost_total()});
+  }
   dashboards_->viewerKpis()->addSample(sample);
 }
 

@@ -49,19 +49,18 @@ const Series* latest_series(const TelemetryStore& store, const std::string& tag)
 
 }  // namespace
 
+double Smoother::add(double value) {
+  if (!std::isfinite(value)) return value;
+  ema_ = ema_ * weight_ + (1.0 - weight_) * value;
+  debias_ = debias_ * weight_ + (1.0 - weight_);
+  return debias_ > 0 ? ema_ / debias_ : value;
+}
+
 std::vector<double> smooth_values(const std::vector<double>& values, double weight) {
   std::vector<double> out;
   out.reserve(values.size());
-  double last = 0.0, debias = 0.0;
-  for (double v : values) {
-    if (!std::isfinite(v)) {
-      out.push_back(v);
-      continue;
-    }
-    last = last * weight + (1.0 - weight) * v;
-    debias = debias * weight + (1.0 - weight);
-    out.push_back(debias > 0 ? last / debias : v);
-  }
+  Smoother smoother(weight);
+  for (double v : values) out.push_back(smoother.add(v));
   return out;
 }
 
@@ -275,16 +274,9 @@ bool TrainerPanel::updateSmoothing(Line& line, const Series& series, double weig
   if (smoothing_changed || line.compactions != series.compactions || fresh > pts.size() ||
       line.smoothed.size() + fresh != pts.size()) {
     line.smoothed.clear();
-    line.ema = line.debias = 0.0;
+    line.smoother = Smoother(weight);
   }
-  for (std::size_t i = line.smoothed.size(); i < pts.size(); ++i) {
-    const double v = pts[i].value;
-    if (std::isfinite(v)) {
-      line.ema = line.ema * weight + (1.0 - weight) * v;
-      line.debias = line.debias * weight + (1.0 - weight);
-    }
-    line.smoothed.push_back(std::isfinite(v) && line.debias > 0 ? line.ema / line.debias : v);
-  }
+  for (std::size_t i = line.smoothed.size(); i < pts.size(); ++i) line.smoothed.push_back(line.smoother.add(pts[i].value));
   line.weight = weight;
   line.received = series.received;
   line.compactions = series.compactions;

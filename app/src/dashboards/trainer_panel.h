@@ -22,7 +22,18 @@ namespace fleetscope::app {
 
 class ChartView;
 
-// TensorBoard's smoothing: a debiased exponential moving average with weight `weight` in [0, 1).
+// TensorBoard's smoothing, one value at a time: a debiased exponential moving average with weight
+// in [0, 1). Non-finite values pass through and leave the average alone.
+class Smoother {
+ public:
+  explicit Smoother(double weight = 0.0) : weight_(weight) {}
+  double add(double value);
+
+ private:
+  double weight_;
+  double ema_ = 0.0;
+  double debias_ = 0.0;
+};
 std::vector<double> smooth_values(const std::vector<double>& values, double weight);
 
 struct TileSpec {
@@ -57,7 +68,7 @@ class TrainerPanel : public QWidget {
     std::uint64_t compactions = 0;
     double weight = -1.0;
     std::vector<double> smoothed;  // aligned with the series' points
-    double ema = 0.0, debias = 0.0;
+    Smoother smoother;
   };
   struct TagChart {
     std::string tag;
