@@ -42,7 +42,7 @@ bool TelemetryStore::attach(const std::string& name) {
   }
   auto telemetry = ipc::TelemetryReader::of(segment);
   const std::uint64_t created = segment.info().created_unix_ns;
-  Source source{name, std::move(segment), *telemetry, {}, {}, created, false, -1.0, -1.0};
+  Source source{name, std::move(segment), *telemetry, {}, {}, created, -1.0, -1.0};
   // The TelemetryReader points into the mapping, which a move of the reader does not relocate.
   sources_.emplace(name, std::move(source));
   errors_.erase(name);
@@ -93,8 +93,7 @@ std::uint64_t TelemetryStore::lost_total() const {
 void TelemetryStore::check_writer(Source& source) {
   // A writer restarted under the same name makes a new segment: follow it, keeping the series.
   const auto state = source.segment.writer_status().state;
-  source.writer_gone = state == ipc::WriterState::kDead || state == ipc::WriterState::kClosed;
-  if (!source.writer_gone) return;
+  if (state != ipc::WriterState::kDead && state != ipc::WriterState::kClosed) return;
   try {
     ipc::SegmentReader fresh = ipc::SegmentReader::open(source.name);
     if (fresh.info().created_unix_ns == source.created_unix_ns || !fresh.info().telemetry) return;
@@ -105,15 +104,14 @@ void TelemetryStore::check_writer(Source& source) {
     source.telemetry = *telemetry;
     source.cursor = {};
     source.tags.clear();
-    source.writer_gone = false;
   } catch (const ipc::SegmentError&) {
     // Not there (yet): keep showing what we have.
   }
 }
 
-void TelemetryStore::read_source(Source& source, PollResult& result, double now) {
+void TelemetryStore::read_source(Source& source, double now) {
   std::vector<ipc::ScalarSample> samples;
-  result.lost += source.telemetry.read_scalars(source.cursor, samples);
+  source.telemetry.read_scalars(source.cursor, samples);  // losses add up in the cursor
   if (source.tags.size() < source.telemetry.tag_count()) {
     auto added = source.telemetry.tags_from(static_cast<std::uint32_t>(source.tags.size()));
     source.tags.insert(source.tags.end(), added.begin(), added.end());
@@ -143,7 +141,6 @@ void TelemetryStore::read_source(Source& source, PollResult& result, double now)
       ++series->compactions;
     }
   }
-  result.records += samples.size();
   received_total_ += samples.size();
 
   // Rows carry their own heartbeat times, so reading them a few times a second loses nothing
@@ -206,14 +203,13 @@ void TelemetryStore::update_lanes(double now) {
   }
 }
 
-PollResult TelemetryStore::poll() {
-  PollResult result;
+void TelemetryStore::poll() {
   const double now = now_s();
   const bool check = now - last_check_s_ >= kWriterCheckEvery_s;
   for (auto& [name, source] : sources_) {
     if (check) check_writer(source);
     try {
-      read_source(source, result, now);
+      read_source(source, now);
     } catch (const ipc::SegmentError& e) {
       errors_[name] = e.what();  // a corrupt table: keep what we have, say why
     }
@@ -221,15 +217,25 @@ PollResult TelemetryStore::poll() {
   if (check) last_check_s_ = now;
   update_lanes(now);
   if (now - last_throughput_s_ >= kThroughputEvery_s) {
+    const std::uint64_t now_ns = ipc::monotonic_ns();
     double total = 0.0;
-    for (const auto& w : workers()) {
-      if (w.state == ipc::WorkerState::kRunning) total += w.row.steps_per_s;
+    for (const auto& [key, entry] : workers_) {
+      const auto& [row, history] = entry;
+      const double age = now_ns > row.heartbeat_ns ? (now_ns - row.heartbeat_ns) / 1e9 : 0.0;
+      if (shown_state(row, history, age) == ipc::WorkerState::kRunning) total += row.steps_per_s;
     }
     if (!workers_.empty()) throughput_.emplace_back(now, total);
     if (throughput_.size() > kMaxThroughputPoints) throughput_.pop_front();
     last_throughput_s_ = now;
   }
-  return result;
+}
+
+ipc::WorkerState TelemetryStore::shown_state(const ipc::WorkerRowRead& row, const WorkerHistory& history,
+                                             double heartbeat_age_s) const {
+  if (row.state == ipc::WorkerState::kStopped || row.state == ipc::WorkerState::kRestarting) return row.state;
+  if (history.process_gone) return ipc::WorkerState::kDead;
+  if (row.state != ipc::WorkerState::kDead && heartbeat_age_s > options_.stall_after_s) return ipc::WorkerState::kStalled;
+  return row.state;
 }
 
 std::vector<WorkerView> TelemetryStore::workers() const {
@@ -243,15 +249,7 @@ std::vector<WorkerView> TelemetryStore::workers() const {
     v.source = key.first;
     v.row = row;
     v.heartbeat_age_s = now_ns > row.heartbeat_ns ? (now_ns - row.heartbeat_ns) / 1e9 : 0.0;
-    // What the row says, corrected by what the viewer can see for itself.
-    v.state = row.state;
-    if (row.state != ipc::WorkerState::kStopped && row.state != ipc::WorkerState::kRestarting) {
-      if (history.process_gone) {
-        v.state = ipc::WorkerState::kDead;
-      } else if (row.state != ipc::WorkerState::kDead && v.heartbeat_age_s > options_.stall_after_s) {
-        v.state = ipc::WorkerState::kStalled;
-      }
-    }
+    v.state = shown_state(row, history, v.heartbeat_age_s);
     std::vector<double> exec, ipc;
     for (const auto& [t, e, i] : history.samples) {
       if (now - t > options_.timing_window_s) continue;

@@ -66,11 +66,6 @@ struct GraspState {
   std::optional<double> eta_s;
 };
 
-struct PollResult {
-  std::uint64_t records = 0;  // scalar records taken in this poll
-  std::uint64_t lost = 0;     // records lost in this poll
-};
-
 class TelemetryStore {
  public:
   struct Options {
@@ -90,7 +85,8 @@ class TelemetryStore {
   void detach(const std::string& name);
   std::vector<std::string> sources() const;
 
-  PollResult poll();
+  // Takes what is new in every attached segment (totals: received_total(), lost_total()).
+  void poll();
   double now_s() const;
 
   const std::map<std::pair<std::string, std::string>, Series>& series() const { return series_; }
@@ -110,21 +106,21 @@ class TelemetryStore {
     ipc::ScalarCursor cursor;
     std::vector<std::string> tags;
     std::uint64_t created_unix_ns = 0;
-    bool writer_gone = false;
     double rows_read_s = -1.0;
     double liveness_checked_s = -1.0;  // worker processes last looked up
   };
   struct WorkerHistory {
     std::uint64_t last_steps = 0;
     std::deque<std::tuple<double, double, double>> samples;  // time, exec, ipc
-    ipc::WorkerState state = ipc::WorkerState::kStarting;
-    double last_liveness_check_s = -1.0;
     bool process_gone = false;
   };
   struct JobHistory {
     std::deque<std::pair<double, std::uint64_t>> progress;  // time, collected
   };
-  void read_source(Source& source, PollResult& result, double now);
+  void read_source(Source& source, double now);
+  // What the row says, corrected by what the viewer can see for itself (process gone, silence).
+  ipc::WorkerState shown_state(const ipc::WorkerRowRead& row, const WorkerHistory& history,
+                               double heartbeat_age_s) const;
   void check_writer(Source& source);
   void update_lanes(double now);
 
