@@ -18,29 +18,15 @@ QString duration_text(std::optional<double> seconds) {
 }
 
 void JobTableModel::setJobs(std::vector<JobView> jobs) {
-  bool same_rows = jobs.size() == jobs_.size();
-  for (std::size_t i = 0; same_rows && i < jobs.size(); ++i) {
-    same_rows = jobs[i].row.object_code == jobs_[i].row.object_code && jobs[i].source == jobs_[i].source;
-  }
-  if (same_rows) {
-    jobs_ = std::move(jobs);
-    if (!jobs_.empty()) emit dataChanged(index(0, 0), index(rowCount() - 1, kColumnCount - 1));
-    return;
-  }
-  beginResetModel();
-  jobs_ = std::move(jobs);
-  endResetModel();
+  replaceRows(std::move(jobs), [](const JobView& a, const JobView& b) {
+    return a.source == b.source && a.row.object_code == b.row.object_code;
+  });
 }
-
-int JobTableModel::rowCount(const QModelIndex& parent) const {
-  return parent.isValid() ? 0 : static_cast<int>(jobs_.size());
-}
-
-int JobTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : kColumnCount; }
 
 QVariant JobTableModel::data(const QModelIndex& index, int role) const {
-  if (!index.isValid() || index.row() >= rowCount()) return {};
-  const JobView& j = jobs_[static_cast<std::size_t>(index.row())];
+  const JobView* found = rowAt(index);
+  if (!found) return {};
+  const JobView& j = *found;
   const auto& r = j.row;
   const int percent = r.target_count == 0
       ? 100

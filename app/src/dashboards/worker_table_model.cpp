@@ -17,29 +17,15 @@ QColor worker_state_color(ipc::WorkerState state) {
 }
 
 void WorkerTableModel::setWorkers(std::vector<WorkerView> workers) {
-  bool same_rows = workers.size() == workers_.size();
-  for (std::size_t i = 0; same_rows && i < workers.size(); ++i) {
-    same_rows = workers[i].source == workers_[i].source && workers[i].row.worker_id == workers_[i].row.worker_id;
-  }
-  if (same_rows) {
-    workers_ = std::move(workers);
-    if (!workers_.empty()) emit dataChanged(index(0, 0), index(rowCount() - 1, kColumnCount - 1));
-    return;
-  }
-  beginResetModel();
-  workers_ = std::move(workers);
-  endResetModel();
+  replaceRows(std::move(workers), [](const WorkerView& a, const WorkerView& b) {
+    return a.source == b.source && a.row.worker_id == b.row.worker_id;
+  });
 }
-
-int WorkerTableModel::rowCount(const QModelIndex& parent) const {
-  return parent.isValid() ? 0 : static_cast<int>(workers_.size());
-}
-
-int WorkerTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : kColumnCount; }
 
 QVariant WorkerTableModel::data(const QModelIndex& index, int role) const {
-  if (!index.isValid() || index.row() >= rowCount()) return {};
-  const WorkerView& w = workers_[static_cast<std::size_t>(index.row())];
+  const WorkerView* found = rowAt(index);
+  if (!found) return {};
+  const WorkerView& w = *found;
   if (role == Qt::BackgroundRole && index.column() == kState) return worker_state_color(w.state);
   if (role == Qt::TextAlignmentRole && index.column() >= kPid && index.column() != kHost && index.column() != kState) {
     return QVariant(Qt::AlignRight | Qt::AlignVCenter);
