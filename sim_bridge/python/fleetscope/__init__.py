@@ -5,6 +5,12 @@ A thin ctypes layer over the fleetscope C ABI (libfleetscope.so). Poses are NumP
 Python-level loop. Every error raises :class:`FleetscopeError` (a subclass of ``ValueError``
 for bad arguments) with the library's message.
 
+Arguments are checked in Python before anything reaches C: an integer must be a whole number
+(an ``int``, a NumPy integer or an integral float such as ``2.0``; not a ``bool``, ``1.5``, NaN
+or infinity) inside the range of the C type it is passed as, and a string must not hold a NUL
+byte (C would cut it there). Anything else raises :class:`InvalidArgumentError` naming the
+argument and its allowed range; nothing is created or written.
+
 Example::
 
     import numpy as np, fleetscope
@@ -19,6 +25,8 @@ Example::
 from __future__ import annotations
 
 import ctypes
+import math
+import operator
 import os
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
@@ -35,7 +43,13 @@ __all__ = [
 WORKER_STATES = ("starting", "running", "stalled", "dead", "restarting", "stopped")
 #: Job states, as ``job(state=...)`` takes them.
 JOB_STATES = ("queued", "running", "done", "failed")
-_TELEMETRY_ONLY = 0xFFFFFFFF
+_TELEMETRY_ONLY = 0xFFFFFFFF  # FS_TELEMETRY_ONLY: max_robots of a segment without robots
+_NO_ROBOTS = object()  # what TelemetryWriter passes as max_robots; never a user's value
+_I32 = (-2**31, 2**31 - 1)
+_U32 = (0, 2**32 - 1)
+_I64 = (-2**63, 2**63 - 1)
+_U64 = (0, 2**64 - 1)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 BOX, SPHERE, CYLINDER, CAPSULE, MESH = range(5)
 _OK = 0
@@ -51,7 +65,99 @@ class FleetscopeError(RuntimeError):
 
 
 class InvalidArgumentError(FleetscopeError, ValueError):
-    """A bad argument: wrong shape, dtype, unknown robot or model, bad name."""
+    """A bad argument: wrong shape, dtype, unknown robot or model, bad name, out-of-range number."""
+
+
+def _invalid(message: str) -> InvalidArgumentError:
+    return InvalidArgumentError(message, _INVALID_ARGUMENT)
+
+
+def _check_int(name: str, value, lo: int, hi: int, note: str = "") -> int:
+    """``value`` as a Python int if it is a whole number in ``lo..hi`` (both included), else raises
+    InvalidArgumentError. Takes ints, NumPy integers and integral floats; refuses bools, strings,
+    non-integral floats, NaN and infinity. ``note`` follows the range in the message."""
+    allowed = f"{name} must be an integer in {lo}..{hi}{note}"
+    if isinstance(value, (bool, np.bool_)):
+        raise _invalid(f"{allowed}, got {value!r} (a bool)")
+    if isinstance(value, (float, np.floating)):
+        number = float(value)
+        if not math.isfinite(number) or not number.is_integer():
+            raise _invalid(f"{allowed}, got {number!r}")
+        number = int(number)
+    else:
+        try:
+            number = operator.index(value)
+        except TypeError:
+            raise _invalid(f"{allowed}, got {type(value).__name__} {value!r}") from None
+    if not lo <= number <= hi:
+        raise _invalid(f"{allowed}, got {number}")
+    return number
+
+
+def _check_int64_array(name: str, values) -> np.ndarray:
+    """``values`` as a contiguous int64 array, checked without a Python loop: integer dtypes must fit
+    int64, floats must be finite whole numbers within int64, anything else is refused."""
+    lo, hi = _I64
+    allowed = f"{name} must hold integers in {lo}..{hi}"
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise _invalid(f"{allowed}: {e}") from None
+    kind = arr.dtype.kind
+    if kind == "i":
+        pass  # every signed dtype NumPy has fits int64
+    elif kind == "u":
+        # Compare as uint64: against a Python int NumPy would compare in float64, where 2**63 == 2**63-1.
+        if arr.size and arr.max() > np.uint64(hi):
+            raise _invalid(f"{allowed}, got {arr.max()} (dtype {arr.dtype})")
+    elif kind == "f":
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.isfinite(arr) & (arr == np.trunc(arr)) & (arr >= -2.0**63) & (arr < 2.0**63))
+        if bad.any():
+            first = np.flatnonzero(bad.ravel())[0]
+            raise _invalid(f"{allowed}, got {arr.ravel()[first]!r} at index {first}")
+    elif kind == "O":
+        # Python ints beyond uint64, or a mix NumPy could not type: convert and compare back.
+        try:
+            converted = arr.astype(np.int64)
+            same = bool(np.all(converted == arr))
+        except (TypeError, ValueError, OverflowError):
+            same = False
+        if not same:
+            try:
+                found = f", got values from {arr.min()!r} to {arr.max()!r}"
+            except (TypeError, ValueError):
+                found = ", got values that are not all numbers"
+            raise _invalid(f"{allowed}{found}")
+        arr = converted
+    else:
+        raise _invalid(f"{allowed}, got an array of dtype {arr.dtype}")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _check_text(name: str, value) -> bytes:
+    """``value`` encoded as UTF-8 for a C string; refuses non-str values and embedded NUL bytes,
+    which C would silently cut the string at. Lengths are checked by the library."""
+    if not isinstance(value, str):
+        raise _invalid(f"{name} must be a str, got {type(value).__name__}")
+    if "\0" in value:
+        raise _invalid(f"{name} {value!r} contains a NUL byte")
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise _invalid(f"{name} {value!r} is not valid UTF-8 text: {e.reason}") from None
+
+
+def _check_float32(name: str, value, minimum: float | None = None) -> float:
+    """``value`` as a float for a C ``float`` field: finite, within float32 range, ``>= minimum``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _invalid(f"{name} must be a number, got {type(value).__name__} {value!r}") from None
+    low = -_FLOAT32_MAX if minimum is None else minimum
+    if not (low <= number <= _FLOAT32_MAX):
+        raise _invalid(f"{name} must be a finite number in {low:g}..{_FLOAT32_MAX:g}, got {number!r}")
+    return number
 
 
 def _find_library() -> str:
@@ -198,17 +304,21 @@ def _state_index(state, names: Sequence[str], what: str) -> int:
             raise InvalidArgumentError(f"unknown {what} state '{state}'; use one of {', '.join(names)}",
                                        _INVALID_ARGUMENT)
         return names.index(state)
-    index = int(state)
-    if not 0 <= index < len(names):
-        raise InvalidArgumentError(f"unknown {what} state {state}", _INVALID_ARGUMENT)
-    return index
+    try:
+        return _check_int(f"{what} state", state, 0, len(names) - 1)
+    except InvalidArgumentError:
+        raise _invalid(f"unknown {what} state {state!r}; use one of {', '.join(names)} "
+                       f"or an index in 0..{len(names) - 1}") from None
 
 
 def _floats(values: Sequence[float], n: int, what: str):
-    values = tuple(float(v) for v in values)
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise _invalid(f"{what} needs {n} numbers, got {type(values).__name__}") from None
     if len(values) != n:
         raise InvalidArgumentError(f"{what} needs {n} numbers, got {len(values)}", _INVALID_ARGUMENT)
-    return (ctypes.c_float * n)(*values)
+    return (ctypes.c_float * n)(*(_check_float32(f"{what}[{k}]", v) for k, v in enumerate(values)))
 
 
 class Writer:
@@ -222,24 +332,45 @@ class Writer:
     With ``telemetry=True`` the segment also carries telemetry: :meth:`scalar`, :meth:`scalars`,
     :meth:`worker` and :meth:`job`. ``scalar_capacity`` (a power of two) bounds the scalar ring:
     the writer never waits, and a reader that falls behind loses the oldest records.
+
+    Ranges: ``name`` is ``[A-Za-z0-9_.-]{1,47}`` (no NUL byte); ``max_robots`` is an integer in
+    1..4294967294 (for a segment without robots use :class:`TelemetryWriter`); ``max_links``,
+    ``max_models``, ``max_visuals``, ``scalar_capacity``, ``max_tags``, ``max_workers`` and
+    ``max_jobs`` are integers in 1..4294967295 (the library then applies the format's tighter
+    limits, e.g. at most 2**20 robots); ``epsilon`` is a finite number >= 0 within float32 range.
     """
 
     def __init__(self, name: str, max_robots: int = 128, max_links: int = 32, max_models: int = 16,
                  max_visuals: int = 1024, detect_changes: bool = False, epsilon: float = 1e-5,
                  replace_stale: bool = True, telemetry: bool = False, scalar_capacity: int = 16384,
                  max_tags: int = 256, max_workers: int = 256, max_jobs: int = 1024):
+        self._handle = None
+        # Everything is checked before the library is called: a bad argument creates nothing.
+        encoded_name = _check_text("segment name", name)
+        if max_robots is _NO_ROBOTS:
+            robots = _TELEMETRY_ONLY
+        else:
+            robots = _check_int("max_robots", max_robots, 1, _TELEMETRY_ONLY - 1,
+                                " (use TelemetryWriter for a segment without robots)")
+        links = _check_int("max_links", max_links, 1, _U32[1])
+        models = _check_int("max_models", max_models, 1, _U32[1])
+        visuals = _check_int("max_visuals", max_visuals, 1, _U32[1])
+        eps = _check_float32("epsilon", epsilon, minimum=0.0)
+        capacities = (_check_int("scalar_capacity", scalar_capacity, 1, _U32[1]),
+                      _check_int("max_tags", max_tags, 1, _U32[1]),
+                      _check_int("max_workers", max_workers, 1, _U32[1]),
+                      _check_int("max_jobs", max_jobs, 1, _U32[1]))
         opts = _WriterOptions()
         _lib.fs_writer_options_init(ctypes.byref(opts))
-        opts.name = name.encode()
-        opts.max_robots, opts.max_links = int(max_robots), int(max_links)
-        opts.max_models, opts.max_visuals = int(max_models), int(max_visuals)
+        opts.name = encoded_name
+        opts.max_robots, opts.max_links = robots, links
+        opts.max_models, opts.max_visuals = models, visuals
         opts.detect_changes = 1 if detect_changes else 0
-        opts.epsilon = float(epsilon)
+        opts.epsilon = eps
         opts.replace_stale = 1 if replace_stale else 0
         handle = _h()
-        self._handle = None
         if telemetry:
-            tel = _TelemetryOptions(int(scalar_capacity), int(max_tags), int(max_workers), int(max_jobs))
+            tel = _TelemetryOptions(*capacities)
             _check(_lib.fs_writer_create_with_telemetry(ctypes.byref(opts), ctypes.byref(tel), ctypes.byref(handle)))
         else:
             _check(_lib.fs_writer_create(ctypes.byref(opts), ctypes.byref(handle)))
@@ -273,7 +404,13 @@ class Writer:
 
     # -- models and robots -----------------------------------------------------------------------
     def add_model(self, name: str, links: Iterable[LinkVisual]) -> int:
-        """Describes a robot model once (one visual per link); returns its model id."""
+        """Describes a robot model once (one visual per link); returns its model id.
+
+        ``name`` (at most 47 bytes) and each link's ``name`` (at most 31 bytes) and ``mesh_path``
+        must not hold a NUL byte; ``shape`` is an integer in 0..4 (BOX..MESH); ``color`` is 3 or 4
+        integers in 0..255; ``dims``, ``scale``, ``offset`` and ``orientation`` are finite numbers
+        within float32 range."""
+        encoded_name = _check_text("model name", name)
         links = list(links)
         if not links:
             raise InvalidArgumentError("a model needs at least one link", _INVALID_ARGUMENT)
@@ -282,30 +419,38 @@ class Writer:
         for i, link in enumerate(links):
             if not isinstance(link, LinkVisual):
                 raise InvalidArgumentError(f"link {i} is not a LinkVisual", _INVALID_ARGUMENT)
-            link_name = (link.name or f"link{i}").encode()
-            mesh = link.mesh_path.encode() if link.mesh_path else None
+            link_name = _check_text(f"link {i} name", link.name or f"link{i}")
+            mesh_path = os.fspath(link.mesh_path) if isinstance(link.mesh_path, os.PathLike) else link.mesh_path
+            mesh = _check_text(f"link {i} mesh_path", mesh_path) if mesh_path else None
             keep += [link_name, mesh]
             array[i].name = link_name
-            array[i].shape = int(link.shape)
+            array[i].shape = _check_int(f"link {i} shape", link.shape, BOX, MESH,
+                                        " (BOX, SPHERE, CYLINDER, CAPSULE or MESH)")
             array[i].dims = _floats(link.dims, 3, "dims")
             array[i].scale = _floats(link.scale, 3, "scale")
             array[i].offset_position = _floats(link.offset, 3, "offset")
             array[i].offset_orientation = _floats(link.orientation, 4, "orientation")
-            color = tuple(int(c) for c in link.color)
+            color = tuple(link.color)
+            if len(color) not in (3, 4):
+                raise InvalidArgumentError("color needs 3 or 4 integers in 0..255", _INVALID_ARGUMENT)
+            color = tuple(_check_int(f"link {i} color[{k}]", c, 0, 255) for k, c in enumerate(color))
             if len(color) == 3:
                 color += (255,)
-            if len(color) != 4 or not all(0 <= c <= 255 for c in color):
-                raise InvalidArgumentError("color needs 3 or 4 integers in 0..255", _INVALID_ARGUMENT)
             array[i].rgba = (ctypes.c_uint8 * 4)(*color)
             array[i].mesh_path = mesh
         out = ctypes.c_uint32()
-        _check(_lib.fs_writer_add_model(self._live(), name.encode(), array, len(links), ctypes.byref(out)))
+        _check(_lib.fs_writer_add_model(self._live(), encoded_name, array, len(links), ctypes.byref(out)))
         return out.value
 
     def spawn_robot(self, name: str, model: int) -> int:
-        """Adds a robot of a model; returns its robot id (never reused)."""
+        """Adds a robot of a model; returns its robot id (never reused).
+
+        ``name`` (at most 47 bytes) must not hold a NUL byte; ``model`` is a model id, an integer
+        in 0..4294967295."""
+        encoded_name = _check_text("robot name", name)
+        model = _check_int("model", model, *_U32)
         out = ctypes.c_uint32()
-        _check(_lib.fs_writer_spawn_robot(self._live(), name.encode(), int(model), ctypes.byref(out)))
+        _check(_lib.fs_writer_spawn_robot(self._live(), encoded_name, model, ctypes.byref(out)))
         links = ctypes.c_uint32()
         _check(_lib.fs_writer_robot_link_count(self._handle, out.value, ctypes.byref(links)))
         self._links[out.value] = links.value
@@ -313,13 +458,17 @@ class Writer:
         return out.value
 
     def remove_robot(self, robot: int) -> None:
-        _check(_lib.fs_writer_remove_robot(self._live(), int(robot)))
-        self._total -= self._links.pop(int(robot))
+        """Removes a robot; ``robot`` is a robot id, an integer in 0..4294967295."""
+        robot = _check_int("robot", robot, *_U32)
+        _check(_lib.fs_writer_remove_robot(self._live(), robot))
+        self._total -= self._links.pop(robot)
 
     def link_count(self, robot: int) -> int:
-        if int(robot) not in self._links:
+        """The number of links of a robot; ``robot`` is a robot id, an integer in 0..4294967295."""
+        robot = _check_int("robot", robot, *_U32)
+        if robot not in self._links:
             raise InvalidArgumentError(f"unknown robot id {robot}", _INVALID_ARGUMENT)
-        return self._links[int(robot)]
+        return self._links[robot]
 
     @property
     def total_links(self) -> int:
@@ -341,12 +490,16 @@ class Writer:
         return np.ascontiguousarray(poses)
 
     def set_robot_poses(self, robot: int, poses: np.ndarray) -> None:
-        """Stages one robot's link poses, shape (link_count, 7): x y z qx qy qz qw."""
+        """Stages one robot's link poses, shape (link_count, 7): x y z qx qy qz qw.
+
+        ``robot`` is a robot id, an integer in 0..4294967295. NaN, infinity or values beyond
+        float range are refused by the library and nothing of the call is staged."""
+        robot = _check_int("robot", robot, *_U32)
         arr = self._as_poses(poses, self.link_count(robot), f"robot {robot}")
         if arr.dtype == np.float64:
-            _check(_lib.fs_writer_set_robot_poses_f64(self._live(), int(robot), arr.ctypes.data_as(_dbl), arr.shape[0]))
+            _check(_lib.fs_writer_set_robot_poses_f64(self._live(), robot, arr.ctypes.data_as(_dbl), arr.shape[0]))
         else:
-            _check(_lib.fs_writer_set_robot_poses_f32(self._live(), int(robot), arr.ctypes.data_as(_flt), arr.shape[0]))
+            _check(_lib.fs_writer_set_robot_poses_f32(self._live(), robot, arr.ctypes.data_as(_flt), arr.shape[0]))
 
     def set_all_poses(self, poses: np.ndarray) -> None:
         """Stages every robot's poses at once, shape (total_links, 7), robots in spawn order."""
@@ -357,7 +510,8 @@ class Writer:
             _check(_lib.fs_writer_set_all_poses_f32(self._live(), arr.ctypes.data_as(_flt), arr.shape[0]))
 
     def publish(self, sim_time: float = 0.0) -> dict:
-        """Publishes the links that moved since the last publish; returns frame statistics."""
+        """Publishes the links that moved since the last publish; returns frame statistics.
+        ``sim_time`` is any float (a double in the segment)."""
         stats = _PublishStats()
         _check(_lib.fs_writer_publish(self._live(), float(sim_time), ctypes.byref(stats)))
         return {"frame": stats.frame, "dirty_links": stats.dirty_links, "changed_robots": stats.changed_robots}
@@ -368,23 +522,31 @@ class Writer:
 
     # -- telemetry -------------------------------------------------------------------------------
     def _tag(self, tag: str) -> int:
-        tag_id = self._tags.get(tag)
+        tag_id = self._tags.get(tag) if isinstance(tag, str) else None
         if tag_id is None:
-            if not isinstance(tag, str):
-                raise InvalidArgumentError(f"a tag must be a str, got {type(tag).__name__}", _INVALID_ARGUMENT)
+            encoded = _check_text("tag", tag)
             out = ctypes.c_uint32()
-            _check(_lib.fs_writer_tag(self._live(), tag.encode(), ctypes.byref(out)))
+            _check(_lib.fs_writer_tag(self._live(), encoded, ctypes.byref(out)))
             tag_id = self._tags[tag] = out.value
         return tag_id
 
     def scalar(self, tag: str, step: int, value: float) -> None:
-        """Records one value of a scalar series, e.g. ``scalar("reward/mean", step, 12.5)``."""
-        _check(_lib.fs_writer_scalar_id(self._live(), self._tag(tag), int(step), float(value)))
+        """Records one value of a scalar series, e.g. ``scalar("reward/mean", step, 12.5)``.
+
+        ``tag`` is 1..63 bytes without a NUL byte; ``step`` is an integer in -2**63..2**63-1;
+        ``value`` is any float, NaN and infinity included."""
+        step = _check_int("step", step, *_I64)
+        value = float(value)
+        _check(_lib.fs_writer_scalar_id(self._live(), self._tag(tag), step, value))
 
     def scalars(self, tag: str, steps, values) -> None:
         """Records many values of one series at once; ``steps`` and ``values`` are 1-D arrays
-        (or sequences) of the same length, converted to int64 and float64 without a Python loop."""
-        steps = np.ascontiguousarray(steps, dtype=np.int64)
+        (or sequences) of the same length, converted to int64 and float64 without a Python loop.
+
+        Every step must be a whole number in -2**63..2**63-1 (a uint64 array above 2**63-1, a
+        float array with 1.5, NaN or infinity is refused, checked vectorised); values are any
+        floats. Nothing is recorded, and no tag added, when an argument is refused."""
+        steps = _check_int64_array("steps", steps)
         values = np.ascontiguousarray(values, dtype=np.float64)
         if steps.ndim != 1 or values.shape != steps.shape:
             raise InvalidArgumentError(f"scalars: steps {steps.shape} and values {values.shape} must be 1-D "
@@ -394,33 +556,65 @@ class Writer:
                                       values.ctypes.data_as(_dbl), steps.shape[0]))
 
     def scalars_at(self, step: int, values: dict) -> None:
-        """Records several series at one step: ``scalars_at(step, {"loss": 0.3, "lr": 3e-4})``."""
+        """Records several series at one step: ``scalars_at(step, {"loss": 0.3, "lr": 3e-4})``.
+
+        ``step`` is an integer in -2**63..2**63-1; tags and values as in :meth:`scalar`. The step,
+        the tags and the values are all checked before the first record is written."""
+        step = _check_int("step", step, *_I64)
+        records = [(tag, float(value)) for tag, value in values.items()]
+        for tag, _ in records:
+            if not isinstance(tag, str) or tag not in self._tags:
+                _check_text("tag", tag)
         handle = self._live()
-        for tag, value in values.items():
-            _check(_lib.fs_writer_scalar_id(handle, self._tag(tag), int(step), float(value)))
+        for tag_id, value in [(self._tag(tag), value) for tag, value in records]:
+            _check(_lib.fs_writer_scalar_id(handle, tag_id, step, value))
 
     def worker(self, worker_id: int, *, pid: int = 0, host: str = "", state="running", chunk_size: int = 0,
                steps: int = 0, steps_per_s: float = 0.0, exec_s: float = 0.0, ipc_s: float = 0.0,
                restarts: int = 0) -> None:
         """Inserts or updates the status row of one environment worker (keyed by ``worker_id``).
-        Each call is a heartbeat; readers show a worker whose ``pid`` is gone as dead."""
-        status = _WorkerStatus(int(worker_id), int(pid), host.encode(), _state_index(state, WORKER_STATES, "worker"),
-                               int(chunk_size), int(steps), float(steps_per_s), float(exec_s), float(ipc_s),
-                               int(restarts))
+        Each call is a heartbeat; readers show a worker whose ``pid`` is gone as dead.
+
+        Ranges: ``worker_id``, ``chunk_size`` and ``restarts`` are integers in 0..4294967295;
+        ``pid`` is in 0..2147483647 (0: no process); ``steps`` is in 0..2**64-1; ``host`` is at
+        most 31 bytes without a NUL byte; ``state`` is one of :data:`WORKER_STATES` or its index;
+        ``steps_per_s``, ``exec_s`` and ``ipc_s`` are any floats."""
+        status = _WorkerStatus(_check_int("worker_id", worker_id, *_U32),
+                               _check_int("pid", pid, 0, _I32[1], " (0: no process)"),
+                               _check_text("host", host),
+                               _state_index(state, WORKER_STATES, "worker"),
+                               _check_int("chunk_size", chunk_size, *_U32),
+                               _check_int("steps", steps, *_U64),
+                               float(steps_per_s), float(exec_s), float(ipc_s),
+                               _check_int("restarts", restarts, *_U32))
         _check(_lib.fs_writer_worker(self._live(), ctypes.byref(status)))
 
     def job(self, object_code: str, *, target_count: int, collected_count: int = 0, rounds_done: int = 0,
             rounds_failed: int = 0, rounds_retried: int = 0, gpu: int = -1, last_seed: int = 0,
             state="queued") -> None:
-        """Inserts or updates the progress row of one data-generation job (keyed by ``object_code``)."""
-        status = _JobStatus(object_code.encode(), int(target_count), int(collected_count), int(rounds_done),
-                            int(rounds_failed), int(rounds_retried), int(gpu), int(last_seed),
+        """Inserts or updates the progress row of one data-generation job (keyed by ``object_code``).
+
+        Ranges: ``object_code`` is 1..47 bytes without a NUL byte; ``target_count``,
+        ``collected_count`` and ``last_seed`` are integers in 0..2**64-1; ``rounds_done``,
+        ``rounds_failed`` and ``rounds_retried`` are in 0..4294967295; ``gpu`` is in
+        -1..2147483647 (-1: none); ``state`` is one of :data:`JOB_STATES` or its index."""
+        status = _JobStatus(_check_text("object_code", object_code),
+                            _check_int("target_count", target_count, *_U64),
+                            _check_int("collected_count", collected_count, *_U64),
+                            _check_int("rounds_done", rounds_done, *_U32),
+                            _check_int("rounds_failed", rounds_failed, *_U32),
+                            _check_int("rounds_retried", rounds_retried, *_U32),
+                            _check_int("gpu", gpu, -1, _I32[1], " (-1: none)"),
+                            _check_int("last_seed", last_seed, *_U64),
                             _state_index(state, JOB_STATES, "job"))
         _check(_lib.fs_writer_job(self._live(), ctypes.byref(status)))
 
 
 class TelemetryWriter(Writer):
     """A segment with telemetry and no robots: for trainers, worker pools and schedulers.
+
+    ``scalar_capacity`` (a power of two), ``max_tags``, ``max_workers`` and ``max_jobs`` are
+    integers in 1..4294967295, then bounded by the format (see :class:`Writer`).
 
     Example::
 
@@ -431,6 +625,6 @@ class TelemetryWriter(Writer):
 
     def __init__(self, name: str, scalar_capacity: int = 16384, max_tags: int = 256, max_workers: int = 256,
                  max_jobs: int = 1024, replace_stale: bool = True):
-        super().__init__(name, max_robots=_TELEMETRY_ONLY, replace_stale=replace_stale, telemetry=True,
+        super().__init__(name, max_robots=_NO_ROBOTS, replace_stale=replace_stale, telemetry=True,
                          scalar_capacity=scalar_capacity, max_tags=max_tags, max_workers=max_workers,
                          max_jobs=max_jobs)
