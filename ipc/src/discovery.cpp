@@ -1,5 +1,7 @@
 #include "fleetscope/ipc/discovery.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -21,13 +23,25 @@ std::vector<std::string> list_segment_names() {
   return names;
 }
 
-std::vector<SegmentSummary> discover_segments(std::uint64_t stale_after_ns) {
+std::vector<SegmentSummary> discover_segments(std::uint64_t stale_after_ns, bool read_other_users) {
   std::vector<SegmentSummary> out;
   for (const std::string& name : list_segment_names()) {
     SegmentSummary s;
     s.name = name;
     try {
-      const SegmentReader reader = SegmentReader::open(name, ReaderOptions{.allow_other_users = true});
+      validate_segment_name(name);
+      // Another user's segment is not mapped just to list it: its owner could truncate it under
+      // us, and a forged one could claim anything.
+      const SegmentFileInfo file = stat_segment_file(name);
+      s.owner_uid = file.owner_uid;
+      s.size_bytes = file.size;
+      if (file.owner_uid != ::geteuid() && !read_other_users) {
+        s.other_user = true;
+        s.error = "belongs to " + owner_text(file.owner_uid) + "; not read (allow other users' segments to read it)";
+        out.push_back(std::move(s));
+        continue;
+      }
+      const SegmentReader reader = SegmentReader::open(name, ReaderOptions{.allow_other_users = read_other_users});
       const LayoutSnapshot layout = reader.read_layout();
       s.readable = true;
       s.owner_uid = reader.info().owner_uid;
@@ -46,24 +60,33 @@ std::vector<SegmentSummary> discover_segments(std::uint64_t stale_after_ns) {
   return out;
 }
 
+std::optional<std::string> stale_reason(const SharedMemoryMapping& mapping, std::string_view name) {
+  try {
+    const SegmentReader reader = SegmentReader::over_mapping(mapping, name);
+    const WriterStatus status = reader.writer_status();
+    if (status.state == WriterState::kDead) {
+      return "writer pid " + std::to_string(reader.info().writer_pid) + " is gone";
+    }
+    if (status.state == WriterState::kClosed) return "closed by its writer but not removed";
+  } catch (const SegmentError&) {
+    // Corrupt or still being created: not ours to judge.
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> remove_if_stale(std::string_view name) {
+  return SharedMemoryMapping::remove_if(name, [&](const SharedMemoryMapping& m) { return stale_reason(m, name); });
+}
+
 std::vector<RemovedSegment> remove_dead_segments() {
   std::vector<RemovedSegment> removed;
   for (const std::string& name : list_segment_names()) {
     try {
-      const SegmentReader reader = SegmentReader::open(name);
-      const WriterStatus status = reader.writer_status();
-      std::string reason;
-      if (status.state == WriterState::kDead) {
-        reason = "writer pid " + std::to_string(reader.info().writer_pid) + " is gone";
-      } else if (status.state == WriterState::kClosed) {
-        reason = "closed by its writer but not removed";
-      } else {
-        continue;
-      }
-      if (SharedMemoryMapping::remove(name)) removed.push_back({name, reason});
+      validate_segment_name(name);
     } catch (const SegmentError&) {
-      // Another user's, corrupt or still being created: not ours to judge.
+      continue;  // not a name fleetscope writes
     }
+    if (auto reason = remove_if_stale(name)) removed.push_back({name, std::move(*reason)});
   }
   return removed;
 }

@@ -1,35 +1,46 @@
 #include "fleetscope/ipc/pose_ingestor.hpp"
 
+#include <algorithm>
 #include <bit>
 
 namespace fleetscope::ipc {
 
 PoseIngestor::PoseIngestor(const SegmentReader& reader) : reader_(reader) {
   const Layout& l = reader_.info().layout;
-  tracked_.resize(l.capacities.robots);
-  PoseRecord identity{};
-  identity.orientation[3] = 1.0f;
-  poses_.assign(std::size_t{l.capacities.robots} * l.capacities.links_per_robot, identity);
   scratch_.resize(l.capacities.links_per_robot);
   dirty_.resize(l.dirty_words);
 }
 
 std::span<const PoseRecord> PoseIngestor::poses(std::uint32_t slot) const noexcept {
   if (slot >= tracked_.size()) return {};
-  const std::size_t stride = reader_.info().layout.capacities.links_per_robot;
-  return {poses_.data() + slot * stride, tracked_[slot].link_count};
+  return tracked_[slot].poses;
 }
 
 void PoseIngestor::refresh_layout() {
-  layout_ = reader_.read_layout();
+  if (failed_layout_) throw *failed_layout_;
+  try {
+    layout_ = reader_.read_layout();
+  } catch (const SegmentError& e) {
+    // A writer that is gone never repairs its layout: remember the verdict instead of reading
+    // (and copying) the same broken layout on every poll.
+    if (reader_.writer_gone() && e.code() != ErrorCode::kNotReady) failed_layout_ = e;
+    throw;
+  }
   have_layout_ = true;
-  std::vector<std::uint8_t> in_use(tracked_.size(), 0);
+  std::uint32_t slots = 0;
+  for (const RobotSnapshot& robot : layout_.robots) slots = std::max(slots, robot.slot + 1);
+  tracked_.resize(slots);
+  std::vector<std::uint8_t> in_use(slots, 0);
+  PoseRecord identity{};
+  identity.orientation[3] = 1.0f;
   for (const RobotSnapshot& robot : layout_.robots) {
     in_use[robot.slot] = 1;
     Tracked& t = tracked_[robot.slot];
-    if (t.spawn_id != robot.spawn_id) t = Tracked{robot.spawn_id, std::nullopt, robot.link_count};
+    if (t.spawn_id != robot.spawn_id || t.poses.size() != robot.link_count) {
+      t = Tracked{robot.spawn_id, std::nullopt, std::vector<PoseRecord>(robot.link_count, identity)};
+    }
   }
-  for (std::size_t slot = 0; slot < tracked_.size(); ++slot) {
+  for (std::size_t slot = 0; slot < slots; ++slot) {
     if (!in_use[slot]) tracked_[slot] = Tracked{};
   }
 }
@@ -37,6 +48,8 @@ void PoseIngestor::refresh_layout() {
 IngestStats PoseIngestor::ingest() {
   IngestStats stats;
   changes_.clear();
+  reader_.check_mapping();
+  if (failed_layout_) throw *failed_layout_;
   if (!have_layout_ || reader_.layout_epoch() != layout_.epoch) {
     refresh_layout();
     stats.layout_changed = true;
@@ -49,12 +62,12 @@ IngestStats PoseIngestor::ingest() {
   // nothing new to take (anything written since is taken when the counter moves).
   if (frame.frame == last_frame_) return stats;
 
-  const std::size_t stride = reader_.info().layout.capacities.links_per_robot;
   bool all_taken = true;
   for (const RobotSnapshot& robot : layout_.robots) {
     Tracked& t = tracked_[robot.slot];
     if (t.seen_changes && reader_.change_count(robot.slot) == *t.seen_changes) continue;
-    const auto read = reader_.read_robot(robot.slot, t.seen_changes, t.link_count, dirty_, scratch_);
+    const auto link_count = static_cast<std::uint32_t>(t.poses.size());
+    const auto read = reader_.read_robot(robot.slot, t.seen_changes, link_count, dirty_, scratch_);
     if (!read) {
       ++stats.robots_deferred;
       all_taken = false;
@@ -65,15 +78,20 @@ IngestStats PoseIngestor::ingest() {
       all_taken = false;
       continue;
     }
+    const bool first_read = !t.seen_changes;
     t.seen_changes = read->change_count;
-    PoseRecord* dst = poses_.data() + robot.slot * stride;
+    if (read->torn) {
+      ++stats.robots_torn;
+      // Keep the last consistent poses; a robot never read before shows what the writer left.
+      if (!first_read) continue;
+    }
     std::uint64_t links = 0;
     for (std::size_t w = 0; w < dirty_.size(); ++w) {
       std::uint64_t bits = dirty_[w];
       while (bits != 0) {
         const auto link = static_cast<std::uint32_t>(w * 64 + std::countr_zero(bits));
         bits &= bits - 1;
-        dst[link] = scratch_[link];
+        t.poses[link] = scratch_[link];
         changes_.push_back({robot.slot, link});
         ++links;
       }

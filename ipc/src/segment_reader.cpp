@@ -17,10 +17,7 @@
 namespace fleetscope::ipc {
 namespace {
 
-// Seqlock retries before giving up on one read. Layout reads back off with sched_yield so a
-// writer that is descheduled mid-change can finish; robot reads give up sooner and defer.
-constexpr int kLayoutTries = 2000;
-constexpr int kRobotTries = 64;
+constexpr std::uint64_t kLivenessCheckNs = 100'000'000ULL;
 
 std::string version_text(unsigned major, unsigned minor) {
   return std::to_string(major) + "." + std::to_string(minor);
@@ -48,23 +45,25 @@ const char* writer_state_name(WriterState state) {
   return "unknown";
 }
 
-SegmentReader::SegmentReader(std::optional<SharedMemoryMapping> mapping,
-                             std::span<const std::byte> bytes)
-    : mapping_(std::move(mapping)), bytes_(bytes) {}
+void ReaderState::check_mapping() {
+  const SharedMemoryMapping* m = mapping();
+  if (!truncated_ && (!m || m->intact())) return;
+  truncated_ = true;
+  throw SegmentError(ErrorCode::kCorrupt,
+                     "segment '" + name + "' was truncated while mapped (its file has " +
+                         std::to_string(m ? m->file_size() : 0) + " of " +
+                         std::to_string(m ? m->bytes().size() : 0) + " bytes); detach and attach it again");
+}
+
+SegmentReader::SegmentReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> bytes)
+    : state_(std::move(state)), bytes_(bytes) {}
 
 SegmentReader SegmentReader::open(std::string_view name, const ReaderOptions& options) {
-  SharedMemoryMapping mapping = SharedMemoryMapping::open_read_only(name);
-  if (mapping.owner_uid() != ::geteuid() && !options.allow_other_users) {
-    throw SegmentError(ErrorCode::kPermission,
-                       "segment '" + std::string(name) + "' belongs to uid " +
-                           std::to_string(mapping.owner_uid()) + ", not to you (uid " +
-                           std::to_string(::geteuid()) +
-                           "); allow other users' segments explicitly to read it");
-  }
+  SharedMemoryMapping mapping = SharedMemoryMapping::open_read_only(name, options.allow_other_users);
   const std::span<const std::byte> bytes = mapping.bytes();
   const uid_t owner = mapping.owner_uid();
   const unsigned mode = mapping.mode();
-  SegmentReader reader(std::move(mapping), bytes);
+  SegmentReader reader(std::make_shared<ReaderState>(std::move(mapping), nullptr, std::string(name)), bytes);
   reader.info_.name = std::string(name);
   reader.validate();
   reader.info_.owner_uid = owner;
@@ -76,10 +75,30 @@ SegmentReader SegmentReader::over_bytes(std::span<const std::byte> bytes) {
   if (reinterpret_cast<std::uintptr_t>(bytes.data()) % kCacheLine != 0) {
     throw SegmentError(ErrorCode::kInvalidArgument, "segment image must be 64-byte aligned");
   }
-  SegmentReader reader(std::nullopt, bytes);
+  SegmentReader reader(std::make_shared<ReaderState>(std::nullopt, nullptr, "<memory>"), bytes);
   reader.info_.name = "<memory>";
   reader.validate();
+  reader.state_->name = reader.info_.name;
   return reader;
+}
+
+SegmentReader SegmentReader::over_mapping(const SharedMemoryMapping& mapping, std::string_view name) {
+  SegmentReader reader(std::make_shared<ReaderState>(std::nullopt, &mapping, std::string(name)), mapping.bytes());
+  reader.info_.name = std::string(name);
+  reader.validate();
+  reader.info_.owner_uid = mapping.owner_uid();
+  reader.info_.mode = mapping.mode();
+  return reader;
+}
+
+bool SegmentReader::learn_writer_gone() const {
+  ReaderState& st = *state_;
+  if (st.writer_gone) return true;
+  const std::uint64_t now = monotonic_ns();
+  if (now - st.last_liveness_check_ns < kLivenessCheckNs) return false;
+  st.last_liveness_check_ns = now;
+  st.writer_gone = closed() || !process_alive(info_.writer_pid, info_.writer_start_ticks);
+  return st.writer_gone;
 }
 
 const SegmentHeader& SegmentReader::header() const noexcept {
@@ -172,23 +191,20 @@ void SegmentReader::validate() {
 }
 
 FrameInfo SegmentReader::frame() const {
+  check_mapping();
   const SegmentHeader& h = header();
   FrameInfo info;
-  for (int attempt = 0; attempt < kLayoutTries; ++attempt) {
-    // SYNC POINT READ (frame)
-    const std::uint64_t s1 = h.frame_seq.load(std::memory_order_acquire);
-    if (s1 % 2 == 0) {
-      info.frame = h.frame.load(std::memory_order_relaxed);
-      info.publish_ns = h.publish_ns.load(std::memory_order_relaxed);
-      info.sim_time = std::bit_cast<double>(h.sim_time_bits.load(std::memory_order_relaxed));
-      info.dirty_links = h.frame_dirty_links.load(std::memory_order_relaxed);
-      info.changed_robots = h.frame_changed_robots.load(std::memory_order_relaxed);
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (h.frame_seq.load(std::memory_order_relaxed) == s1) return info;
-    }
-    if (attempt > 16) sched_yield();
+  auto copy = [&](std::uint64_t) {
+    info.frame = h.frame.load(std::memory_order_relaxed);
+    info.publish_ns = h.publish_ns.load(std::memory_order_relaxed);
+    info.sim_time = std::bit_cast<double>(h.sim_time_bits.load(std::memory_order_relaxed));
+    info.dirty_links = h.frame_dirty_links.load(std::memory_order_relaxed);
+    info.changed_robots = h.frame_changed_robots.load(std::memory_order_relaxed);
+  };
+  if (seqlock_read(h.frame_seq, kFramePolicy, state_->writer_gone, copy) == SeqlockOutcome::kBusy && learn_writer_gone()) {
+    seqlock_read(h.frame_seq, kFramePolicy, true, copy);
   }
-  return info;  // a writer that died mid-publish: the last values are as good as any
+  return info;  // after a writer died mid-publish the last values are as good as any
 }
 
 std::uint64_t SegmentReader::layout_epoch() const noexcept {
@@ -201,6 +217,7 @@ bool SegmentReader::closed() const noexcept {
 }
 
 WriterStatus SegmentReader::writer_status(std::uint64_t stale_after_ns) const {
+  check_mapping();
   const SegmentHeader& h = header();
   const std::uint64_t now = monotonic_ns();
   const std::uint64_t heartbeat = h.heartbeat_ns.load(std::memory_order_relaxed);
@@ -210,8 +227,10 @@ WriterStatus SegmentReader::writer_status(std::uint64_t stale_after_ns) const {
   status.publish_age_ns = now > published ? now - published : 0;
   if (closed()) {
     status.state = WriterState::kClosed;
-  } else if (!process_alive(info_.writer_pid, info_.writer_start_ticks)) {
+    state_->writer_gone = true;
+  } else if (state_->writer_gone || !process_alive(info_.writer_pid, info_.writer_start_ticks)) {
     status.state = WriterState::kDead;
+    state_->writer_gone = true;
   } else if ((info_.telemetry && h.frame.load(std::memory_order_relaxed) == 0
                   ? status.heartbeat_age_ns  // telemetry-only: every record is a heartbeat
                   : status.publish_age_ns) > stale_after_ns) {
@@ -223,6 +242,7 @@ WriterStatus SegmentReader::writer_status(std::uint64_t stale_after_ns) const {
 }
 
 LayoutSnapshot SegmentReader::read_layout() const {
+  check_mapping();
   const SegmentHeader& h = header();
   const Layout& l = info_.layout;
   const std::byte* base = bytes_.data();
@@ -230,19 +250,16 @@ LayoutSnapshot SegmentReader::read_layout() const {
   std::vector<LinkVisual> visuals;
   std::vector<RobotSlot> robots;
   std::uint64_t s1 = 0;
-  bool consistent = false;
   std::uint32_t model_count = 0;
   std::uint64_t high_water = 0;
-  for (int attempt = 0; attempt < kLayoutTries && !consistent; ++attempt) {
-    if (attempt > 4) sched_yield();
-    // SYNC POINT READ (layout): pairs with end_layout_change's release store.
-    s1 = h.layout_seq.load(std::memory_order_acquire);
-    if (s1 % 2 != 0) continue;
+  auto copy = [&](std::uint64_t seq) {
+    s1 = seq;
     model_count = h.model_count.load(std::memory_order_relaxed);
     high_water = h.robot_high_water.load(std::memory_order_relaxed);
     // Clamp before copying; out-of-range values are reported once the copy is known consistent.
     const std::uint32_t models_to_copy = std::min(model_count, l.capacities.models);
-    const std::uint64_t robots_to_copy = std::min<std::uint64_t>(high_water, l.capacities.robots);
+    const std::uint64_t robots_to_copy =
+        std::min<std::uint64_t>({high_water, l.capacities.robots, kReaderMaxRobots});
     models.resize(models_to_copy);
     load_words(models.data(), base + l.models_offset, models_to_copy * sizeof(ModelRecord));
     std::uint64_t visuals_used = 0;
@@ -254,14 +271,14 @@ LayoutSnapshot SegmentReader::read_layout() const {
     load_words(visuals.data(), base + l.visuals_offset, visuals_used * sizeof(LinkVisual));
     robots.resize(robots_to_copy);
     load_words(robots.data(), base + l.robots_offset, robots_to_copy * sizeof(RobotSlot));
-    std::atomic_thread_fence(std::memory_order_acquire);
-    consistent = h.layout_seq.load(std::memory_order_relaxed) == s1;
+  };
+  SeqlockOutcome outcome = seqlock_read(h.layout_seq, kLayoutPolicy, state_->writer_gone, copy);
+  if (outcome == SeqlockOutcome::kBusy && learn_writer_gone()) {
+    outcome = seqlock_read(h.layout_seq, kLayoutPolicy, true, copy);
   }
-  if (!consistent) {
+  if (outcome == SeqlockOutcome::kBusy) {
     throw SegmentError(ErrorCode::kNotReady,
-                       "segment '" + info_.name +
-                           "': the layout kept changing while being read (or its writer died "
-                           "in the middle of a change)");
+                       "segment '" + info_.name + "': the layout kept changing while being read");
   }
   const std::string& seg = info_.name;
   if (model_count > l.capacities.models) {
@@ -272,8 +289,15 @@ LayoutSnapshot SegmentReader::read_layout() const {
     corrupt(seg, "robot high-water mark " + std::to_string(high_water) + " exceeds capacity " +
                      std::to_string(l.capacities.robots));
   }
+  if (high_water > kReaderMaxRobots) {
+    throw SegmentError(ErrorCode::kCapacity, "segment '" + seg + "' uses " + std::to_string(high_water) +
+                                                 " robot slots; this reader takes at most " +
+                                                 std::to_string(kReaderMaxRobots));
+  }
   LayoutSnapshot snapshot;
   snapshot.epoch = s1 / 2;
+  snapshot.torn = outcome == SeqlockOutcome::kTorn;
+  std::uint64_t links_in_use = 0;
   snapshot.models.reserve(models.size());
   for (std::size_t i = 0; i < models.size(); ++i) {
     const ModelRecord& m = models[i];
@@ -316,6 +340,12 @@ LayoutSnapshot SegmentReader::read_layout() const {
     robot.model = r.model_index;
     robot.link_count = static_cast<std::uint32_t>(snapshot.models[r.model_index].visuals.size());
     robot.spawn_id = r.spawn_id;
+    links_in_use += robot.link_count;
+    if (links_in_use > kReaderMaxLinks) {
+      throw SegmentError(ErrorCode::kCapacity, "segment '" + seg + "' uses more than " +
+                                                   std::to_string(kReaderMaxLinks) +
+                                                   " links, the most this reader takes");
+    }
     snapshot.robots.push_back(std::move(robot));
   }
   return snapshot;
@@ -344,14 +374,8 @@ std::optional<RobotRead> SegmentReader::read_robot(std::uint32_t slot,
   const std::byte* poses = b + l.poses_in_block;
   const std::uint64_t history = l.capacities.dirty_history;
 
-  for (int attempt = 0; attempt < kRobotTries; ++attempt) {
-    // SYNC POINT READ (robot): acquire pairs with the writer's final release store of seq.
-    const std::uint64_t s1 = sync.seq.load(std::memory_order_acquire);
-    if (s1 % 2 != 0) {
-      if (attempt > 8) sched_yield();
-      continue;
-    }
-    RobotRead read;
+  RobotRead read;
+  auto copy = [&](std::uint64_t) {
     read.spawn_id = sync.spawn_id.load(std::memory_order_relaxed);
     read.change_count = sync.change_count.load(std::memory_order_relaxed);
     read.last_change_frame = sync.last_change_frame.load(std::memory_order_relaxed);
@@ -380,11 +404,14 @@ std::optional<RobotRead> SegmentReader::read_robot(std::uint32_t slot,
         load_words(&poses_out[link], poses + std::uint64_t{link} * sizeof(PoseRecord), sizeof(PoseRecord));
       }
     }
-    // SYNC POINT READ (robot): orders the data loads above before the re-check of seq.
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (sync.seq.load(std::memory_order_relaxed) == s1) return read;
+  };
+  SeqlockOutcome outcome = seqlock_read(sync.seq, kRobotPolicy, state_->writer_gone, copy);
+  if (outcome == SeqlockOutcome::kBusy && learn_writer_gone()) {
+    outcome = seqlock_read(sync.seq, kRobotPolicy, true, copy);
   }
-  return std::nullopt;
+  if (outcome == SeqlockOutcome::kBusy) return std::nullopt;
+  read.torn = outcome == SeqlockOutcome::kTorn;
+  return read;
 }
 
 }  // namespace fleetscope::ipc

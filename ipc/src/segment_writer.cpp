@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/fixed_text.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
@@ -15,19 +16,6 @@
 
 namespace fleetscope::ipc {
 namespace {
-
-// Removes `name` if it belongs to a writer that is gone or closed it; never a live writer's.
-void remove_if_stale(const std::string& name) {
-  try {
-    const SegmentReader existing = SegmentReader::open(name);
-    const WriterState state = existing.writer_status().state;
-    if (state == WriterState::kDead || state == WriterState::kClosed) {
-      SharedMemoryMapping::remove(name);
-    }
-  } catch (const SegmentError&) {
-    // Unreadable (another user's, corrupt, still being created): leave it to the user or gc.
-  }
-}
 
 SharedMemoryMapping create_mapping(const WriterOptions& options, std::uint64_t total) {
   try {
@@ -40,11 +28,24 @@ SharedMemoryMapping create_mapping(const WriterOptions& options, std::uint64_t t
     return SharedMemoryMapping::create_exclusive(options.name, total);
   } catch (const SegmentError& e) {
     if (e.code() != ErrorCode::kAlreadyExists) throw;
-    throw SegmentError(ErrorCode::kAlreadyExists,
-                       "segment '" + options.name +
-                           "' already exists and its writer is alive or it is unreadable; "
-                           "choose another name or run 'fleetscope-shm gc'");
   }
+  // Say why it stays: another user's (gc cannot remove it), a live writer's, or unreadable.
+  std::string why = "its writer is alive or it is unreadable; choose another name or run 'fleetscope-shm gc'";
+  try {
+    const SegmentFileInfo file = stat_segment_file(options.name);
+    if (file.owner_uid != ::geteuid()) {
+      why = "it belongs to " + owner_text(file.owner_uid) + "; choose another name (only its owner can remove it)";
+    } else {
+      const SegmentReader existing = SegmentReader::open(options.name);
+      const WriterStatus status = existing.writer_status();
+      if (status.state == WriterState::kLive || status.state == WriterState::kPaused) {
+        why = "its writer (pid " + std::to_string(existing.info().writer_pid) + ") is alive; choose another name";
+      }
+    }
+  } catch (const SegmentError& e) {
+    why = std::string("it cannot be read (") + e.what() + "); choose another name or remove it";
+  }
+  throw SegmentError(ErrorCode::kAlreadyExists, "segment '" + options.name + "' already exists: " + why);
 }
 
 }  // namespace
@@ -323,7 +324,7 @@ void SegmentWriter::close(bool unlink) noexcept {
   closed_ = true;
   header().closed_unix_ns.store(unix_time_ns(), std::memory_order_relaxed);
   header().state.store(static_cast<std::uint32_t>(SegmentState::kClosed), std::memory_order_release);
-  if (unlink) SharedMemoryMapping::remove(name_);
+  if (unlink) mapping_.unlink_if_still_named();
 }
 
 }  // namespace fleetscope::ipc

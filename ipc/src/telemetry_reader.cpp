@@ -10,28 +10,19 @@
 namespace fleetscope::ipc {
 namespace {
 
-// Row reads give up after this many torn copies; the row is taken on the next poll.
-constexpr int kRowTries = 64;
-
 [[noreturn]] void corrupt(std::string_view segment, const std::string& what) {
   throw SegmentError(ErrorCode::kCorrupt,
                      "segment '" + std::string(segment) + "' is corrupt: telemetry " + what);
 }
 
-// One seqlock-validated copy of a row whose first word is its sequence.
+// One seqlock-validated copy of a row whose first word is its sequence. False when the writer
+// kept it busy (taken on the next poll); a gone writer's row is copied once, torn or not.
 template <typename Row>
-bool read_row(const Row& shared, Row& local) noexcept {
-  const auto* seq = &shared.seq;
-  for (int attempt = 0; attempt < kRowTries; ++attempt) {
-    // SYNC POINT READ (row): pairs with the writer's release store of the even value.
-    const std::uint64_t s1 = seq->load(std::memory_order_acquire);
-    if (s1 % 2 != 0) continue;
-    load_words(reinterpret_cast<std::byte*>(&local) + 8, reinterpret_cast<const std::byte*>(&shared) + 8,
-               sizeof(Row) - 8);
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (seq->load(std::memory_order_relaxed) == s1) return true;
-  }
-  return false;
+bool read_row(const Row& shared, Row& local, bool writer_gone) noexcept {
+  return seqlock_read(shared.seq, kRowPolicy, writer_gone, [&](std::uint64_t) {
+           load_words(reinterpret_cast<std::byte*>(&local) + 8, reinterpret_cast<const std::byte*>(&shared) + 8,
+                      sizeof(Row) - 8);
+         }) != SeqlockOutcome::kBusy;
 }
 
 template <std::size_t N>
@@ -97,13 +88,13 @@ TelemetryLayout validate_telemetry_section(std::span<const std::byte> section, s
 std::optional<TelemetryReader> TelemetryReader::of(const SegmentReader& segment) {
   const SegmentInfo& info = segment.info();
   if (!info.telemetry) return std::nullopt;
-  return TelemetryReader(segment.bytes().subspan(info.telemetry_offset, info.telemetry->size),
+  return TelemetryReader(segment.state(), segment.bytes().subspan(info.telemetry_offset, info.telemetry->size),
                          *info.telemetry, info.name);
 }
 
-TelemetryReader::TelemetryReader(std::span<const std::byte> section, const TelemetryLayout& layout,
-                                 std::string name)
-    : section_(section), layout_(layout), name_(std::move(name)) {}
+TelemetryReader::TelemetryReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> section,
+                                 const TelemetryLayout& layout, std::string name)
+    : state_(std::move(state)), section_(section), layout_(layout), name_(std::move(name)) {}
 
 const TelemetryHeader& TelemetryReader::header() const noexcept {
   return *std::launder(reinterpret_cast<const TelemetryHeader*>(section_.data()));
@@ -115,6 +106,7 @@ std::uint32_t TelemetryReader::tag_count() const noexcept {
 }
 
 std::vector<std::string> TelemetryReader::tags_from(std::uint32_t first) const {
+  state_->check_mapping();
   const std::uint32_t count = tag_count();
   std::vector<std::string> names;
   const auto* records = reinterpret_cast<const TagRecord*>(section_.data() + layout_.tags_offset);
@@ -133,22 +125,26 @@ std::uint64_t TelemetryReader::scalars_written() const noexcept {
 
 std::uint64_t TelemetryReader::read_scalars(ScalarCursor& cursor, std::vector<ScalarSample>& out,
                                             std::size_t max) const {
+  state_->check_mapping();
   const std::uint64_t capacity = layout_.capacities.scalars;
+  const auto* records = reinterpret_cast<const ScalarRecord*>(section_.data() + layout_.scalars_offset);
   // SYNC POINT READ (ring head): records below it were complete when it was stored.
   const std::uint64_t head = header().scalars_written.load(std::memory_order_acquire);
+  // A head is believed only if the record just below it was written at or after it: the writer
+  // stores record h-1 (sequence 2h) before it publishes head h, and a later lap only raises that
+  // sequence. A head that fails this, or that moved back, is corrupt: nothing is taken and the
+  // cursor stays where it is, so counts only move forward and nothing is read twice.
+  if (head == 0 || (cursor.started && head <= cursor.next)) return 0;
+  if (records[(head - 1) & (capacity - 1)].seq.load(std::memory_order_acquire) / 2 < head) return 0;
   if (!cursor.started) {
     cursor.next = head > capacity ? head - capacity : 0;
     cursor.started = true;
   }
   std::uint64_t lost = 0;
-  if (head < cursor.next) {  // a writer never moves its head back; treat it as a fresh ring
-    cursor.next = head > capacity ? head - capacity : 0;
-  }
   if (head - cursor.next > capacity) {
     lost += head - capacity - cursor.next;
     cursor.next = head - capacity;
   }
-  const auto* records = reinterpret_cast<const ScalarRecord*>(section_.data() + layout_.scalars_offset);
   std::size_t taken = 0;
   while (cursor.next < head && taken < max) {
     const std::uint64_t n = cursor.next++;
@@ -165,7 +161,8 @@ std::uint64_t TelemetryReader::read_scalars(ScalarCursor& cursor, std::vector<Sc
       // one ring is gone too, so skip ahead instead of reading more stale slots.
       ++lost;
       const std::uint64_t now_head = header().scalars_written.load(std::memory_order_acquire);
-      if (now_head > capacity && cursor.next < now_head - capacity) {
+      // cursor.next is already past the failed record; skipping only ever moves it forward.
+      if (now_head > capacity && cursor.next < now_head - capacity && now_head - capacity <= head) {
         lost += now_head - capacity - cursor.next;
         cursor.next = now_head - capacity;
       }
@@ -184,6 +181,7 @@ std::uint64_t TelemetryReader::read_scalars(ScalarCursor& cursor, std::vector<Sc
 }
 
 std::vector<WorkerRowRead> TelemetryReader::workers() const {
+  state_->check_mapping();
   // SYNC POINT READ (worker rows): rows below the count were initialised before it was stored.
   const std::uint32_t count =
       std::min(header().worker_count.load(std::memory_order_acquire), layout_.capacities.workers);
@@ -192,7 +190,7 @@ std::vector<WorkerRowRead> TelemetryReader::workers() const {
   out.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     WorkerRow local;
-    if (!read_row(rows[i], local)) continue;
+    if (!read_row(rows[i], local, state_->writer_gone)) continue;
     if (!terminated(local.host)) corrupt(name_, "worker row " + std::to_string(i) + " host is not NUL-terminated");
     if (local.state >= kWorkerStateCount) corrupt(name_, "worker row " + std::to_string(i) + " has an unknown state");
     WorkerRowRead r;
@@ -214,6 +212,7 @@ std::vector<WorkerRowRead> TelemetryReader::workers() const {
 }
 
 std::vector<JobRowRead> TelemetryReader::jobs() const {
+  state_->check_mapping();
   // SYNC POINT READ (job rows)
   const std::uint32_t count =
       std::min(header().job_count.load(std::memory_order_acquire), layout_.capacities.jobs);
@@ -222,7 +221,7 @@ std::vector<JobRowRead> TelemetryReader::jobs() const {
   out.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     JobRow local;
-    if (!read_row(rows[i], local)) continue;
+    if (!read_row(rows[i], local, state_->writer_gone)) continue;
     if (!terminated(local.object_code)) corrupt(name_, "job row " + std::to_string(i) + " object code is not NUL-terminated");
     if (local.state >= kJobStateCount) corrupt(name_, "job row " + std::to_string(i) + " has an unknown state");
     JobRowRead r;

@@ -47,27 +47,34 @@ std::string age_text(std::uint64_t created_unix_ns) {
   return buf;
 }
 
-int cmd_list() {
-  const auto first = ipc::discover_segments();
+int cmd_list(bool read_other_users) {
+  const auto first = ipc::discover_segments(1'000'000'000ULL, read_other_users);
   if (first.empty()) {
     std::printf("no fleetscope segments\n");
     return 0;
   }
   // frames/s from two samples a short moment apart
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  const auto second = ipc::discover_segments();
+  const auto second = ipc::discover_segments(1'000'000'000ULL, read_other_users);
   std::printf("%-24s %6s %8s %-7s %7s %7s %8s %6s %9s\n", "NAME", "OWNER", "PID", "STATE", "ROBOTS",
               "LINKS", "FPS", "AGE", "SIZE");
   for (const auto& s : first) {
+    // Names and messages come from /dev/shm, where anyone can create files: never print raw
+    // bytes (escape sequences) to the terminal.
+    const std::string name = ipc::printable(s.name);
+    if (s.other_user) {
+      std::printf("%-24s %6u %8s %-7s %s\n", name.c_str(), s.owner_uid, "-", "-", "another user's; not read");
+      continue;
+    }
     if (!s.readable) {
-      std::printf("%-24s unreadable: %s\n", s.name.c_str(), s.error.c_str());
+      std::printf("%-24s unreadable: %s\n", name.c_str(), ipc::printable(s.error).c_str());
       continue;
     }
     double fps = 0.0;
     for (const auto& t : second) {
       if (t.name == s.name && t.readable) fps = (t.frame - s.frame) / 0.25;
     }
-    std::printf("%-24s %6u %8d %-7s %7u %7llu %8.1f %6s %8.1fM\n", s.name.c_str(), s.owner_uid,
+    std::printf("%-24s %6u %8d %-7s %7u %7llu %8.1f %6s %8.1fM\n", name.c_str(), s.owner_uid,
                 s.writer_pid, ipc::writer_state_name(s.status.state), s.robots,
                 static_cast<unsigned long long>(s.links), fps, age_text(s.created_unix_ns).c_str(),
                 s.size_bytes / 1048576.0);
@@ -106,17 +113,17 @@ int cmd_inspect(const std::string& name, const ipc::ReaderOptions& options) {
   std::printf("models       %zu\n", layout.models.size());
   for (std::size_t m = 0; m < layout.models.size(); ++m) {
     const auto& model = layout.models[m];
-    std::printf("  [%zu] %s: %zu links\n", m, model.name.c_str(), model.visuals.size());
+    std::printf("  [%zu] %s: %zu links\n", m, ipc::printable(model.name).c_str(), model.visuals.size());
     for (const auto& v : model.visuals) {
       std::printf("       %-12s %-8s dims %.3f %.3f %.3f offset %.3f %.3f %.3f rgba %u %u %u %u%s%s\n",
-                  v.link_name, shape_name(v.shape), v.dims[0], v.dims[1], v.dims[2], v.offset_position[0],
+                  ipc::printable(v.link_name).c_str(), shape_name(v.shape), v.dims[0], v.dims[1], v.dims[2], v.offset_position[0],
                   v.offset_position[1], v.offset_position[2], v.rgba[0], v.rgba[1], v.rgba[2], v.rgba[3],
-                  v.mesh_path[0] ? " mesh " : "", v.mesh_path);
+                  v.mesh_path[0] ? " mesh " : "", ipc::printable(v.mesh_path).c_str());
     }
   }
   std::printf("robots       %zu\n", layout.robots.size());
   for (const auto& r : layout.robots) {
-    std::printf("  slot %-5u %-20s model %u (%u links)\n", r.slot, r.name.c_str(), r.model, r.link_count);
+    std::printf("  slot %-5u %-20s model %u (%u links)\n", r.slot, ipc::printable(r.name).c_str(), r.model, r.link_count);
   }
   if (const auto telemetry = ipc::TelemetryReader::of(reader)) {
     const auto& t = telemetry->layout().capacities;
@@ -126,15 +133,15 @@ int cmd_inspect(const std::string& name, const ipc::ReaderOptions& options) {
     std::printf("telemetry    ring %u records (%llu written), %zu/%u tags, %zu/%u workers, %zu/%u jobs\n",
                 t.scalars, static_cast<unsigned long long>(telemetry->scalars_written()), tags.size(), t.tags,
                 workers.size(), t.workers, jobs.size(), t.jobs);
-    for (std::size_t i = 0; i < tags.size(); ++i) std::printf("  tag %-4zu %s\n", i, tags[i].c_str());
+    for (std::size_t i = 0; i < tags.size(); ++i) std::printf("  tag %-4zu %s\n", i, ipc::printable(tags[i]).c_str());
     for (const auto& w : workers) {
       std::printf("  worker %-4u pid %-7d %-10s %-10s steps %llu (%.1f/s) restarts %u\n", w.worker_id, w.pid,
-                  w.host.c_str(), ipc::worker_state_name(w.state), static_cast<unsigned long long>(w.steps),
+                  ipc::printable(w.host).c_str(), ipc::worker_state_name(w.state), static_cast<unsigned long long>(w.steps),
                   w.steps_per_s, w.restarts);
     }
     for (const auto& j : jobs) {
       std::printf("  job    %-20s %-8s %llu/%llu gpu %d rounds %u done %u failed %u retried\n",
-                  j.object_code.c_str(), ipc::job_state_name(j.state),
+                  ipc::printable(j.object_code).c_str(), ipc::job_state_name(j.state),
                   static_cast<unsigned long long>(j.collected_count), static_cast<unsigned long long>(j.target_count),
                   j.gpu, j.rounds_done, j.rounds_failed, j.rounds_retried);
     }
@@ -147,7 +154,12 @@ int cmd_inspect(const std::string& name, const ipc::ReaderOptions& options) {
 int cmd_dump(const std::string& name, const ipc::ReaderOptions& options) {
   const auto reader = ipc::SegmentReader::open(name, options);
   ipc::PoseIngestor ingestor(reader);
+  reader.writer_status();  // a gone writer's half-written robots are then read once, not retried
   const auto stats = ingestor.ingest();
+  if (stats.robots_torn > 0) {
+    std::cerr << "fleetscope-shm: " << stats.robots_torn
+              << " robots were left in the middle of a write by their dead writer; their poses are as it left them\n";
+  }
   if (stats.robots_deferred > 0) {
     std::cerr << "fleetscope-shm: " << stats.robots_deferred << " robots were busy; run again\n";
     return 1;
@@ -157,7 +169,7 @@ int cmd_dump(const std::string& name, const ipc::ReaderOptions& options) {
     const auto poses = ingestor.poses(r.slot);
     for (std::size_t l = 0; l < poses.size(); ++l) {
       const auto& p = poses[l];
-      std::printf("%s %zu %.9g %.9g %.9g %.9g %.9g %.9g %.9g\n", r.name.c_str(), l, p.position[0],
+      std::printf("%s %zu %.9g %.9g %.9g %.9g %.9g %.9g %.9g\n", ipc::printable(r.name).c_str(), l, p.position[0],
                   p.position[1], p.position[2], p.orientation[0], p.orientation[1], p.orientation[2],
                   p.orientation[3]);
     }
@@ -254,22 +266,22 @@ int main(int argc, char** argv) {
   const bool needs_name = command == "inspect" || command == "watch" || command == "dump";
   try {
     if (needs_name && name.empty()) {
-      std::cerr << "fleetscope-shm: '" << command << "' needs a segment NAME\n" << kUsage;
+      std::cerr << "fleetscope-shm: '" << ipc::printable(command) << "' needs a segment NAME\n" << kUsage;
       return 2;
     }
     if (!needs_name && !name.empty()) {
-      std::cerr << "fleetscope-shm: '" << command << "' takes no NAME\n";
+      std::cerr << "fleetscope-shm: '" << ipc::printable(command) << "' takes no NAME\n";
       return 2;
     }
-    if (command == "list") return cmd_list();
+    if (command == "list") return cmd_list(allow_other);
     if (command == "inspect") return cmd_inspect(name, options);
     if (command == "watch") return cmd_watch(name, options, seconds);
     if (command == "dump") return cmd_dump(name, options);
     if (command == "gc") return cmd_gc();
-    std::cerr << "fleetscope-shm: unknown command '" << command << "'\n" << kUsage;
+    std::cerr << "fleetscope-shm: unknown command '" << ipc::printable(command) << "'\n" << kUsage;
     return 2;
   } catch (const ipc::SegmentError& e) {
-    std::cerr << "fleetscope-shm: " << e.what() << "\n";
+    std::cerr << "fleetscope-shm: " << ipc::printable(e.what()) << "\n";
     return 1;
   }
 }

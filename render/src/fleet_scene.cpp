@@ -61,6 +61,7 @@ struct Source {
   std::uint64_t last_reattach_check_ns = 0;
   std::uint64_t last_status_ns = 0;  // liveness reads /proc: done a few times a second, not per poll
   std::string error;
+  bool fresh = false;  // opened since the last update(): its robots are news to the caller
 };
 
 InstancePose compose(const ipc::PoseRecord& link, const LinkDraw& d) {
@@ -147,14 +148,21 @@ struct FleetScene::Impl {
     return nullptr;
   }
 
+  // Opens the segment and takes its layout and poses once, so a segment whose layout cannot be
+  // read fails here (attach throws) instead of later. Robots are drawn by slot in use: memory
+  // follows what the segment uses, not the capacity it claims.
   void open(Source& s) {
     auto reader = std::make_unique<ipc::SegmentReader>(ipc::SegmentReader::open(s.name, s.options));
-    s.ingestor = std::make_unique<ipc::PoseIngestor>(*reader);
+    auto ingestor = std::make_unique<ipc::PoseIngestor>(*reader);
+    ingestor->ingest();
     s.created_unix_ns = reader->info().created_unix_ns;
-    s.robots.assign(reader->info().layout.capacities.robots, std::nullopt);
+    s.robots.clear();
     s.reader = std::move(reader);
+    s.ingestor = std::move(ingestor);
     s.state = ipc::WriterState::kLive;
     s.error.clear();
+    s.fresh = true;
+    sync_robots(s);
   }
 
   void drop_robot(RobotDraw& r) {
@@ -190,6 +198,9 @@ struct FleetScene::Impl {
   void sync_robots(Source& s) {
     const ipc::LayoutSnapshot& layout = s.ingestor->layout();
     s.models = layout.models;
+    std::size_t slots = 0;
+    for (const auto& robot : layout.robots) slots = std::max<std::size_t>(slots, robot.slot + 1);
+    if (s.robots.size() < slots) s.robots.resize(slots);
     std::vector<std::uint8_t> present(s.robots.size(), 0);
     for (const auto& robot : layout.robots) {
       present[robot.slot] = 1;
@@ -315,6 +326,10 @@ UpdateResult FleetScene::update() {
         to_detach.push_back(s.name);
         continue;
       }
+    }
+    if (s.fresh) {
+      s.fresh = false;
+      result.layout_changed = result.changed = true;
     }
     try {
       const ipc::IngestStats stats = s.ingestor->ingest();

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 
 namespace fleetscope::ipc {
@@ -24,6 +25,7 @@ struct IngestStats {
   std::uint64_t publish_ns = 0;     // writer's CLOCK_MONOTONIC time of `frame`
   std::uint32_t robots_read = 0;    // robots with at least one changed link
   std::uint32_t robots_deferred = 0;  // busy for every retry; taken next time
+  std::uint32_t robots_torn = 0;      // left mid-write by a dead writer: last consistent poses kept
   std::uint64_t links_changed = 0;
 };
 
@@ -32,7 +34,10 @@ class PoseIngestor {
   // `reader` must outlive the ingestor.
   explicit PoseIngestor(const SegmentReader& reader);
 
-  // Brings the local copy up to date. Throws SegmentError (kCorrupt, kNotReady) from layout reads.
+  // Brings the local copy up to date. Throws SegmentError (kCorrupt, kNotReady, kCapacity) from
+  // layout reads and when the segment was truncated. Memory follows the robots in use, not the
+  // capacities the segment claims. Once the writer is gone, a layout that failed is not read
+  // again: the same error is thrown without touching the segment.
   IngestStats ingest();
 
   const LayoutSnapshot& layout() const noexcept { return layout_; }
@@ -45,16 +50,16 @@ class PoseIngestor {
   struct Tracked {
     std::uint64_t spawn_id = 0;
     std::optional<std::uint64_t> seen_changes;
-    std::uint32_t link_count = 0;
+    std::vector<PoseRecord> poses;  // link_count entries
   };
   void refresh_layout();
 
   const SegmentReader& reader_;
   LayoutSnapshot layout_;
   bool have_layout_ = false;
+  std::optional<SegmentError> failed_layout_;  // of a gone writer: final
   std::uint64_t last_frame_ = ~0ULL;
-  std::vector<Tracked> tracked_;          // per slot
-  std::vector<PoseRecord> poses_;         // slot * link_capacity + link
+  std::vector<Tracked> tracked_;          // per slot, up to the highest slot in use
   std::vector<PoseRecord> scratch_;       // one robot, for reads that may be retried
   std::vector<std::uint64_t> dirty_;      // one robot's mask
   std::vector<LinkChange> changes_;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -15,6 +16,7 @@
 
 #include "fleetscope/ipc/format.hpp"
 #include "fleetscope/ipc/layout.hpp"
+#include "fleetscope/ipc/reader_state.hpp"
 #include "fleetscope/ipc/shared_memory.hpp"
 
 namespace fleetscope::ipc {
@@ -39,6 +41,12 @@ struct SegmentInfo {
   uid_t owner_uid = 0;  // of the shared memory object
   unsigned mode = 0;    // permission bits of the shared memory object
 };
+
+// What a reader allocates follows what a segment uses (robot_high_water, link counts of the
+// robots in use), never the capacities it claims; and it refuses a layout that uses more than
+// these (FORMAT.md, "Reader limits").
+inline constexpr std::uint32_t kReaderMaxRobots = 1u << 17;
+inline constexpr std::uint64_t kReaderMaxLinks = 1ULL << 22;
 
 struct FrameInfo {
   std::uint64_t frame = 0;  // 0 until the first publish
@@ -72,6 +80,7 @@ struct RobotSnapshot {
 
 struct LayoutSnapshot {
   std::uint64_t epoch = 0;  // layout_seq / 2 when taken
+  bool torn = false;        // copied from a dead writer in the middle of a change
   std::vector<ModelSnapshot> models;
   std::vector<RobotSnapshot> robots;  // robots in use, by slot
 };
@@ -81,16 +90,20 @@ struct RobotRead {
   std::uint64_t spawn_id = 0;
   std::uint64_t change_count = 0;
   std::uint64_t last_change_frame = 0;
+  bool torn = false;  // copied from a dead writer in the middle of a write: no later copy is better
 };
 
 class SegmentReader {
  public:
-  // Opens and validates. Throws SegmentError: kNotFound, kPermission (other user's segment),
-  // kVersionMismatch (names both versions), kCorrupt, kNotReady (still being created).
+  // Opens and validates. Throws SegmentError: kNotFound, kPermission (other user's segment,
+  // refused before it is mapped), kVersionMismatch (names both versions), kCorrupt (also: not a
+  // regular file), kNotReady (still being created).
   static SegmentReader open(std::string_view name, const ReaderOptions& options = {});
   // Validates a segment image held in memory (tests and the fuzzer). `bytes` must be 64-byte
   // aligned and outlive the reader.
   static SegmentReader over_bytes(std::span<const std::byte> bytes);
+  // Validates the segment of an existing read-only mapping, which stays the caller's.
+  static SegmentReader over_mapping(const SharedMemoryMapping& mapping, std::string_view name);
 
   SegmentReader(SegmentReader&&) noexcept = default;
   SegmentReader& operator=(SegmentReader&&) noexcept = default;
@@ -102,6 +115,17 @@ class SegmentReader {
   std::uint64_t layout_epoch() const noexcept;
   bool closed() const noexcept;
   WriterStatus writer_status(std::uint64_t stale_after_ns = 1'000'000'000ULL) const;
+  // True once the reader has seen that the writer process is gone or closed the segment. From
+  // then on an odd seqlock is read once and reported torn instead of retried: a dead writer never
+  // finishes its write. Learnt from writer_status() and when a seqlock stays busy.
+  bool writer_gone() const noexcept { return state_->writer_gone; }
+
+  // Throws SegmentError(kCorrupt) once the segment's file has shrunk below the mapping (its owner
+  // truncated it): reading on would fault. One fstat. frame(), writer_status() and read_layout()
+  // call it; callers that read robots or telemetry call it once per poll. Sticky.
+  void check_mapping() const { state_->check_mapping(); }
+  // Shared with section readers (TelemetryReader); stable across moves of this reader.
+  const std::shared_ptr<ReaderState>& state() const noexcept { return state_; }
 
   // A validated copy of models and robots. Throws kCorrupt on inconsistent content, kNotReady
   // when the layout kept changing (or a writer died mid-change) for every retry.
@@ -119,12 +143,14 @@ class SegmentReader {
   std::uint64_t change_count(std::uint32_t slot) const noexcept;
 
  private:
-  SegmentReader(std::optional<SharedMemoryMapping> mapping, std::span<const std::byte> bytes);
+  SegmentReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> bytes);
   void validate();
   const SegmentHeader& header() const noexcept;
   const std::byte* block(std::uint32_t slot) const noexcept;
+  // After a seqlock stayed busy: is the writer gone? Reads /proc at most every 100 ms.
+  bool learn_writer_gone() const;
 
-  std::optional<SharedMemoryMapping> mapping_;
+  std::shared_ptr<ReaderState> state_;
   std::span<const std::byte> bytes_;
   SegmentInfo info_;
 };

@@ -4,6 +4,8 @@
 // these make the copy itself well defined (and clean under ThreadSanitizer).
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -58,5 +60,43 @@ class SeqlockWrite {
   std::atomic<std::uint64_t>& seq_;
   std::uint64_t value_;
 };
+
+// The reader's side of a seqlock. `copy` loads the protected words (through load_words or
+// relaxed atomics); the outcome says whether the copy is one publish's data.
+//
+// Retry policy, in one place: a reader that finds the sequence odd or changed tries again up to
+// `tries` times, yielding the CPU after `yield_after` tries so a writer descheduled in the middle
+// of a write can finish. A writer that is known to be gone never finishes: then the sequence is
+// read once, the data copied once and the outcome is kTorn when the sequence was odd (the data is
+// what the writer left: the caller shows it as such or keeps its last consistent copy).
+enum class SeqlockOutcome { kConsistent, kTorn, kBusy };
+struct SeqlockPolicy {
+  int tries;
+  int yield_after;
+};
+inline constexpr SeqlockPolicy kLayoutPolicy{2000, 4};  // rare, must succeed: wait for the writer
+inline constexpr SeqlockPolicy kFramePolicy{2000, 16};
+inline constexpr SeqlockPolicy kRobotPolicy{64, 8};     // per poll: defer to the next poll instead
+inline constexpr SeqlockPolicy kRowPolicy{64, 64};      // telemetry rows: taken on the next poll
+
+template <typename Copy>
+SeqlockOutcome seqlock_read(const std::atomic<std::uint64_t>& seq, const SeqlockPolicy& policy, bool writer_gone,
+                            Copy&& copy) {
+  for (int attempt = 0; attempt < policy.tries; ++attempt) {
+    if (attempt >= policy.yield_after) sched_yield();
+    // SYNC POINT READ: the acquire load pairs with SeqlockWrite's release store of the even
+    // value, so the data of that publish is visible to the copy.
+    const std::uint64_t s1 = seq.load(std::memory_order_acquire);
+    if (s1 % 2 != 0 && !writer_gone) continue;
+    copy(s1);
+    // SYNC POINT READ: orders the copy's loads before the re-check; pairs with SeqlockWrite's
+    // release fence after its odd store (a copy that saw new data sees the odd or newer value).
+    std::atomic_thread_fence(std::memory_order_acquire);
+    const bool same = seq.load(std::memory_order_relaxed) == s1;
+    if (writer_gone) return same && s1 % 2 == 0 ? SeqlockOutcome::kConsistent : SeqlockOutcome::kTorn;
+    if (same) return SeqlockOutcome::kConsistent;
+  }
+  return SeqlockOutcome::kBusy;
+}
 
 }  // namespace fleetscope::ipc

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "fleetscope/ipc/layout.hpp"
+#include "fleetscope/ipc/reader_state.hpp"
 #include "fleetscope/ipc/telemetry_format.hpp"
 #include "fleetscope/ipc/telemetry_records.hpp"
 
@@ -44,7 +46,8 @@ TelemetryLayout validate_telemetry_section(std::span<const std::byte> section, s
 
 class TelemetryReader {
  public:
-  // nullopt when the segment has no telemetry section. The reader must outlive this object.
+  // nullopt when the segment has no telemetry section. Shares the segment reader's mapping (it
+  // stays mapped while either lives).
   static std::optional<TelemetryReader> of(const SegmentReader& segment);
 
   const TelemetryLayout& layout() const noexcept { return layout_; }
@@ -55,7 +58,8 @@ class TelemetryReader {
 
   std::uint64_t scalars_written() const noexcept;
   // Appends up to `max` records from the cursor on to `out`; returns the records lost in this
-  // call (also added to cursor.lost). Records whose tag is not yet counted are kept too: the
+  // call (also added to cursor.lost). The cursor only moves forward: a ring head that moved back
+  // or that the records do not bear out (a corrupt counter) yields nothing and loses nothing. Records whose tag is not yet counted are kept too: the
   // caller looks tags up after the call.
   std::uint64_t read_scalars(ScalarCursor& cursor, std::vector<ScalarSample>& out,
                              std::size_t max = SIZE_MAX) const;
@@ -65,9 +69,11 @@ class TelemetryReader {
   std::vector<JobRowRead> jobs() const;
 
  private:
-  TelemetryReader(std::span<const std::byte> section, const TelemetryLayout& layout, std::string name);
+  TelemetryReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> section,
+                  const TelemetryLayout& layout, std::string name);
   const TelemetryHeader& header() const noexcept;
 
+  std::shared_ptr<ReaderState> state_;
   std::span<const std::byte> section_;
   TelemetryLayout layout_;
   std::string name_;
