@@ -17,17 +17,35 @@
 namespace fleetscope::ipc {
 namespace {
 
+// A segment of ours whose writer is gone but that could not be removed just now: its lock is
+// held (by a remover in the middle of removing it).
+bool stale_but_busy(const std::string& name) {
+  try {
+    const SegmentReader existing = SegmentReader::open(name);
+    const WriterState state = existing.writer_status().state;
+    return state == WriterState::kDead || state == WriterState::kClosed;
+  } catch (const SegmentError&) {
+    return false;
+  }
+}
+
 SharedMemoryMapping create_mapping(const WriterOptions& options, std::uint64_t total) {
   try {
     return SharedMemoryMapping::create_exclusive(options.name, total);
   } catch (const SegmentError& e) {
     if (e.code() != ErrorCode::kAlreadyExists || !options.replace_stale) throw;
   }
-  remove_if_stale(options.name);
-  try {
-    return SharedMemoryMapping::create_exclusive(options.name, total);
-  } catch (const SegmentError& e) {
-    if (e.code() != ErrorCode::kAlreadyExists) throw;
+  // Another remover (gc, a writer starting beside this one) may hold the stale segment's lock
+  // for a moment: then it is about to go, so try again shortly.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    const bool removed = remove_if_stale(options.name).has_value();
+    try {
+      return SharedMemoryMapping::create_exclusive(options.name, total);
+    } catch (const SegmentError& e) {
+      if (e.code() != ErrorCode::kAlreadyExists) throw;
+    }
+    if (!removed && !stale_but_busy(options.name)) break;
+    ::usleep(1000);
   }
   // Say why it stays: another user's (gc cannot remove it), a live writer's, or unreadable.
   std::string why = "its writer is alive or it is unreadable; choose another name or run 'fleetscope-shm gc'";
