@@ -1,6 +1,9 @@
 // Write, publish and ingest costs of pose segments (issue: foundation benchmarks).
 // Run: build/tests/ipc_bench   (add --benchmark_repetitions=5 for spread)
 #include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -219,5 +222,42 @@ void BM_TelemetryRead1000(benchmark::State& state) {
 BENCHMARK(BM_TelemetryRead1000)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
+
+// A writer that stopped in the middle of writes (robot 0's and the frame's seqlocks odd): what a
+// reader's poll costs. range(0) = 0: the writer is alive (it may finish, so the reader retries on
+// every poll; this was every poll's cost for a dead writer before dead writers were recognised);
+// 1: the writer is gone (learnt on the first poll; later polls read the odd seqlocks once).
+void BM_IngestOddSeqlock(benchmark::State& state) {
+  const bool dead = state.range(0) != 0;
+  Fleet fleet(100, 30);
+  fleet.writer.set_all_poses(std::span<const double>(fleet.a));
+  fleet.writer.publish(0.0);
+  const std::string path = "/dev/shm/fleetscope." + Fleet::config(100, 30, false).name;
+  const int fd = ::open(path.c_str(), O_RDWR);
+  struct stat st {};
+  ::fstat(fd, &st);
+  auto* base = static_cast<std::byte*>(::mmap(nullptr, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  ::close(fd);
+  auto& h = *reinterpret_cast<fleetscope::ipc::SegmentHeader*>(base);
+  const std::int32_t real_pid = h.writer_pid;
+  if (dead) h.writer_pid = 0;  // no such process
+  auto& robot0 = *reinterpret_cast<fleetscope::ipc::RobotSync*>(base + h.blocks_offset);
+  const auto reader = fleetscope::ipc::SegmentReader::open(Fleet::config(100, 30, false).name);
+  fleetscope::ipc::PoseIngestor ingestor(reader);
+  ingestor.ingest();
+  robot0.seq.fetch_add(1);
+  robot0.change_count.fetch_add(1);
+  h.frame_seq.fetch_add(1);
+  h.frame.fetch_add(1);
+  ingestor.ingest();  // the first poll after the crash (learns a dead writer)
+  std::uint64_t deferred = 0;
+  for (auto _ : state) deferred += ingestor.ingest().robots_deferred;
+  state.counters["deferred_per_poll"] = benchmark::Counter(double(deferred) / double(state.iterations()));
+  robot0.seq.fetch_add(1);
+  h.frame_seq.fetch_add(1);
+  h.writer_pid = real_pid;
+  ::munmap(base, st.st_size);
+}
+BENCHMARK(BM_IngestOddSeqlock)->ArgName("writer_dead")->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();
