@@ -1,5 +1,6 @@
 #include "fleetscope/ipc/telemetry_reader.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -162,9 +163,12 @@ std::uint64_t TelemetryReader::read_scalars(ScalarCursor& cursor, std::vector<Sc
       ++lost;
       const std::uint64_t now_head = header().scalars_written.load(std::memory_order_acquire);
       // cursor.next is already past the failed record; skipping only ever moves it forward.
-      if (now_head > capacity && cursor.next < now_head - capacity && now_head - capacity <= head) {
-        lost += now_head - capacity - cursor.next;
-        cursor.next = now_head - capacity;
+      if (now_head > capacity) {
+        const std::uint64_t resume = std::min(head, now_head - capacity);
+        if (resume > cursor.next) {
+          lost += resume - cursor.next;
+          cursor.next = resume;
+        }
       }
       continue;
     }
