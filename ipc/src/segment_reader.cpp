@@ -52,7 +52,7 @@ void ReaderState::check_mapping() {
   throw SegmentError(ErrorCode::kCorrupt,
                      "segment '" + name + "' was truncated while mapped (its file has " +
                          std::to_string(m ? m->file_size() : 0) + " of " +
-                         std::to_string(m ? m->bytes().size() : 0) + " bytes); detach and attach it again");
+                         std::to_string(m ? m->bytes().size() : 0) + " bytes); it cannot be read any more");
 }
 
 SegmentReader::SegmentReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> bytes)
