@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/pose_ingestor.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 #include "fleetscope/ipc/telemetry_reader.hpp"
 
@@ -19,6 +20,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size > 0) std::memcpy(image.get(), data, size);
   try {
     const auto reader = fleetscope::ipc::SegmentReader::over_bytes({image.get(), size});
+    // Half the inputs learn the writer's liveness first: a gone writer's odd seqlocks are then
+    // read once as torn copies (the other half learns it when a seqlock stays busy).
+    if (data[0] & 1) reader.writer_status();
     if (const auto telemetry = fleetscope::ipc::TelemetryReader::of(reader)) {
       telemetry->tags_from(0);
       telemetry->workers();
@@ -26,6 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       fleetscope::ipc::ScalarCursor cursor;
       std::vector<fleetscope::ipc::ScalarSample> samples;
       telemetry->read_scalars(cursor, samples, 4096);
+      telemetry->read_scalars(cursor, samples, 4096);  // a cursor that has started
     }
     reader.frame();
     reader.writer_status();
@@ -37,6 +42,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       reader.read_robot(robot.slot, std::nullopt, robot.link_count, dirty, poses);
       reader.read_robot(robot.slot, 1, robot.link_count, dirty, poses);
     }
+    fleetscope::ipc::PoseIngestor ingestor(reader);
+    ingestor.ingest();
+    ingestor.ingest();
   } catch (const fleetscope::ipc::SegmentError&) {
   }
   return 0;
