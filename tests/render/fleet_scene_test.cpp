@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 #include <vtkRenderer.h>
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cstddef>
 
 #include <cmath>
 #include <chrono>
@@ -399,4 +402,32 @@ TEST(FleetScene, LinksSmallOnScreenAreDrawnAsPointsAndStayVisible) {
   view2.frame_bounds({-150, 150, -150, 150, -0.5, 0.5}, true);
   view2.render();
   EXPECT_EQ(scene2.point_count(), 0u);
+}
+
+// `fleetscope --attach NAME` exits 1 for a segment it cannot read: attach must fail at once when
+// the layout is unreadable, not attach and fail on a later poll.
+TEST(FleetSceneAttach, ASegmentWhoseLayoutIsCorruptIsRefusedAtAttach) {
+  const std::string name = fleetscope::testing::unique_name("corrupt-layout");
+  BoxFleet fleet(name, 2);
+  {
+    // A model claiming zero links: read_layout reports corruption.
+    const int fd = ::open(("/dev/shm/fleetscope." + name).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    ipc::SegmentHeader header{};
+    ASSERT_EQ(::pread(fd, &header, 256, 0), 256);
+    const std::uint32_t zero = 0;
+    ASSERT_EQ(::pwrite(fd, &zero, sizeof zero, static_cast<off_t>(header.models_offset + offsetof(ipc::ModelRecord, link_count))),
+              static_cast<ssize_t>(sizeof zero));
+    ::close(fd);
+  }
+  OffscreenView view{kW, kH};
+  FleetScene scene{view.renderer()};
+  try {
+    scene.attach(name);
+    ADD_FAILURE() << "a segment with a corrupt layout was attached";
+  } catch (const ipc::SegmentError& e) {
+    EXPECT_EQ(e.code(), ipc::ErrorCode::kCorrupt);
+    EXPECT_NE(std::string(e.what()).find("links"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(scene.attached(name));
 }
