@@ -4,11 +4,15 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "fleetscope/fleetscope.h"
+#include "fleetscope/ipc/format.hpp"
 #include "fleetscope/ipc/pose_ingestor.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 #include "fleetscope/ipc/telemetry_reader.hpp"
@@ -103,7 +107,7 @@ TEST(CAbi, BadArgumentsReturnCodesAndMessagesNeverThrow) {
   fs_writer_destroy(w);
   fs_writer_destroy(nullptr);
   EXPECT_STREQ(fs_status_name(FS_ERR_CAPACITY), "capacity exceeded");
-  EXPECT_EQ(fs_abi_version(), (1u << 16) | 1u);
+  EXPECT_EQ(fs_abi_version(), (uint32_t{fleetscope::ipc::kAbiMajor} << 16) | fleetscope::ipc::kAbiMinor);
 }
 
 TEST(CAbi, TelemetryRecordsAndRowsReachAReader) {
@@ -172,4 +176,31 @@ TEST(CAbi, TelemetryRecordsAndRowsReachAReader) {
   EXPECT_EQ(fs_writer_scalar(plain, "x", 0, 0.0), FS_ERR_INVALID_ARGUMENT);
   EXPECT_NE(std::string(fs_last_error()).find("without a telemetry section"), std::string::npos);
   fs_writer_destroy(plain);
+}
+
+// libfleetscope.so is loaded into other people's programs (Python, C, Julia...): anything it
+// exports beyond the C ABI (a libstdc++ or Boost instantiation, a SimWriter method) can clash
+// with their own copies. The linker version script (sim_bridge/src/fleetscope.map) keeps only
+// fs_*; this reads the library's dynamic symbol table to check.
+TEST(CAbi, LibraryExportsOnlyFsSymbols) {
+  fleetscope::testing::ChildProcess nm({FLEETSCOPE_NM, "-D", "--defined-only", FLEETSCOPE_C_LIBRARY});
+  std::vector<std::string> exported, foreign;
+  while (const auto line = nm.read_line()) {
+    // "<address> <type> <name>[@@<version>]"
+    std::istringstream fields(*line);
+    std::string address, type, name;
+    if (!(fields >> address >> type >> name)) continue;
+    name = name.substr(0, name.find('@'));
+    if (type == "A" && name.rfind("FLEETSCOPE_", 0) == 0) continue;  // the version node itself
+    (name.rfind("fs_", 0) == 0 ? exported : foreign).push_back(type + " " + name);
+  }
+  const int status = nm.wait();
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << FLEETSCOPE_NM << " failed on " << FLEETSCOPE_C_LIBRARY;
+  std::string listed;
+  for (const auto& symbol : foreign) listed += "\n  " + symbol;
+  EXPECT_TRUE(foreign.empty()) << foreign.size() << " exported symbols outside the C ABI:" << listed;
+  // The table was really read: the ABI itself is there.
+  EXPECT_NE(std::find(exported.begin(), exported.end(), "T fs_abi_version"), exported.end());
+  EXPECT_NE(std::find(exported.begin(), exported.end(), "T fs_writer_create"), exported.end());
 }
