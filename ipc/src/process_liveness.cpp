@@ -31,7 +31,8 @@ std::optional<std::uint64_t> process_start_ticks(pid_t pid) {
 
 bool process_alive(pid_t pid, std::uint64_t start_ticks) {
   const auto start = process_start_ticks(pid);
-  return start && *start == start_ticks;
+  // 0: the writer could not read its own start time; then any living process of that pid counts.
+  return start && (start_ticks == 0 || *start == start_ticks);
 }
 
 std::uint64_t monotonic_ns() noexcept {

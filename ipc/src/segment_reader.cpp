@@ -176,6 +176,12 @@ void SegmentReader::validate() {
     corrupt(seg, "truncated: the header says " + std::to_string(h.total_size) +
                      " bytes but only " + std::to_string(bytes_.size()) + " are there");
   }
+  if (h.telemetry_size != 0 && h.abi_minor < 1) {
+    corrupt(seg, "a format 1.0 segment has a telemetry section (telemetry came with 1.1)");
+  }
+  const bool telemetry_only = h.abi_minor >= 2 && (h.flags & kFlagTelemetryOnly) != 0;
+  if (telemetry_only && h.telemetry_size == 0) corrupt(seg, "marked telemetry-only but has no telemetry section");
+  info_.telemetry_only = telemetry_only;
   if (h.telemetry_size != 0) {
     info_.telemetry_offset = h.telemetry_offset;
     info_.telemetry = validate_telemetry_section(bytes_.subspan(h.telemetry_offset, h.telemetry_size), seg);
@@ -231,8 +237,8 @@ WriterStatus SegmentReader::writer_status(std::uint64_t stale_after_ns) const {
   } else if (state_->writer_gone || !process_alive(info_.writer_pid, info_.writer_start_ticks)) {
     status.state = WriterState::kDead;
     state_->writer_gone = true;
-  } else if ((info_.telemetry && h.frame.load(std::memory_order_relaxed) == 0
-                  ? status.heartbeat_age_ns  // telemetry-only: every record is a heartbeat
+  } else if ((info_.telemetry && (info_.telemetry_only || h.frame.load(std::memory_order_relaxed) == 0)
+                  ? status.heartbeat_age_ns  // no poses (yet): every telemetry record is a heartbeat
                   : status.publish_age_ns) > stale_after_ns) {
     status.state = WriterState::kPaused;
   } else {

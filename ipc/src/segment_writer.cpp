@@ -70,7 +70,11 @@ SharedMemoryMapping create_mapping(const WriterOptions& options, std::uint64_t t
 
 SegmentWriter::SegmentWriter(const WriterOptions& options)
     : SegmentWriter(options, options.telemetry ? std::optional(compute_telemetry_layout(*options.telemetry))
-                                               : std::nullopt) {}
+                                               : std::nullopt) {
+  if (options.telemetry_only && !options.telemetry) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "a telemetry-only segment needs a telemetry section");
+  }
+}
 
 SegmentWriter::SegmentWriter(const WriterOptions& options, const std::optional<TelemetryLayout>& telemetry)
     : name_(options.name),
@@ -110,6 +114,7 @@ SegmentWriter::SegmentWriter(const WriterOptions& options, const std::optional<T
   }
   copy_fixed_text(h->name, name_, "segment name");
   h->created_unix_ns = unix_time_ns();
+  h->flags = options.telemetry_only ? kFlagTelemetryOnly : 0;
 
   PoseRecord identity{};
   identity.orientation[3] = 1.0f;

@@ -26,6 +26,14 @@ bool read_row(const Row& shared, Row& local, bool writer_gone) noexcept {
          }) != SeqlockOutcome::kBusy;
 }
 
+// A count above its capacity is corruption, as for models: refused, never clamped.
+std::uint32_t checked_count_in(std::string_view segment, std::uint32_t count, std::uint32_t capacity, const char* what) {
+  if (count > capacity) {
+    corrupt(segment, std::string(what) + " count " + std::to_string(count) + " exceeds capacity " + std::to_string(capacity));
+  }
+  return count;
+}
+
 template <std::size_t N>
 std::string text_of(const char (&field)[N]) {
   return std::string(field, strnlen(field, N));
@@ -97,13 +105,17 @@ TelemetryReader::TelemetryReader(std::shared_ptr<ReaderState> state, std::span<c
                                  const TelemetryLayout& layout, std::string name)
     : state_(std::move(state)), section_(section), layout_(layout), name_(std::move(name)) {}
 
+std::uint32_t TelemetryReader::checked_count(std::uint32_t count, std::uint32_t capacity, const char* what) const {
+  return checked_count_in(name_, count, capacity, what);
+}
+
 const TelemetryHeader& TelemetryReader::header() const noexcept {
   return *std::launder(reinterpret_cast<const TelemetryHeader*>(section_.data()));
 }
 
-std::uint32_t TelemetryReader::tag_count() const noexcept {
+std::uint32_t TelemetryReader::tag_count() const {
   // SYNC POINT READ (tags): pairs with the writer's release store after a tag's name.
-  return std::min(header().tag_count.load(std::memory_order_acquire), layout_.capacities.tags);
+  return checked_count(header().tag_count.load(std::memory_order_acquire), layout_.capacities.tags, "tag");
 }
 
 std::vector<std::string> TelemetryReader::tags_from(std::uint32_t first) const {
@@ -188,7 +200,7 @@ std::vector<WorkerRowRead> TelemetryReader::workers() const {
   state_->check_mapping();
   // SYNC POINT READ (worker rows): rows below the count were initialised before it was stored.
   const std::uint32_t count =
-      std::min(header().worker_count.load(std::memory_order_acquire), layout_.capacities.workers);
+      checked_count(header().worker_count.load(std::memory_order_acquire), layout_.capacities.workers, "worker");
   const auto* rows = reinterpret_cast<const WorkerRow*>(section_.data() + layout_.workers_offset);
   std::vector<WorkerRowRead> out;
   out.reserve(count);
@@ -196,7 +208,6 @@ std::vector<WorkerRowRead> TelemetryReader::workers() const {
     WorkerRow local;
     if (!read_row(rows[i], local, state_->writer_gone)) continue;
     if (!terminated(local.host)) corrupt(name_, "worker row " + std::to_string(i) + " host is not NUL-terminated");
-    if (local.state >= kWorkerStateCount) corrupt(name_, "worker row " + std::to_string(i) + " has an unknown state");
     WorkerRowRead r;
     r.worker_id = local.worker_id;
     r.pid = local.pid;
@@ -219,7 +230,7 @@ std::vector<JobRowRead> TelemetryReader::jobs() const {
   state_->check_mapping();
   // SYNC POINT READ (job rows)
   const std::uint32_t count =
-      std::min(header().job_count.load(std::memory_order_acquire), layout_.capacities.jobs);
+      checked_count(header().job_count.load(std::memory_order_acquire), layout_.capacities.jobs, "job");
   const auto* rows = reinterpret_cast<const JobRow*>(section_.data() + layout_.jobs_offset);
   std::vector<JobRowRead> out;
   out.reserve(count);
@@ -227,7 +238,6 @@ std::vector<JobRowRead> TelemetryReader::jobs() const {
     JobRow local;
     if (!read_row(rows[i], local, state_->writer_gone)) continue;
     if (!terminated(local.object_code)) corrupt(name_, "job row " + std::to_string(i) + " object code is not NUL-terminated");
-    if (local.state >= kJobStateCount) corrupt(name_, "job row " + std::to_string(i) + " has an unknown state");
     JobRowRead r;
     r.object_code = text_of(local.object_code);
     r.target_count = local.target_count;

@@ -24,6 +24,7 @@ ipc::WriterOptions writer_options(const WriterConfig& c) {
                          "a writer without robots (max_robots 0) needs telemetry");
     }
     o.capacities = ipc::Capacities{1, 1, 1, 1, 1};  // the smallest valid pose part
+    o.telemetry_only = true;
   } else {
     o.capacities.robots = c.max_robots;
     o.capacities.links_per_robot = c.max_links;
@@ -71,7 +72,13 @@ std::uint32_t SimWriter::add_model(const ModelDesc& model) {
   std::vector<ipc::LinkVisual> visuals;
   visuals.reserve(model.links.size());
   for (const LinkVisualDesc& link : model.links) visuals.push_back(to_record(link));
-  return segment_.add_model(model.name, visuals);
+  const std::uint32_t id = segment_.add_model(model.name, visuals);
+  model_count_ = id + 1;
+  return id;
+}
+
+std::uint32_t SimWriter::model_link_count(std::uint32_t model) const {
+  return segment_.model_link_count(model);  // throws kInvalidArgument for an unknown model
 }
 
 std::uint32_t SimWriter::spawn_robot(std::string_view name, std::uint32_t model) {
@@ -110,7 +117,7 @@ void SimWriter::remove_robot(std::uint32_t id) {
   for (std::size_t i = index; i < robots_.size(); ++i) index_of_[robots_[i].id] = i;
 }
 
-std::uint32_t SimWriter::link_count(std::uint32_t id) const {
+std::uint32_t SimWriter::robot_link_count(std::uint32_t id) const {
   const auto it = index_of_.find(id);
   if (it == index_of_.end()) {
     throw SegmentError(ErrorCode::kInvalidArgument, "unknown robot id " + std::to_string(id));

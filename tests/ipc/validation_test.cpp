@@ -77,7 +77,8 @@ TEST_F(Validation, RefusesNewerMajorVersionNamingBothVersions) {
   AlignedImage img = image();
   img.header().abi_major = kAbiMajor + 1;
   img.header().abi_minor = 3;
-  expect_refused(img, ErrorCode::kVersionMismatch, "format 2.3 but this fleetscope reads format 1.1");
+  expect_refused(img, ErrorCode::kVersionMismatch,
+                 "format 2.3 but this fleetscope reads format " + std::to_string(kAbiMajor) + "." + std::to_string(kAbiMinor));
 }
 
 TEST_F(Validation, RefusesNewerMajorVersionWhenOpenedByName) {

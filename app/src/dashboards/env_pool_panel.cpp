@@ -103,10 +103,13 @@ void EnvPoolPanel::refresh(const TelemetryStore& store) {
   store_ = &store;
   model_->setWorkers(store.workers());
   if (++refreshes_ % 10 == 0) table_->resizeColumnsToContents();  // numbers grow; not every update
-  int counts[ipc::kWorkerStateCount] = {};
-  for (const auto& w : model_->workers()) ++counts[static_cast<int>(w.state)];
+  // One more bucket for states a newer writer may report that this viewer does not know.
+  int counts[ipc::kWorkerStateCount + 1] = {};
+  for (const auto& w : model_->workers()) {
+    ++counts[std::min(static_cast<std::uint32_t>(w.state), ipc::kWorkerStateCount)];
+  }
   QStringList parts;
-  for (std::uint32_t s = 0; s < ipc::kWorkerStateCount; ++s) {
+  for (std::uint32_t s = 0; s <= ipc::kWorkerStateCount; ++s) {
     if (counts[s]) parts << QString("%1 %2").arg(counts[s]).arg(ipc::worker_state_name(static_cast<ipc::WorkerState>(s)));
   }
   const double total = store.throughput().empty() ? 0.0 : store.throughput().back().second;

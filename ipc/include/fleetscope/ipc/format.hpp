@@ -1,4 +1,4 @@
-// The byte layout of a fleetscope pose segment, version 1.1 (telemetry: telemetry_format.hpp). ipc/FORMAT.md is the prose version of
+// The byte layout of a fleetscope pose segment, version 1.2 (telemetry: telemetry_format.hpp). ipc/FORMAT.md is the prose version of
 // this file; the two must agree (the static_asserts below pin every offset FORMAT.md names).
 //
 // Conventions: little-endian, naturally aligned, every section starts on a 64-byte boundary.
@@ -14,7 +14,7 @@ namespace fleetscope::ipc {
 
 inline constexpr std::uint64_t kMagic = 0x45504F4353544C46ULL;  // bytes "FLTSCOPE"
 inline constexpr std::uint16_t kAbiMajor = 1;
-inline constexpr std::uint16_t kAbiMinor = 1;  // 1.1 adds the telemetry section
+inline constexpr std::uint16_t kAbiMinor = 2;  // 1.1 adds the telemetry section, 1.2 the flags
 inline constexpr std::size_t kCacheLine = 64;
 
 // Name limits: a segment name is [A-Za-z0-9_.-]{1,47}; the shared memory object is
@@ -34,6 +34,10 @@ inline constexpr std::uint32_t kMaxDirtyHistory = 256;
 inline constexpr std::uint64_t kMaxSegmentBytes = 1ULL << 34;  // 16 GiB
 
 enum class SegmentState : std::uint32_t { kInitialising = 0, kOpen = 1, kClosed = 2 };
+
+// SegmentHeader::flags (1.2; zero in older segments).
+inline constexpr std::uint32_t kFlagTelemetryOnly = 1u << 0;  // no robots: the pose part is a placeholder
+inline constexpr std::uint32_t kKnownFlags = kFlagTelemetryOnly;
 
 enum class Shape : std::uint32_t { kBox = 0, kSphere = 1, kCylinder = 2, kCapsule = 3, kMesh = 4 };
 inline constexpr std::uint32_t kShapeCount = 5;
@@ -65,7 +69,8 @@ struct SegmentHeader {
   std::uint32_t writer_uid;             // 156
   std::uint64_t writer_start_ticks;     // 160 /proc/<pid>/stat field 22, against pid reuse
   std::uint64_t created_unix_ns;        // 168
-  std::uint8_t reserved0[256 - 176];    // 176
+  std::uint32_t flags;                  // 176 kFlag* (1.2); unknown bits are ignored
+  std::uint8_t reserved0[256 - 180];    // 180 zero
 
   // Live fields, one cache line each.
   alignas(kCacheLine) std::atomic<std::uint32_t> state;  // 256 SegmentState
@@ -141,6 +146,7 @@ static_assert(sizeof(SegmentHeader) == 448);
 static_assert(offsetof(SegmentHeader, name) == 104);
 static_assert(offsetof(SegmentHeader, writer_pid) == 152);
 static_assert(offsetof(SegmentHeader, created_unix_ns) == 168);
+static_assert(offsetof(SegmentHeader, flags) == 176);
 static_assert(offsetof(SegmentHeader, state) == 256);
 static_assert(offsetof(SegmentHeader, heartbeat_ns) == 264);
 static_assert(offsetof(SegmentHeader, closed_unix_ns) == 272);

@@ -35,6 +35,7 @@ struct SegmentInfo {
   uid_t writer_uid = 0;
   std::uint64_t writer_start_ticks = 0;
   std::uint64_t created_unix_ns = 0;
+  bool telemetry_only = false;  // kFlagTelemetryOnly: no robots, only telemetry
   // The telemetry section (format 1.1), when the segment has one.
   std::uint64_t telemetry_offset = 0;
   std::optional<TelemetryLayout> telemetry;

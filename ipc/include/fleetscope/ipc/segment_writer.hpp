@@ -25,6 +25,9 @@ struct WriterOptions {
   bool replace_stale = true;
   // A telemetry section (format 1.1) after the robot blocks: scalar series, worker and job rows.
   std::optional<TelemetryCapacities> telemetry;
+  // The segment carries telemetry only (needs `telemetry`): its pose part is a placeholder and
+  // readers know not to look for robots (kFlagTelemetryOnly).
+  bool telemetry_only = false;
 };
 
 class SegmentWriter {

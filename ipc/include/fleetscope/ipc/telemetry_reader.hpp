@@ -52,7 +52,8 @@ class TelemetryReader {
 
   const TelemetryLayout& layout() const noexcept { return layout_; }
 
-  std::uint32_t tag_count() const noexcept;
+  // Throws SegmentError(kCorrupt) when a count exceeds its capacity (as for models).
+  std::uint32_t tag_count() const;
   // Tags with ids [first, tag_count()). Throws kCorrupt for a tag without a NUL.
   std::vector<std::string> tags_from(std::uint32_t first) const;
 
@@ -64,7 +65,10 @@ class TelemetryReader {
   std::uint64_t read_scalars(ScalarCursor& cursor, std::vector<ScalarSample>& out,
                              std::size_t max = SIZE_MAX) const;
 
-  // Every row in use. A row the writer kept busy for every retry is left out this time.
+  // Every row in use. A row the writer kept busy for every retry is left out this time. A state
+  // value this reader does not know (a newer writer's) is kept as it is: worker_state_name() and
+  // job_state_name() call it "unknown". Throws kCorrupt for a count above capacity or a string
+  // without its NUL.
   std::vector<WorkerRowRead> workers() const;
   std::vector<JobRowRead> jobs() const;
 
@@ -72,6 +76,7 @@ class TelemetryReader {
   TelemetryReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> section,
                   const TelemetryLayout& layout, std::string name);
   const TelemetryHeader& header() const noexcept;
+  std::uint32_t checked_count(std::uint32_t count, std::uint32_t capacity, const char* what) const;
 
   std::shared_ptr<ReaderState> state_;
   std::span<const std::byte> section_;
