@@ -25,7 +25,12 @@ std::vector<std::string> list_segment_names() {
 
 std::vector<SegmentSummary> discover_segments(std::uint64_t stale_after_ns, bool read_other_users) {
   std::vector<SegmentSummary> out;
-  for (const std::string& name : list_segment_names()) {
+  for (const std::string& name : list_segment_names()) out.push_back(summarise_segment(name, stale_after_ns, read_other_users));
+  return out;
+}
+
+SegmentSummary summarise_segment(const std::string& name, std::uint64_t stale_after_ns, bool read_other_users) {
+  {
     SegmentSummary s;
     s.name = name;
     try {
@@ -38,8 +43,7 @@ std::vector<SegmentSummary> discover_segments(std::uint64_t stale_after_ns, bool
       if (file.owner_uid != ::geteuid() && !read_other_users) {
         s.other_user = true;
         s.error = "belongs to " + owner_text(file.owner_uid) + "; not read (allow other users' segments to read it)";
-        out.push_back(std::move(s));
-        continue;
+        return s;
       }
       const SegmentReader reader = SegmentReader::open(name, ReaderOptions{.allow_other_users = read_other_users});
       const LayoutSnapshot layout = reader.read_layout();
@@ -55,9 +59,8 @@ std::vector<SegmentSummary> discover_segments(std::uint64_t stale_after_ns, bool
     } catch (const SegmentError& e) {
       s.error = e.what();
     }
-    out.push_back(std::move(s));
+    return s;
   }
-  return out;
 }
 
 std::optional<std::string> stale_reason(const SharedMemoryMapping& mapping, std::string_view name) {

@@ -36,6 +36,10 @@ std::vector<std::string> list_segment_names();
 // (owner and size), not opened, unless `read_other_users`.
 std::vector<SegmentSummary> discover_segments(std::uint64_t stale_after_ns = 1'000'000'000ULL,
                                               bool read_other_users = false);
+// What discover_segments() says about one segment (the viewer's discovery thread goes name by
+// name, to skip segments it already reads and to stop between two).
+SegmentSummary summarise_segment(const std::string& name, std::uint64_t stale_after_ns = 1'000'000'000ULL,
+                                 bool read_other_users = false);
 
 struct RemovedSegment {
   std::string name;
