@@ -14,7 +14,7 @@ KpiLogger::KpiLogger(const QString& path) : file_(path) {
 }
 
 void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, double cpu_percent, double rss_mib,
-                      const TelemetryFigures& telemetry) {
+                      const TelemetryFigures& telemetry, const PollFigures& polls) {
   QJsonObject o;
   o["time"] = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
   o["fps"] = s.fps;
@@ -30,6 +30,8 @@ void KpiLogger::write(const render::FrameSummary& s, std::uint64_t instances, do
   o["telemetry_records"] = static_cast<qint64>(telemetry.received);
   o["telemetry_lost"] = static_cast<qint64>(telemetry.lost);
   o["rss_mib"] = rss_mib;
+  o["polls"] = polls.polls_per_second;
+  o["sources"] = static_cast<qint64>(polls.sources);
   file_.write(QJsonDocument(o).toJson(QJsonDocument::Compact));
   file_.write("\n");
   file_.flush();

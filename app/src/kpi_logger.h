@@ -1,5 +1,6 @@
 // --kpi-log FILE: one JSON record per second with the viewer's own figures (fps, frame ms,
-// ingest us, dirty links, latency p50/p99, CPU %, RSS) for later analysis.
+// ingest us, dirty links, latency p50/p99, CPU %, RSS, segment polls per second, sources attached)
+// for later analysis.
 #pragma once
 
 #include <QFile>
@@ -20,9 +21,14 @@ class KpiLogger {
     std::uint64_t received = 0;
     std::uint64_t lost = 0;
   };
+  // How often the frame loop read the attached segments, and how many there are.
+  struct PollFigures {
+    double polls_per_second = 0.0;
+    std::uint64_t sources = 0;
+  };
   // `cpu_percent` (of one core) and `rss_mib` as the caller measured them for the same second.
   void write(const render::FrameSummary& summary, std::uint64_t instances, double cpu_percent, double rss_mib,
-             const TelemetryFigures& telemetry);
+             const TelemetryFigures& telemetry, const PollFigures& polls);
 
  private:
   QFile file_;

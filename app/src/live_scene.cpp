@@ -37,7 +37,10 @@ LiveScene::LiveScene(VtkHostWidget* view, const render::SceneSettings& settings,
   connect(&render_timer_, &QTimer::timeout, this, &LiveScene::schedule);
   connect(&summary_timer_, &QTimer::timeout, this, [this] {
     const std::uint64_t now = ipc::monotonic_ns();
-    summary_ = stats_.take((now - summary_start_ns_) / 1e9);
+    const double seconds = (now - summary_start_ns_) / 1e9;
+    summary_ = stats_.take(seconds);
+    polls_per_second_ = seconds > 0 ? double(polls_ - summary_polls_) / seconds : 0.0;
+    summary_polls_ = polls_;
     summary_start_ns_ = now;
     emit summaryUpdated(summary_);
   });
@@ -59,6 +62,7 @@ void LiveScene::requestFrame() {
 }
 
 void LiveScene::poll() {
+  ++polls_;
   const render::UpdateResult r = scene_->update();
   stats_.add_ingest(r.ingest_us);
   if (r.layout_changed) emit layoutChanged();

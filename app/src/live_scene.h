@@ -32,6 +32,9 @@ class LiveScene : public QObject {
   render::FleetScene& scene() { return *scene_; }
   render::FramePacer& pacer() { return pacer_; }
   std::uint64_t framesRendered() const { return frames_; }
+  // Reads of the attached segments so far, and per second over the latest summary's second.
+  std::uint64_t polls() const { return polls_; }
+  double pollsPerSecond() const { return polls_per_second_; }
   // Latest one-second summary.
   const render::FrameSummary& summary() const { return summary_; }
 
@@ -76,6 +79,9 @@ class LiveScene : public QObject {
   double last_render_ms_ = 0.0;
   std::uint64_t paint_start_ns_ = 0;
   std::uint64_t frames_ = 0;
+  std::uint64_t polls_ = 0;
+  std::uint64_t summary_polls_ = 0;  // polls_ when the current second began
+  double polls_per_second_ = 0.0;
   std::uint64_t last_change_ns_ = 0;
   bool follow_ = false;
   vtkSmartPointer<vtkActor> ground_;

@@ -1,6 +1,9 @@
 // fleetscope: the viewer. See --help.
+#include <sys/resource.h>
+
 #include <QApplication>
 #include <QTimer>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <spdlog/spdlog.h>
@@ -31,6 +34,14 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // Every attached segment keeps its shared memory object open: a thousand segments need more
+  // descriptors than the usual soft limit of 1024. Raised towards the hard limit (capped: some
+  // code walks every possible descriptor).
+  if (rlimit nofile{}; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY &&
+                       nofile.rlim_cur < 65536 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max == RLIM_INFINITY ? 65536 : std::min<rlim_t>(nofile.rlim_max, 65536);
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   fleetscope::app::VtkHostWidget::setDefaultSurfaceFormat();
   QApplication app(argc, argv);
   QApplication::setApplicationName("fleetscope");

@@ -82,7 +82,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
 
   connect(live_, &LiveScene::summaryUpdated, this, &MainWindow::onSummary);
   connect(live_, &LiveScene::selectionChanged, this, &MainWindow::onSelection);
-  connect(live_, &LiveScene::layoutChanged, robots_, &RobotsDock::rebuild);
+  connect(live_, &LiveScene::layoutChanged, robots_, &RobotsDock::scheduleRebuild);
   connect(live_, &LiveScene::frameDone, this, &MainWindow::onFrameDone);
   connect(sources_, &SourcesDock::message, this, &MainWindow::showMessage);
 
@@ -99,7 +99,9 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
 }
 
 MainWindow::~MainWindow() {
-  // Children first: their segments close while the scene still reads them (no dead flashes).
+  // Discovery's thread first: nothing opens segments or posts results from here on.
+  sources_->stopDiscovery();
+  // Children next: their segments close while the scene still reads them (no dead flashes).
   if (demo_) demo_->stop();
   // The scene's GL resources go while the view's context still exists.
   view_->makeCurrent();
@@ -189,7 +191,8 @@ void MainWindow::onSummary(const render::FrameSummary& s) {
   sample.dirty_links = s.dirty_links_per_frame;
   if (kpi_) {
     kpi_->write(s, live_->scene().instance_count(), sample.cpu_percent, sample.rss_mib,
-                {sample.telemetry_cpu_percent, dashboards_->store().received_total(), dashboards_->store().lost_total()});
+                {sample.telemetry_cpu_percent, dashboards_->store().received_total(), dashboards_->store().lost_total()},
+                {live_->pollsPerSecond(), live_->scene().sources().size()});
   }
   dashboards_->viewerKpis()->addSample(sample);
 }

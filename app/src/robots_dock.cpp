@@ -3,7 +3,6 @@
 #include <QLineEdit>
 #include <QTreeWidget>
 #include <QVBoxLayout>
-#include <map>
 #include <set>
 
 #include "live_scene.h"
@@ -12,6 +11,20 @@ namespace fleetscope::app {
 namespace {
 constexpr int kSegmentRole = Qt::UserRole;
 constexpr int kSlotRole = Qt::UserRole + 1;
+constexpr int kRebuildDelayMs = 250;
+// New segment items start expanded while the tree is this small, collapsed beyond.
+constexpr std::size_t kExpandAtMost = 16;
+
+// Same robots with the same names, models and links (visibility aside).
+bool same_robots(const std::vector<render::RobotInfo>& a, const std::vector<render::RobotInfo>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].slot != b[i].slot || a[i].name != b[i].name || a[i].model != b[i].model || a[i].links != b[i].links) {
+      return false;
+    }
+  }
+  return true;
+}
 }  // namespace
 
 RobotsDock::RobotsDock(LiveScene* live, QWidget* parent) : QDockWidget(tr("Robots"), parent), live_(live) {
@@ -24,9 +37,12 @@ RobotsDock::RobotsDock(LiveScene* live, QWidget* parent) : QDockWidget(tr("Robot
   tree_ = new QTreeWidget(body);
   tree_->setObjectName("robotsTree");
   tree_->setHeaderLabels({tr("Name"), tr("Model")});
+  tree_->setUniformRowHeights(true);
   layout->addWidget(filter_);
   layout->addWidget(tree_);
   setWidget(body);
+  rebuild_timer_.setSingleShot(true);
+  connect(&rebuild_timer_, &QTimer::timeout, this, &RobotsDock::rebuild);
   connect(filter_, &QLineEdit::textChanged, this, &RobotsDock::applyFilter);
   connect(tree_, &QTreeWidget::itemChanged, this, &RobotsDock::onItemChanged);
   connect(tree_, &QTreeWidget::itemDoubleClicked, this, &RobotsDock::onDoubleClicked);
@@ -38,23 +54,15 @@ int RobotsDock::robotCount() const {
   return n;
 }
 
-void RobotsDock::rebuild() {
-  rebuilding_ = true;
-  std::set<QString> expanded;
-  for (int i = 0; i < tree_->topLevelItemCount(); ++i) {
-    if (tree_->topLevelItem(i)->isExpanded()) expanded.insert(tree_->topLevelItem(i)->text(0));
-  }
-  tree_->clear();
-  std::map<std::string, QTreeWidgetItem*> segments;
-  for (const auto& source : live_->scene().sources()) {
-    auto* item = new QTreeWidgetItem(tree_, {QString::fromStdString(source.name), QString(ipc::writer_state_name(source.state))});
-    item->setExpanded(expanded.empty() || expanded.count(item->text(0)));
-    segments[source.name] = item;
-  }
-  for (const auto& robot : live_->scene().robots()) {
-    auto* parent = segments[robot.segment];
-    if (!parent) continue;
-    auto* item = new QTreeWidgetItem(parent, {QString::fromStdString(robot.name), QString::fromStdString(robot.model)});
+void RobotsDock::scheduleRebuild() {
+  if (!rebuild_timer_.isActive()) rebuild_timer_.start(kRebuildDelayMs);
+}
+
+void RobotsDock::fillSegment(QTreeWidgetItem* segment, const std::vector<render::RobotInfo>& robots) {
+  // Built apart and added in one call: one model signal, not one per item.
+  QList<QTreeWidgetItem*> items;
+  for (const auto& robot : robots) {
+    auto* item = new QTreeWidgetItem({QString::fromStdString(robot.name), QString::fromStdString(robot.model)});
     item->setData(0, kSegmentRole, QString::fromStdString(robot.segment));
     item->setData(0, kSlotRole, robot.slot);
     item->setFlags(item->flags() | Qt::ItemIsUserCheckable);
@@ -64,26 +72,83 @@ void RobotsDock::rebuild() {
       link->setData(0, kSegmentRole, QString::fromStdString(robot.segment));
       link->setData(0, kSlotRole, robot.slot);
     }
+    items.push_back(item);
+  }
+  segment->addChildren(items);
+}
+
+void RobotsDock::rebuild() {
+  rebuild_timer_.stop();
+  rebuilding_ = true;
+  const auto sources = live_->scene().sources();
+  std::map<std::string, std::vector<render::RobotInfo>> robots;
+  for (auto& robot : live_->scene().robots()) robots[robot.segment].push_back(std::move(robot));
+  std::set<std::string> present;
+  for (const auto& source : sources) present.insert(source.name);
+  for (auto it = segments_.begin(); it != segments_.end();) {
+    if (present.count(it->first)) {
+      ++it;
+      continue;
+    }
+    delete it->second.item;  // takes it out of the tree
+    it = segments_.erase(it);
+  }
+  const bool expand_new = sources.size() <= kExpandAtMost;
+  const QString filter = filter_->text();
+  QList<QTreeWidgetItem*> added;
+  for (const auto& source : sources) {
+    const QString state(ipc::writer_state_name(source.state));
+    auto& listed = robots[source.name];
+    SegmentEntry& entry = segments_[source.name];
+    if (!entry.item) {
+      // New segments follow the scene's order: attached last, listed last.
+      entry.item = new QTreeWidgetItem({QString::fromStdString(source.name), state});
+      fillSegment(entry.item, listed);
+      entry.robots = std::move(listed);
+      added.push_back(entry.item);
+      continue;
+    }
+    if (entry.item->text(1) != state) entry.item->setText(1, state);
+    if (!same_robots(entry.robots, listed)) {
+      qDeleteAll(entry.item->takeChildren());
+      fillSegment(entry.item, listed);
+      entry.robots = std::move(listed);
+      if (!filter.isEmpty()) filterSegment(entry.item, filter);
+      continue;
+    }
+    for (std::size_t r = 0; r < listed.size(); ++r) {
+      const Qt::CheckState check = listed[r].visible ? Qt::Checked : Qt::Unchecked;
+      QTreeWidgetItem* child = entry.item->child(static_cast<int>(r));
+      if (child && child->checkState(0) != check) child->setCheckState(0, check);
+      entry.robots[r].visible = listed[r].visible;
+    }
+  }
+  if (!added.isEmpty()) {
+    tree_->addTopLevelItems(added);
+    for (QTreeWidgetItem* item : added) {
+      if (expand_new) item->setExpanded(true);
+      if (!filter.isEmpty()) filterSegment(item, filter);
+    }
   }
   rebuilding_ = false;
-  applyFilter(filter_->text());
+}
+
+void RobotsDock::filterSegment(QTreeWidgetItem* segment, const QString& text) {
+  for (int r = 0; r < segment->childCount(); ++r) {
+    QTreeWidgetItem* robot = segment->child(r);
+    bool robot_match = text.isEmpty() || robot->text(0).contains(text, Qt::CaseInsensitive);
+    bool any_link = false;
+    for (int l = 0; l < robot->childCount(); ++l) {
+      const bool m = robot_match || robot->child(l)->text(0).contains(text, Qt::CaseInsensitive);
+      robot->child(l)->setHidden(!m);
+      any_link |= m;
+    }
+    robot->setHidden(!(robot_match || any_link));
+  }
 }
 
 void RobotsDock::applyFilter(const QString& text) {
-  for (int i = 0; i < tree_->topLevelItemCount(); ++i) {
-    QTreeWidgetItem* segment = tree_->topLevelItem(i);
-    for (int r = 0; r < segment->childCount(); ++r) {
-      QTreeWidgetItem* robot = segment->child(r);
-      bool robot_match = text.isEmpty() || robot->text(0).contains(text, Qt::CaseInsensitive);
-      bool any_link = false;
-      for (int l = 0; l < robot->childCount(); ++l) {
-        const bool m = robot_match || robot->child(l)->text(0).contains(text, Qt::CaseInsensitive);
-        robot->child(l)->setHidden(!m);
-        any_link |= m;
-      }
-      robot->setHidden(!(robot_match || any_link));
-    }
-  }
+  for (int i = 0; i < tree_->topLevelItemCount(); ++i) filterSegment(tree_->topLevelItem(i), text);
 }
 
 void RobotsDock::onItemChanged(QTreeWidgetItem* item, int column) {

@@ -4,17 +4,25 @@
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QPushButton>
-#include <QTableWidget>
+#include <QTableView>
+#include <QTimer>
 #include <QVBoxLayout>
+#include <algorithm>
+#include <set>
 
-#include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "live_scene.h"
+#include "sources_model.h"
 
 namespace fleetscope::app {
 namespace {
-enum Column { kName, kState, kPid, kRobots, kLinks, kFps, kAttached, kColumns };
+
+// Auto-attach spends at most this long per pass on the GUI thread; the rest follows in the next
+// turn of the event loop, so attaching a thousand segments never freezes the window.
+constexpr std::uint64_t kAttachBudgetNs = 40'000'000ULL;
+// A frame rate is measured over at least this long (refresh() may run right after another).
+constexpr std::uint64_t kMinFpsWindowNs = 500'000'000ULL;
 
 QColor state_color(ipc::WriterState s) {
   switch (s) {
@@ -25,17 +33,27 @@ QColor state_color(ipc::WriterState s) {
   }
   return {};
 }
+
+bool gone(ipc::WriterState s) { return s == ipc::WriterState::kDead || s == ipc::WriterState::kClosed; }
+
 }  // namespace
 
 SourcesDock::SourcesDock(LiveScene* live, QWidget* parent) : QDockWidget(tr("Sources"), parent), live_(live) {
   setObjectName("SourcesDock");
   auto* body = new QWidget(this);
   auto* layout = new QVBoxLayout(body);
-  table_ = new QTableWidget(0, kColumns, body);
+  model_ = new SourcesModel(this);
+  table_ = new QTableView(body);
   table_->setObjectName("sourcesTable");
-  table_->setHorizontalHeaderLabels({tr("Segment"), tr("State"), tr("PID"), tr("Robots"), tr("Links"), tr("Frames/s"), tr("Attached")});
-  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  table_->setModel(model_);
+  // Columns are sized to their contents once, when the first rows appear (sampling at most 200
+  // rows), and are the user's to resize after that: never measured again on an update.
+  table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
+  table_->horizontalHeader()->setResizeContentsPrecision(200);
+  table_->horizontalHeader()->setStretchLastSection(true);
+  table_->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
   table_->verticalHeader()->hide();
+  table_->setWordWrap(false);
   table_->setSelectionBehavior(QAbstractItemView::SelectRows);
   table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
   layout->addWidget(table_);
@@ -54,18 +72,22 @@ SourcesDock::SourcesDock(LiveScene* live, QWidget* parent) : QDockWidget(tr("Sou
   setWidget(body);
   connect(attach, &QPushButton::clicked, this, &SourcesDock::attachSelected);
   connect(detach, &QPushButton::clicked, this, &SourcesDock::detachSelected);
-  connect(table_, &QTableWidget::cellDoubleClicked, this, &SourcesDock::attachSelected);
+  connect(table_, &QTableView::doubleClicked, this, &SourcesDock::attachSelected);
   connect(keep_dead_, &QCheckBox::toggled, this, [this](bool keep) { live_->scene().set_keep_dead_robots(keep); });
   connect(auto_attach_, &QCheckBox::toggled, this, [this](bool) { refresh(); });
-  connect(&timer_, &QTimer::timeout, this, &SourcesDock::refresh);
-  timer_.start(1000);
+  worker_ = std::make_unique<DiscoveryWorker>(1000);
+  connect(worker_.get(), &DiscoveryWorker::discovered, this, &SourcesDock::onDiscovered);
 }
+
+SourcesDock::~SourcesDock() = default;
 
 bool SourcesDock::autoAttach() const { return auto_attach_->isChecked(); }
 void SourcesDock::setAutoAttach(bool on) { auto_attach_->setChecked(on); }
 bool SourcesDock::keepDeadRobots() const { return keep_dead_->isChecked(); }
 void SourcesDock::setKeepDeadRobots(bool keep) { keep_dead_->setChecked(keep); }
-int SourcesDock::rowCount() const { return table_->rowCount(); }
+int SourcesDock::rowCount() const { return model_->rowCount(); }
+
+void SourcesDock::stopDiscovery() { worker_->stop(); }
 
 QString SourcesDock::attach(const QString& name) {
   try {
@@ -81,95 +103,152 @@ QString SourcesDock::attach(const QString& name) {
 }
 
 void SourcesDock::attachSelected() {
-  for (const auto& index : table_->selectionModel()->selectedRows()) attach(table_->item(index.row(), kName)->text());
+  QStringList names;
+  for (const auto& index : table_->selectionModel()->selectedRows()) names << model_->row(index.row()).name();
+  for (const QString& name : names) attach(name);
 }
 
 void SourcesDock::detachSelected() {
-  for (const auto& index : table_->selectionModel()->selectedRows()) {
-    live_->detach(table_->item(index.row(), kName)->text().toStdString());
-  }
+  QStringList names;
+  for (const auto& index : table_->selectionModel()->selectedRows()) names << model_->row(index.row()).name();
+  for (const QString& name : names) live_->detach(name.toStdString());
   refresh();
   emit message(tr("Detached"));
 }
 
+void SourcesDock::onDiscovered(std::shared_ptr<const DiscoveryResult> result) {
+  latest_ = std::move(result);
+  refresh();
+}
+
+void SourcesDock::scheduleRefresh() {
+  if (refresh_scheduled_) return;
+  refresh_scheduled_ = true;
+  QTimer::singleShot(0, this, [this] {
+    if (refresh_scheduled_) refresh();
+  });
+}
+
 void SourcesDock::refresh() {
-  const auto found = ipc::discover_segments();
-  const auto attached = live_->scene().sources();
+  refresh_scheduled_ = false;
   const std::uint64_t now = ipc::monotonic_ns();
-  // Segments on the machine, plus attached ones whose name is gone (closed and removed).
-  struct Row {
-    std::string name;
-    ipc::WriterState state;
-    pid_t pid;
-    std::uint32_t robots;
-    std::uint64_t links, frame;
-    bool attached;
+  struct Info {
+    ipc::WriterState state = ipc::WriterState::kLive;
+    pid_t pid = 0;
+    std::uint32_t robots = 0;
+    std::uint64_t links = 0, frame = 0, frame_ns = 0, created_unix_ns = 0;
+    bool attached = false;
+    bool known = false;  // figures read (by discovery or the scene); else listed only
     std::string error;
   };
-  std::vector<Row> rows;
-  for (const auto& s : found) {
-    if (!s.readable) {
-      rows.push_back({s.name, ipc::WriterState::kDead, 0, 0, 0, 0, false, s.error});
-      continue;
+  // Segments on the machine (discovery), then attached ones (the scene), whose names may be gone
+  // (closed and removed) and which discovery lists without opening.
+  std::map<std::string, Info> infos;
+  if (latest_) {
+    for (const auto& s : latest_->summaries) {
+      Info& i = infos[s.name];
+      i.known = true;
+      i.frame_ns = latest_->listed_ns;
+      if (!s.readable) {
+        i.state = ipc::WriterState::kDead;
+        i.error = s.error;
+        continue;
+      }
+      i.state = s.status.state;
+      i.pid = s.writer_pid;
+      i.robots = s.robots;
+      i.links = s.links;
+      i.frame = s.frame;
+      i.created_unix_ns = s.created_unix_ns;
     }
-    rows.push_back({s.name, s.status.state, s.writer_pid, s.robots, s.links, s.frame, false, {}});
+    for (const auto& name : latest_->skipped) infos[name];
   }
-  for (const auto& a : attached) {
-    auto it = std::find_if(rows.begin(), rows.end(), [&](const Row& r) { return r.name == a.name; });
-    if (it == rows.end()) {
-      rows.push_back({a.name, a.state, a.writer_pid, a.robots, a.links, a.frame, true, a.error});
-    } else {
-      it->attached = true;
-      it->state = a.state;
-    }
+  std::set<std::string> attached_names;
+  for (const auto& a : live_->scene().sources()) {
+    Info& i = infos[a.name];
+    i = Info{a.state, a.writer_pid, a.robots, a.links, a.frame, now, 0, true, true, a.error};
+    attached_names.insert(a.name);
   }
+  // Listed without figures and not attached (any more): discovery has to read it again.
+  bool stale = false;
+  for (const auto& [name, i] : infos) stale |= !i.known;
+  worker_->setSkipped(attached_names);
+  if (stale) worker_->requestNow();
+
   if (autoAttach()) {
-    for (auto& r : rows) {
-      if (r.attached || !r.error.empty() || r.state == ipc::WriterState::kDead || r.state == ipc::WriterState::kClosed) continue;
+    bool more = false;
+    for (auto& [name, i] : infos) {
+      if (i.attached || !i.known || !i.error.empty() || gone(i.state)) continue;
+      if (auto it = refused_.find(name); it != refused_.end() && it->second.created_unix_ns == i.created_unix_ns) continue;
+      if (ipc::monotonic_ns() - now > kAttachBudgetNs) {
+        more = true;
+        break;
+      }
       try {
-        live_->scene().attach(r.name);
-        r.attached = true;
+        live_->scene().attach(name);
+        i.attached = true;
+        refused_.erase(name);
         live_->requestFrame();
       } catch (const ipc::SegmentError& e) {
-        if (refused_[r.name] != e.what()) emit message(QString::fromStdString(e.what()));
-        refused_[r.name] = e.what();
-        r.error = e.what();
+        Refusal& r = refused_[name];
+        if (r.error != e.what()) emit message(QString::fromStdString(e.what()));
+        r = {i.created_unix_ns, e.what()};
       }
     }
+    if (more) scheduleRefresh();
   }
-  // Cell texts first: when nothing changed the table is not touched at all, since any repaint
-  // of the window recomposes the GL view (a full-window pass on software GL).
-  std::vector<QStringList> texts;
-  for (const Row& r : rows) {
-    double fps = 0.0;
-    if (auto it = last_frames_.find(r.name); it != last_frames_.end() && now > it->second.second && r.frame >= it->second.first) {
-      fps = double(r.frame - it->second.first) / ((now - it->second.second) / 1e9);
+  for (auto it = refused_.begin(); it != refused_.end();) {
+    it = infos.count(it->first) ? std::next(it) : refused_.erase(it);
+  }
+  for (auto it = last_frames_.begin(); it != last_frames_.end();) {
+    it = infos.count(it->first) ? std::next(it) : last_frames_.erase(it);
+  }
+
+  std::vector<SourcesModel::Row> rows;
+  rows.reserve(infos.size());
+  for (auto& [name, i] : infos) {
+    SourcesModel::Row row;
+    const QString qname = QString::fromStdString(name);
+    if (!i.known) {
+      // Listed only: what was shown before (it was attached), no longer attached.
+      const int shown = model_->find(qname);
+      if (shown >= 0) row = model_->row(shown);
+      row.text[SourcesModel::kName] = qname;
+      row.text[SourcesModel::kAttached] = tr("no");
+      rows.push_back(std::move(row));
+      continue;
     }
-    last_frames_[r.name] = {r.frame, now};
-    texts.push_back({QString::fromStdString(r.name),
-                     r.error.empty() ? QString(ipc::writer_state_name(r.state)) : tr("unreadable"),
-                     r.pid ? QString::number(r.pid) : QString(), QString::number(r.robots), QString::number(r.links),
-                     QString::number(fps, 'f', 1), r.attached ? tr("yes") : tr("no"), QString::fromStdString(r.error)});
+    if (!i.attached && i.error.empty()) {
+      if (auto it = refused_.find(name); it != refused_.end()) i.error = it->second.error;
+    }
+    FrameSample& sample = last_frames_[name];
+    double fps = sample.fps;
+    if (sample.time_ns == 0 || i.frame < sample.frame || i.frame_ns < sample.time_ns) {
+      sample = {i.frame, i.frame_ns, 0.0};
+      fps = 0.0;
+    } else if (i.frame_ns - sample.time_ns >= kMinFpsWindowNs) {
+      fps = double(i.frame - sample.frame) / ((i.frame_ns - sample.time_ns) / 1e9);
+      sample = {i.frame, i.frame_ns, fps};
+    }
+    row.text = {qname,
+                i.error.empty() ? QString(ipc::writer_state_name(i.state)) : tr("unreadable"),
+                i.pid ? QString::number(i.pid) : QString(),
+                QString::number(i.robots),
+                QString::number(i.links),
+                QString::number(fps, 'f', 1),
+                i.attached ? tr("yes") : tr("no")};
+    row.state_color = i.error.empty() ? state_color(i.state) : QColor(200, 60, 60);
+    row.error = QString::fromStdString(i.error);
+    rows.push_back(std::move(row));
   }
-  if (texts == shown_) return;
-  shown_ = texts;
-  table_->setRowCount(static_cast<int>(rows.size()));
-  for (int i = 0; i < static_cast<int>(rows.size()); ++i) {
-    const QStringList& t = texts[i];
-    auto set = [&](int col, const QString& text) {
-      auto* item = table_->item(i, col);
-      if (!item) {
-        item = new QTableWidgetItem();
-        table_->setItem(i, col, item);
-      }
-      item->setText(text);
-      return item;
-    };
-    set(kName, t[kName])->setToolTip(t[kColumns]);
-    auto* state = set(kState, t[kState]);
-    state->setForeground(rows[i].error.empty() ? state_color(rows[i].state) : QColor(200, 60, 60));
-    state->setToolTip(t[kColumns]);
-    for (int col : {kPid, kRobots, kLinks, kFps, kAttached}) set(col, t[col]);
+  // The model's order is QString's; segment names are ASCII, so this sort is a formality.
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.name() < b.name(); });
+  model_->setRows(std::move(rows));
+  if (model_->rowCount() == 0) {
+    columns_sized_ = false;
+  } else if (!columns_sized_) {
+    table_->resizeColumnsToContents();
+    columns_sized_ = true;
   }
 }
 

@@ -5,7 +5,8 @@
 #include <QApplication>
 #include <QImage>
 #include <QPushButton>
-#include <QTableWidget>
+#include <QSignalSpy>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTreeWidget>
 #include <QtTest>
@@ -13,12 +14,14 @@
 #include <spdlog/spdlog.h>
 #include <thread>
 
+#include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 #include "fleetscope/sim_bridge/sim_writer.hpp"
 #include "live_scene.h"
 #include "main_window.h"
 #include "robots_dock.h"
 #include "sources_dock.h"
+#include "sources_model.h"
 #include "support/child_process.hpp"
 #include "support/segment_image.hpp"
 #include "vtk_host_widget.h"
@@ -46,6 +49,10 @@ double coloured_share(const QImage& image) {
     }
   }
   return double(coloured) / (double(image.width()) * image.height());
+}
+
+QString cell(const QTableView* table, int row, int column) {
+  return table->model()->index(row, column).data().toString();
 }
 
 struct Viewer {
@@ -80,12 +87,12 @@ class ViewerTest : public QObject {
     window.grab().save(QString(FLEETSCOPE_TEST_OUTPUT) + "/viewer-window.png");
 
     // Detach through the Sources dock.
-    auto* table = window.sourcesDock()->findChild<QTableWidget*>("sourcesTable");
+    auto* table = window.sourcesDock()->findChild<QTableView*>("sourcesTable");
     QVERIFY(table);
     window.sourcesDock()->refresh();
     int row = -1;
-    for (int r = 0; r < table->rowCount(); ++r) {
-      if (table->item(r, 0)->text() == QString::fromStdString(name)) row = r;
+    for (int r = 0; r < table->model()->rowCount(); ++r) {
+      if (cell(table, r, 0) == QString::fromStdString(name)) row = r;
     }
     QVERIFY(row >= 0);
     table->selectRow(row);
@@ -113,10 +120,10 @@ class ViewerTest : public QObject {
     sim->wait();
     QTRY_VERIFY_WITH_TIMEOUT(window.live()->scene().sources().at(0).state == fleetscope::ipc::WriterState::kDead, 5000);
     window.sourcesDock()->refresh();
-    auto* table = window.sourcesDock()->findChild<QTableWidget*>("sourcesTable");
+    auto* table = window.sourcesDock()->findChild<QTableView*>("sourcesTable");
     bool shown_dead = false;
-    for (int r = 0; r < table->rowCount(); ++r) {
-      shown_dead |= table->item(r, 0)->text() == QString::fromStdString(name) && table->item(r, 1)->text() == "dead";
+    for (int r = 0; r < table->model()->rowCount(); ++r) {
+      shown_dead |= cell(table, r, 0) == QString::fromStdString(name) && cell(table, r, 1) == "dead";
     }
     QVERIFY(shown_dead);
     QCOMPARE(window.robotsDock()->robotCount(), 6);  // kept, greyed
@@ -206,6 +213,139 @@ class ViewerTest : public QObject {
     QCOMPARE(run({"--frames", "0", "--screenshot", "x.png"}), 2);
     QCOMPARE(run({"--attach", "no.such.segment"}), 1);
     QCOMPARE(run({"--version"}), 0);
+  }
+
+  // The Sources model tells its view only what changed: rows that came and went, and the cells
+  // that changed, one dataChanged per run of changed rows.
+  void sourcesModelSignalsOnlyWhatChanged() {
+    app::SourcesModel model;
+    auto rows = [](std::initializer_list<std::pair<const char*, const char*>> names_fps) {
+      std::vector<app::SourcesModel::Row> out;
+      for (const auto& [name, fps] : names_fps) {
+        app::SourcesModel::Row r;
+        r.text = {name, "live", "1", "2", "8", fps, "no"};
+        out.push_back(r);
+      }
+      return out;
+    };
+    QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+    QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    QSignalSpy reset(&model, &QAbstractItemModel::modelReset);
+    model.setRows(rows({{"a", "1"}, {"b", "1"}, {"c", "1"}, {"d", "1"}}));
+    QCOMPARE(model.rowCount(), 4);
+    QCOMPARE(inserted.count(), 1);
+    model.setRows(rows({{"a", "1"}, {"b", "1"}, {"c", "1"}, {"d", "1"}}));
+    QCOMPARE(changed.count(), 0);  // nothing new: no signal at all
+    // b and c change their frame rate (one run), d goes, e comes.
+    model.setRows(rows({{"a", "1"}, {"b", "2"}, {"c", "2"}, {"e", "1"}}));
+    QCOMPARE(changed.count(), 1);
+    const auto from = changed.at(0).at(0).value<QModelIndex>(), to = changed.at(0).at(1).value<QModelIndex>();
+    QCOMPARE(from.row(), 1);
+    QCOMPARE(to.row(), 2);
+    QCOMPARE(from.column(), int(app::SourcesModel::kFps));
+    QCOMPARE(to.column(), int(app::SourcesModel::kFps));
+    QCOMPARE(removed.count(), 1);
+    QCOMPARE(inserted.count(), 2);
+    QCOMPARE(reset.count(), 0);
+    QStringList names;
+    for (int r = 0; r < model.rowCount(); ++r) names << model.index(r, 0).data().toString();
+    QCOMPARE(names, QStringList({"a", "b", "c", "e"}));
+    QCOMPARE(model.index(2, app::SourcesModel::kFps).data().toString(), QString("2"));
+    QCOMPARE(model.find("e"), 3);
+    QCOMPARE(model.find("d"), -1);
+    // A row's error shows as the tooltip of its name and state, and its state colour changes.
+    auto with_error = rows({{"a", "1"}, {"b", "2"}, {"c", "2"}, {"e", "1"}});
+    with_error[0].error = "broken";
+    with_error[0].state_color = QColor(200, 60, 60);
+    changed.clear();
+    model.setRows(with_error);
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(model.index(0, app::SourcesModel::kState).data(Qt::ToolTipRole).toString(), QString("broken"));
+    QCOMPARE(model.index(0, app::SourcesModel::kState).data(Qt::ForegroundRole).value<QColor>(), QColor(200, 60, 60));
+    model.setRows({});
+    QCOMPARE(model.rowCount(), 0);
+  }
+
+  // 200 segments of another process on the machine: the viewer attached to one of them keeps
+  // polling and its event loop stays responsive (discovery runs off the GUI thread), the Sources
+  // table lists them all with their figures; attaching all of them automatically keeps it
+  // responsive too; a viewer process attached to all exits promptly on SIGTERM; nothing is left.
+  void manySegmentsOnTheMachineKeepTheViewerResponsive() {
+#ifndef FLEETSCOPE_MANY_SEGMENTS
+    QSKIP("fleetscope-many-segments is built with FLEETSCOPE_BUILD_BENCHMARKS only");
+#else
+    const std::string prefix = fleetscope::testing::unique_name("app.many");
+    auto ours = [&prefix] {
+      int n = 0;
+      for (const auto& name : fleetscope::ipc::list_segment_names()) n += name.rfind(prefix + ".", 0) == 0;
+      return n;
+    };
+    constexpr int kSegments = 200;
+    {
+      ChildProcess generator({FLEETSCOPE_MANY_SEGMENTS, "--segments", std::to_string(kSegments), "--prefix", prefix,
+                              "--robots", "2", "--links", "3-5", "--rate", "30"});
+      QVERIFY(generator.wait_for("fleetscope-many-segments: "));
+      QCOMPARE(ours(), kSegments);
+      auto window = std::make_unique<app::MainWindow>(Viewer{{prefix + ".0000"}}.options());
+      QVERIFY(window->attachFromOptions().isEmpty());
+      window->show();
+      QVERIFY(QTest::qWaitForWindowExposed(window.get()));
+      QTRY_VERIFY_WITH_TIMEOUT(window->sourcesDock()->rowCount() >= kSegments, 10000);
+      // Rows of segments not attached carry discovery's figures.
+      const app::SourcesModel* model = window->sourcesDock()->model();
+      const int other = model->find(QString::fromStdString(prefix + ".0001"));
+      QVERIFY(other >= 0);
+      QTRY_COMPARE_WITH_TIMEOUT(model->row(other).text[app::SourcesModel::kRobots], QString("2"), 5000);
+      QCOMPARE(model->row(other).text[app::SourcesModel::kAttached], QString("no"));
+      const int mine = model->find(QString::fromStdString(prefix + ".0000"));
+      QVERIFY(mine >= 0);
+      QCOMPARE(model->row(mine).text[app::SourcesModel::kAttached], QString("yes"));
+
+      auto responsive = [&](const char* what) {
+        int ticks = 0;
+        QTimer tick;
+        tick.setInterval(50);
+        QObject::connect(&tick, &QTimer::timeout, [&ticks] { ++ticks; });
+        tick.start();
+        const std::uint64_t polls = window->live()->polls();
+        const std::uint64_t rounds = window->sourcesDock()->discovery()->rounds();
+        QTest::qWait(2000);
+        const std::uint64_t polled = window->live()->polls() - polls;
+        qInfo("%s: %d ticks of a 50 ms timer, %llu polls, %llu discovery rounds in 2 s", what, ticks,
+              static_cast<unsigned long long>(polled),
+              static_cast<unsigned long long>(window->sourcesDock()->discovery()->rounds() - rounds));
+        QVERIFY2(ticks >= 10, qPrintable(QString("%1: a 50 ms timer fired %2 times in 2 s").arg(what).arg(ticks)));
+        QVERIFY2(polled >= 40, qPrintable(QString("%1: %2 polls in 2 s").arg(what).arg(polled)));
+        QVERIFY(window->sourcesDock()->discovery()->rounds() > rounds);
+      };
+      responsive("attached to 1 of 200");
+      if (QTest::currentTestFailed()) return;
+
+      window->sourcesDock()->setAutoAttach(true);
+      QTRY_COMPARE_WITH_TIMEOUT(static_cast<int>(window->live()->scene().sources().size()), kSegments, 15000);
+      QTRY_COMPARE_WITH_TIMEOUT(window->robotsDock()->robotCount(), 2 * kSegments, 10000);
+      responsive("attached to all 200");
+      if (QTest::currentTestFailed()) return;
+      window.reset();  // the viewer never removes a writer's segment
+      QCOMPARE(ours(), kSegments);
+
+      ChildProcess viewer({FLEETSCOPE_VIEWER, "--attach-all"});
+      QTest::qWait(4000);  // up, attached and rendering
+      const auto start = std::chrono::steady_clock::now();
+      viewer.signal(SIGTERM);
+      const auto status = viewer.wait_for_exit(std::chrono::seconds(5));
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      QVERIFY(status);
+      QVERIFY(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+      qInfo("viewer attached to all %d segments: SIGTERM to exit in %.0f ms", kSegments, seconds * 1000);
+      QVERIFY2(seconds <= 2.0, qPrintable(QString("shutdown took %1 s").arg(seconds)));
+      QCOMPARE(ours(), kSegments);
+      generator.signal(SIGTERM);
+      QCOMPARE(generator.wait(), 0);
+    }
+    QCOMPARE(ours(), 0);
+#endif
   }
 
   void aSegmentOfANewerMajorVersionIsRefusedNamingBothVersions() {
