@@ -24,6 +24,9 @@ namespace {
 constexpr std::array<std::uint8_t, 4> kDeadColor{120, 120, 120, 255};
 constexpr std::uint64_t kReattachCheckNs = 500'000'000ULL;
 constexpr std::uint64_t kStatusCheckNs = 200'000'000ULL;
+// Liveness reads /proc (tens of microseconds): at most this many reads a second over all sources
+// (a thousand sources: each about once a second), spread over the polls, never all in one.
+constexpr std::uint64_t kStatusChecksPerSecond = 1000;
 
 std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
   return {static_cast<std::uint8_t>((c[0] + 255) / 2), static_cast<std::uint8_t>((c[1] + 230) / 2),
@@ -107,6 +110,7 @@ struct FleetScene::Impl {
   std::vector<std::unique_ptr<Source>> sources;
   bool keep_dead = true;
   std::optional<PickResult> selected;
+  std::uint64_t last_update_ns = 0;
 
   LinkBatch* batch_for(const GeometryKey& key) {
     auto& batch = batches[key];
@@ -270,7 +274,8 @@ FleetScene::FleetScene(vtkRenderer* renderer, const SceneSettings& settings) : i
 
 FleetScene::~FleetScene() {
   impl_->renderer->RemoveObserver(impl_->render_observer);
-  for (auto& s : impl_->sources) impl_->drop_all(*s);
+  // No instance is removed one by one: the batches go whole (they take their actors out of the
+  // renderer), after the sources (Impl's members go in reverse order).
 }
 
 void FleetScene::attach(const std::string& segment, const ipc::ReaderOptions& options) {
@@ -303,11 +308,20 @@ UpdateResult FleetScene::update() {
   UpdateResult result;
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::string> to_detach;
+  // Each source's liveness every status_every; this update may check as many as are due over
+  // the time since the last one (twice that, to catch up), so the checks spread over the polls.
+  const std::uint64_t update_ns = ipc::monotonic_ns();
+  const std::uint64_t status_every =
+      std::max<std::uint64_t>(kStatusCheckNs, impl_->sources.size() * (1'000'000'000ULL / kStatusChecksPerSecond));
+  std::uint64_t status_budget =
+      1 + impl_->sources.size() * 2 * std::min(update_ns - impl_->last_update_ns, status_every) / status_every;
+  impl_->last_update_ns = update_ns;
   for (auto& sp : impl_->sources) {
     Source& s = *sp;
     const std::uint64_t now = ipc::monotonic_ns();
     ipc::WriterState state = s.state;
-    if (now - s.last_status_ns >= kStatusCheckNs) {
+    if (now - s.last_status_ns >= status_every && status_budget > 0) {
+      --status_budget;
       state = s.reader->writer_status(impl_->settings.stale_after_ns).state;
       s.last_status_ns = now;
     }
