@@ -72,6 +72,7 @@ class ActorBatch final : public LinkBatch {
     actors_[handle]->GetProperty()->SetColor(rgba[0] / 255.0, rgba[1] / 255.0, rgba[2] / 255.0);
   }
   void set_visible(std::uint32_t handle, bool visible) override { actors_[handle]->SetVisibility(visible); }
+  void set_geometry(vtkSmartPointer<vtkPolyData> geometry) override { mapper_->SetInputData(geometry); }
   void commit() override {}
   std::uint64_t visible_count() const override { return count_; }
   std::size_t actor_count() const override { return count_; }

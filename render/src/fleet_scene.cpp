@@ -307,6 +307,21 @@ void FleetScene::set_keep_dead_robots(bool keep) { impl_->keep_dead = keep; }
 UpdateResult FleetScene::update() {
   UpdateResult result;
   const auto start = std::chrono::steady_clock::now();
+  // Meshes read in the background since the last update replace their placeholder boxes.
+  for (const auto& [key, geo] : impl_->geometry.poll_ready()) {
+    const auto it = impl_->batches.find(key);
+    if (it == impl_->batches.end()) continue;
+    it->second->set_geometry(geo);
+    for (auto& s : impl_->sources) {
+      for (auto& r : s->robots) {
+        if (!r) continue;
+        for (auto& l : r->links) {
+          if (l.batch == it->second.get()) geo->GetBounds(l.local_bounds.data());
+        }
+      }
+    }
+    result.changed = true;
+  }
   std::vector<std::string> to_detach;
   // Each source's liveness every status_every; this update may check as many as are due over
   // the time since the last one (twice that, to catch up), so the checks spread over the polls.

@@ -5,18 +5,21 @@
 #include <vtkCleanPolyData.h>
 #include <vtkCubeSource.h>
 #include <vtkCylinderSource.h>
-#include <vtkOBJReader.h>
-#include <vtkPLYReader.h>
 #include <vtkPolyDataNormals.h>
-#include <vtkSTLReader.h>
 #include <vtkSphereSource.h>
 #include <vtkTransform.h>
 #include <vtkTransformPolyDataFilter.h>
 #include <vtkTriangleFilter.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
-#include <filesystem>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "mesh_check.hpp"
 
 namespace fleetscope::render {
 namespace {
@@ -28,7 +31,9 @@ constexpr int kRoundResolution = 10;
 // Round to 0.1 mm so capsules that differ by float noise share one batch.
 float quantise(float v) { return std::round(v * 1e4f) / 1e4f; }
 
-vtkSmartPointer<vtkPolyData> finish(vtkAlgorithm* source, bool y_to_z) {
+// Triangles and normals for a source's output (optionally turned from y onto z), or for a
+// checked mesh (`data`). Creates its own pipeline objects: runs on any thread.
+vtkSmartPointer<vtkPolyData> finish(vtkAlgorithm* source, bool y_to_z, vtkPolyData* data = nullptr) {
   vtkSmartPointer<vtkAlgorithm> last = source;
   if (y_to_z) {
     // VTK's cylinder and capsule sources lie along y; link visuals use the local z axis.
@@ -39,31 +44,119 @@ vtkSmartPointer<vtkPolyData> finish(vtkAlgorithm* source, bool y_to_z) {
     filter->SetInputConnection(source->GetOutputPort());
     last = filter;
   }
+  VtkMessageCatcher messages;
   auto triangles = vtkSmartPointer<vtkTriangleFilter>::New();
-  triangles->SetInputConnection(last->GetOutputPort());
+  if (data) triangles->SetInputData(data);
+  else triangles->SetInputConnection(last->GetOutputPort());
   auto normals = vtkSmartPointer<vtkPolyDataNormals>::New();
   normals->SetInputConnection(triangles->GetOutputPort());
   normals->SetFeatureAngle(60.0);
+  messages.watch(triangles);
+  messages.watch(normals);
   normals->Update();
   auto out = vtkSmartPointer<vtkPolyData>::New();
   out->DeepCopy(normals->GetOutput());
+  if (data && (!messages.first_error().empty() || out->GetNumberOfPoints() == 0)) return nullptr;
   return out;
 }
 
-vtkSmartPointer<vtkPolyData> read_mesh(const std::string& path) {
-  std::string ext = std::filesystem::path(path).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  vtkSmartPointer<vtkAbstractPolyDataReader> reader;
-  if (ext == ".stl") reader = vtkSmartPointer<vtkSTLReader>::New();
-  else if (ext == ".obj") reader = vtkSmartPointer<vtkOBJReader>::New();
-  else if (ext == ".ply") reader = vtkSmartPointer<vtkPLYReader>::New();
-  if (!reader || !std::filesystem::is_regular_file(path)) return nullptr;
-  reader->SetFileName(path.c_str());
-  auto out = finish(reader, false);
-  return out->GetNumberOfPoints() > 0 ? out : nullptr;
+vtkSmartPointer<vtkPolyData> unit_box() {
+  auto s = vtkSmartPointer<vtkCubeSource>::New();
+  s->SetXLength(1.0);
+  s->SetYLength(1.0);
+  s->SetZLength(1.0);
+  return finish(s, false);
 }
 
 }  // namespace
+
+// One thread that reads mesh files in the order asked; results wait for poll_ready().
+class GeometryLibrary::Loader {
+ public:
+  Loader() : thread_([this] { run(); }) {}
+  ~Loader() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    cancel_.store(true);
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  void queue(const GeometryKey& key) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(key);
+      ++outstanding_;
+    }
+    wake_.notify_all();
+  }
+
+  std::vector<std::pair<GeometryKey, vtkSmartPointer<vtkPolyData>>> take() {
+    std::vector<std::pair<GeometryKey, vtkSmartPointer<vtkPolyData>>> out;
+    std::lock_guard lock(mutex_);
+    out.swap(done_);
+    outstanding_ -= out.size();
+    return out;
+  }
+
+  std::size_t outstanding() const {
+    std::lock_guard lock(mutex_);
+    return outstanding_;
+  }
+
+  bool wait(std::chrono::milliseconds timeout) const {
+    std::unique_lock lock(mutex_);
+    return idle_.wait_for(lock, timeout, [this] { return queue_.empty() && !busy_; });
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      GeometryKey key;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        key = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+      }
+      vtkSmartPointer<vtkPolyData> geometry = load(key.mesh);
+      {
+        std::lock_guard lock(mutex_);
+        done_.emplace_back(std::move(key), std::move(geometry));
+        busy_ = false;
+      }
+      idle_.notify_all();
+    }
+  }
+
+  // The finished mesh, or null (warned once) when it stays a box.
+  vtkSmartPointer<vtkPolyData> load(const std::string& path) {
+    const MeshCheck check = read_mesh_file(path, &cancel_);
+    if (check.problem == MeshProblem::kCancelled) return nullptr;
+    if (!check.ok()) {
+      spdlog::warn("mesh '{}' is not drawn: {}; drawing a unit box instead", path, check.reason);
+      return nullptr;
+    }
+    auto geometry = finish(nullptr, false, check.polydata);
+    if (!geometry) spdlog::warn("mesh '{}' is not drawn (its normals could not be computed); drawing a unit box instead", path);
+    return geometry;
+  }
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  mutable std::condition_variable idle_;
+  std::deque<GeometryKey> queue_;
+  std::vector<std::pair<GeometryKey, vtkSmartPointer<vtkPolyData>>> done_;
+  std::size_t outstanding_ = 0;  // queued, being read, or done and not yet taken
+  bool busy_ = false;
+  bool stop_ = false;
+  std::atomic<bool> cancel_{false};
+  std::thread thread_;  // last: started once everything above exists
+};
 
 GeometryUse geometry_for(const ipc::LinkVisual& v) {
   GeometryUse use;
@@ -84,6 +177,9 @@ GeometryUse geometry_for(const ipc::LinkVisual& v) {
   }
   return use;
 }
+
+GeometryLibrary::GeometryLibrary() = default;
+GeometryLibrary::~GeometryLibrary() = default;
 
 vtkSmartPointer<vtkPolyData> GeometryLibrary::get(const GeometryKey& key) {
   if (const auto it = cache_.find(key); it != cache_.end()) return it->second;
@@ -137,22 +233,38 @@ vtkSmartPointer<vtkPolyData> GeometryLibrary::get(const GeometryKey& key) {
       geometry = finish(clean, true);
       break;
     }
-    case ipc::Shape::kMesh:
-      geometry = read_mesh(key.mesh);
-      if (!geometry) spdlog::warn("cannot read mesh '{}'; drawing a unit box instead", key.mesh);
+    case ipc::Shape::kMesh: {
+      // A box (the unit box's own geometry) until the worker has read the file.
+      GeometryKey box;
+      box.shape = static_cast<std::uint32_t>(ipc::Shape::kBox);
+      geometry = get(box);
+      if (!loader_) loader_ = std::make_unique<Loader>();
+      loader_->queue(key);
       break;
+    }
     case ipc::Shape::kBox:
       break;
   }
-  if (!geometry) {
-    auto s = vtkSmartPointer<vtkCubeSource>::New();
-    s->SetXLength(1.0);
-    s->SetYLength(1.0);
-    s->SetZLength(1.0);
-    geometry = finish(s, false);
-  }
+  if (!geometry) geometry = unit_box();
   cache_.emplace(key, geometry);
   return geometry;
+}
+
+std::vector<std::pair<GeometryKey, vtkSmartPointer<vtkPolyData>>> GeometryLibrary::poll_ready() {
+  std::vector<std::pair<GeometryKey, vtkSmartPointer<vtkPolyData>>> ready;
+  if (!loader_) return ready;
+  for (auto& [key, geometry] : loader_->take()) {
+    if (!geometry) continue;  // refused: stays a box
+    cache_[key] = geometry;
+    ready.emplace_back(key, geometry);
+  }
+  return ready;
+}
+
+std::size_t GeometryLibrary::loading() const { return loader_ ? loader_->outstanding() : 0; }
+
+bool GeometryLibrary::wait_for_loads(std::chrono::milliseconds timeout) const {
+  return !loader_ || loader_->wait(timeout);
 }
 
 }  // namespace fleetscope::render

@@ -1,14 +1,24 @@
 // Unit geometry for every link visual, shared by all instances that can use it: one unit box,
 // sphere and cylinder (scaled per instance), a capsule per radius and length (its caps must not
-// be stretched), and a mesh per file (read once with VTK's STL/OBJ/PLY readers).
+// be stretched), and a mesh per file (read once with VTK's STL/OBJ/PLY readers, checked first
+// and after: see mesh_check.hpp).
+//
+// Mesh files are read off the calling thread, by one worker thread of the library, one file at
+// a time: until a mesh is ready its key draws a unit box, and poll_ready() hands over the meshes
+// finished since the last call, for the batches to swap in. A mesh that is refused or cannot be
+// read stays a unit box, with one warning naming the file and the reason.
 #pragma once
 
 #include <vtkPolyData.h>
 #include <vtkSmartPointer.h>
 
 #include <array>
+#include <chrono>
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "fleetscope/ipc/format.hpp"
 
@@ -31,12 +41,26 @@ GeometryUse geometry_for(const ipc::LinkVisual& visual);
 
 class GeometryLibrary {
  public:
-  // The unit geometry for `key`, created on first use. A mesh that cannot be read is replaced
-  // by a unit box (logged once), so a bad path never takes the scene down.
+  GeometryLibrary();
+  // Stops the worker: a file being read is abandoned at its next stage.
+  ~GeometryLibrary();
+  GeometryLibrary(const GeometryLibrary&) = delete;
+  GeometryLibrary& operator=(const GeometryLibrary&) = delete;
+
+  // The unit geometry for `key`, created on first use. A mesh is queued for the worker and is a
+  // unit box until poll_ready() hands it over; one that cannot be read stays a box.
   vtkSmartPointer<vtkPolyData> get(const GeometryKey& key);
+  // Meshes read since the last call, now in the cache: each key with its new geometry.
+  std::vector<std::pair<GeometryKey, vtkSmartPointer<vtkPolyData>>> poll_ready();
+  // Mesh files queued or being read, not yet handed over by poll_ready().
+  std::size_t loading() const;
+  // Waits until every queued mesh is finished (tests, benchmarks); false on timeout.
+  bool wait_for_loads(std::chrono::milliseconds timeout) const;
   std::size_t size() const { return cache_.size(); }
 
  private:
+  class Loader;
+  std::unique_ptr<Loader> loader_;  // started with the first mesh
   std::map<GeometryKey, vtkSmartPointer<vtkPolyData>> cache_;
 };
 

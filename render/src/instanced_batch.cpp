@@ -59,10 +59,7 @@ class InstancedBatch final : public LinkBatch {
     mapper_->ScalarVisibilityOn();
     mapper_->SetColorModeToDirectScalars();
     mapper_->SetScalarModeToUsePointData();
-    double b[6];
-    geometry->GetBounds(b);
-    for (int a = 0; a < 3; ++a) unit_radius_ += std::pow(std::max(std::abs(b[2 * a]), std::abs(b[2 * a + 1])), 2);
-    unit_radius_ = std::sqrt(unit_radius_);
+    unit_radius_ = radius_of(*geometry);
     far_->SetPoints(points_);
     far_->GetPointData()->SetScalars(colors_);
     far_->SetVerts(far_cells_);
@@ -169,6 +166,11 @@ class InstancedBatch final : public LinkBatch {
     dirty_ = true;
   }
 
+  void set_geometry(vtkSmartPointer<vtkPolyData> geometry) override {
+    mapper_->SetSourceData(geometry);
+    unit_radius_ = radius_of(*geometry);
+  }
+
   void apply_lod(const LodContext& ctx) override {
     if (ctx.point_radius_px <= 0.0 && far_count_ == 0) return;
     const float* xyz = static_cast<vtkFloatArray*>(points_->GetData())->GetPointer(0);
@@ -232,6 +234,15 @@ class InstancedBatch final : public LinkBatch {
   std::size_t mapper_count() const override { return 2; }
 
  private:
+  // Radius about the origin of the unit geometry's bounding box.
+  static double radius_of(vtkPolyData& geometry) {
+    double b[6];
+    geometry.GetBounds(b);
+    double r = 0.0;
+    for (int a = 0; a < 3; ++a) r += std::pow(std::max(std::abs(b[2 * a]), std::abs(b[2 * a + 1])), 2);
+    return std::sqrt(r);
+  }
+
   void write(std::uint32_t index, const InstancePose& p) {
     float* xyz = static_cast<vtkFloatArray*>(points_->GetData())->GetPointer(std::size_t{index} * 3);
     xyz[0] = p.position[0];

@@ -40,6 +40,9 @@ class LinkBatch {
   virtual void set_pose(std::uint32_t handle, const InstancePose& pose) = 0;
   virtual void set_color(std::uint32_t handle, std::array<std::uint8_t, 4> rgba) = 0;
   virtual void set_visible(std::uint32_t handle, bool visible) = 0;
+  // Replaces the unit geometry every instance draws (a mesh read in the background replaces
+  // its placeholder box); instances, poses and colours stay.
+  virtual void set_geometry(vtkSmartPointer<vtkPolyData> geometry) = 0;
   // Pushes this frame's changes to VTK (marks arrays modified once, not per instance).
   virtual void commit() = 0;
   virtual std::uint64_t visible_count() const = 0;

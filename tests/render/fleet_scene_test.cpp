@@ -347,6 +347,15 @@ TEST(FleetScene, MeshFilesAreReadOncePerFileAndABadPathFallsBackToABox) {
   EXPECT_EQ(scene.mapper_count(), 4u) << "one batch (meshes + points) for the file, one for the fallback";
   view.frame_bounds({-1, 7, -1.5, 1.5, -0.5, 0.5}, true);
   view.render();
+  // The file is read in the background (a box until then): updates swap it in.
+  const auto first = to_display(view, 0.4, 0.4);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!is_greenish(view.pixel(first[0], first[1])) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    scene.update();
+    view.render();
+  }
+  EXPECT_EQ(scene.mapper_count(), 4u);
   for (double x : {0.0, 3.0}) {
     const auto inside = to_display(view, x + 0.4, 0.4), outside = to_display(view, x + 0.8, 0.8);
     EXPECT_TRUE(is_greenish(view.pixel(inside[0], inside[1]))) << x;
