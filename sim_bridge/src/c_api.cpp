@@ -191,10 +191,34 @@ fs_status fs_writer_add_model(fs_writer* w, const char* name, const fs_link_visu
   });
 }
 
+fs_status fs_writer_has_model(fs_writer* w, uint32_t model, int* out_has) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(out_has != nullptr, "out_has must not be NULL");
+  return guarded([&] { *out_has = w->writer->has_model(model) ? 1 : 0; });
+}
+
+fs_status fs_writer_model_count(fs_writer* w, uint32_t* out_models) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(out_models != nullptr, "out_models must not be NULL");
+  return guarded([&] { *out_models = w->writer->model_count(); });
+}
+
+fs_status fs_writer_model_link_count(fs_writer* w, uint32_t model, uint32_t* out_links) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(out_links != nullptr, "out_links must not be NULL");
+  return guarded([&] { *out_links = w->writer->model_link_count(model); });
+}
+
 fs_status fs_writer_spawn_robot(fs_writer* w, const char* name, uint32_t model, uint32_t* out_robot) {
   FS_REQUIRE_WRITER(w);
   FS_REQUIRE(name != nullptr && out_robot != nullptr, "name and out_robot must not be NULL");
   return guarded([&] { *out_robot = w->writer->spawn_robot(name, model); });
+}
+
+fs_status fs_writer_has_robot(fs_writer* w, uint32_t robot, int* out_has) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(out_has != nullptr, "out_has must not be NULL");
+  return guarded([&] { *out_has = w->writer->has_robot(robot) ? 1 : 0; });
 }
 
 fs_status fs_writer_remove_robot(fs_writer* w, uint32_t robot) {
@@ -202,10 +226,17 @@ fs_status fs_writer_remove_robot(fs_writer* w, uint32_t robot) {
   return guarded([&] { w->writer->remove_robot(robot); });
 }
 
+fs_status fs_writer_robot_count(fs_writer* w, uint32_t* out_robots) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(out_robots != nullptr, "out_robots must not be NULL");
+  // At most the segment's robot capacity, which the format bounds far below 2^32.
+  return guarded([&] { *out_robots = static_cast<uint32_t>(w->writer->robot_count()); });
+}
+
 fs_status fs_writer_robot_link_count(fs_writer* w, uint32_t robot, uint32_t* out_links) {
   FS_REQUIRE_WRITER(w);
   FS_REQUIRE(out_links != nullptr, "out_links must not be NULL");
-  return guarded([&] { *out_links = w->writer->link_count(robot); });
+  return guarded([&] { *out_links = w->writer->robot_link_count(robot); });
 }
 
 fs_status fs_writer_total_links(fs_writer* w, uint64_t* out_links) {

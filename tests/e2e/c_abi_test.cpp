@@ -66,6 +66,94 @@ TEST(CAbi, WritesPosesThatAReaderGetsBack) {
   fs_writer_destroy(w);
 }
 
+TEST(CAbi, ModelsAndRobotsAnswerHasCountAndLinkCountAlike) {
+  const std::string name = fleetscope::testing::unique_name("cabi.verbs");
+  fs_writer* w = make_writer(name);
+  ASSERT_NE(w, nullptr);
+  uint32_t count = 99, links = 99;
+  int has = -1;
+  ASSERT_EQ(fs_writer_model_count(w, &count), FS_OK);
+  EXPECT_EQ(count, 0u);
+  ASSERT_EQ(fs_writer_has_model(w, 0, &has), FS_OK);
+  EXPECT_EQ(has, 0);
+
+  // Models: add, has, count, link count. There is no removal (the format only appends models).
+  fs_link_visual visuals[3] = {};
+  for (fs_link_visual& v : visuals) v.shape = FS_SHAPE_BOX;
+  uint32_t arm = 99, ball = 99;
+  ASSERT_EQ(fs_writer_add_model(w, "arm", visuals, 3, &arm), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_add_model(w, "ball", visuals, 1, &ball), FS_OK) << fs_last_error();
+  EXPECT_EQ(arm, 0u);
+  EXPECT_EQ(ball, 1u);
+  ASSERT_EQ(fs_writer_model_count(w, &count), FS_OK);
+  EXPECT_EQ(count, 2u);
+  ASSERT_EQ(fs_writer_has_model(w, ball, &has), FS_OK);
+  EXPECT_EQ(has, 1);
+  ASSERT_EQ(fs_writer_has_model(w, 2, &has), FS_OK);
+  EXPECT_EQ(has, 0);
+  ASSERT_EQ(fs_writer_model_link_count(w, arm, &links), FS_OK);
+  EXPECT_EQ(links, 3u);
+  ASSERT_EQ(fs_writer_model_link_count(w, ball, &links), FS_OK);
+  EXPECT_EQ(links, 1u);
+  EXPECT_EQ(fs_writer_model_link_count(w, 7, &links), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(fs_last_error()).find("unknown model"), std::string::npos) << fs_last_error();
+
+  // Robots: spawn, has, remove, count, link count.
+  ASSERT_EQ(fs_writer_robot_count(w, &count), FS_OK);
+  EXPECT_EQ(count, 0u);
+  uint32_t a = 0, b = 0, c = 0;
+  ASSERT_EQ(fs_writer_spawn_robot(w, "a", arm, &a), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_spawn_robot(w, "b", ball, &b), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_has_robot(w, a, &has), FS_OK);
+  EXPECT_EQ(has, 1);
+  ASSERT_EQ(fs_writer_has_robot(w, b + 100, &has), FS_OK);
+  EXPECT_EQ(has, 0);
+  ASSERT_EQ(fs_writer_robot_count(w, &count), FS_OK);
+  EXPECT_EQ(count, 2u);
+  ASSERT_EQ(fs_writer_robot_link_count(w, a, &links), FS_OK);
+  EXPECT_EQ(links, 3u);
+  ASSERT_EQ(fs_writer_robot_link_count(w, b, &links), FS_OK);
+  EXPECT_EQ(links, 1u);
+  {
+    const auto reader = fleetscope::ipc::SegmentReader::open(name);
+    const auto layout = reader.read_layout();
+    EXPECT_EQ(layout.models.size(), 2u);
+    EXPECT_EQ(layout.robots.size(), 2u);
+  }
+
+  ASSERT_EQ(fs_writer_remove_robot(w, a), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_has_robot(w, a, &has), FS_OK);
+  EXPECT_EQ(has, 0);
+  ASSERT_EQ(fs_writer_robot_count(w, &count), FS_OK);
+  EXPECT_EQ(count, 1u);
+  uint64_t total = 0;
+  ASSERT_EQ(fs_writer_total_links(w, &total), FS_OK);
+  EXPECT_EQ(total, 1u);
+  EXPECT_EQ(fs_writer_remove_robot(w, a), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_robot_link_count(w, a, &links), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(fs_last_error()).find("unknown robot"), std::string::npos) << fs_last_error();
+  ASSERT_EQ(fs_writer_spawn_robot(w, "c", arm, &c), FS_OK) << fs_last_error();
+  EXPECT_NE(c, a) << "a robot id is never reused";
+  ASSERT_EQ(fs_writer_has_robot(w, c, &has), FS_OK);
+  EXPECT_EQ(has, 1);
+  // A successful call clears the last error.
+  EXPECT_STREQ(fs_last_error(), "");
+
+  // NULL out-pointers and closed writers are refused like everywhere else.
+  EXPECT_EQ(fs_writer_has_model(w, 0, nullptr), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_model_count(w, nullptr), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_model_link_count(w, 0, nullptr), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_has_robot(w, c, nullptr), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_robot_count(w, nullptr), FS_ERR_INVALID_ARGUMENT);
+  ASSERT_EQ(fs_writer_close(w), FS_OK);
+  EXPECT_EQ(fs_writer_has_model(w, 0, &has), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_model_count(w, &count), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_has_robot(w, c, &has), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_robot_count(w, &count), FS_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(fs_writer_has_model(nullptr, 0, &has), FS_ERR_INVALID_ARGUMENT);
+  fs_writer_destroy(w);
+}
+
 TEST(CAbi, BadArgumentsReturnCodesAndMessagesNeverThrow) {
   const std::string name = fleetscope::testing::unique_name("cabi.bad");
   EXPECT_EQ(fs_writer_create(nullptr, nullptr), FS_ERR_INVALID_ARGUMENT);

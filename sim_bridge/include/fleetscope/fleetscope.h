@@ -85,12 +85,26 @@ FS_API fs_status fs_writer_create(const fs_writer_options* options, fs_writer** 
 FS_API void fs_writer_destroy(fs_writer* writer);
 FS_API fs_status fs_writer_close(fs_writer* writer);
 
+/* Models and robots share their verbs: add/spawn, has, remove, count, link count. `*out_has` is
+ * set to 1 or 0; an unknown id elsewhere is FS_ERR_INVALID_ARGUMENT. */
+
+/* Models: described once, referred to by id (0, 1, ... in the order added). There is no
+ * fs_writer_remove_model: the segment format only appends models (robots and readers refer to a
+ * model by its index into a packed visual table); to drop models, create a new segment. */
 FS_API fs_status fs_writer_add_model(fs_writer* writer, const char* name, const fs_link_visual* links,
                                      size_t link_count, uint32_t* out_model);
+FS_API fs_status fs_writer_has_model(fs_writer* writer, uint32_t model, int* out_has);
+FS_API fs_status fs_writer_model_count(fs_writer* writer, uint32_t* out_models);
+FS_API fs_status fs_writer_model_link_count(fs_writer* writer, uint32_t model, uint32_t* out_links);
+
+/* Robots: spawned from a model; a robot id is unique for the writer, never reused after removal. */
 FS_API fs_status fs_writer_spawn_robot(fs_writer* writer, const char* name, uint32_t model,
                                        uint32_t* out_robot);
+FS_API fs_status fs_writer_has_robot(fs_writer* writer, uint32_t robot, int* out_has);
 FS_API fs_status fs_writer_remove_robot(fs_writer* writer, uint32_t robot);
+FS_API fs_status fs_writer_robot_count(fs_writer* writer, uint32_t* out_robots);
 FS_API fs_status fs_writer_robot_link_count(fs_writer* writer, uint32_t robot, uint32_t* out_links);
+/* Links of all robots: the link_count fs_writer_set_all_poses_* expects. */
 FS_API fs_status fs_writer_total_links(fs_writer* writer, uint64_t* out_links);
 
 /* `values` holds link_count * 7 numbers (link_count must equal the robot's). */

@@ -68,17 +68,31 @@ class SimWriter {
  public:
   explicit SimWriter(const WriterConfig& config);
 
+  // Models and robots share their verbs: add/spawn, has, remove, count, link count. An unknown
+  // model or robot id throws kInvalidArgument.
+
+  // Models: described once, then referred to by id (0, 1, ... in the order added). There is no
+  // remove_model: the segment format only appends models (robot slots and readers refer to a
+  // model by its index, and its visuals are packed into one table), so the model set of a
+  // segment only grows; to drop models, create a new segment.
   std::uint32_t add_model(const ModelDesc& model);
-  // Returns a robot id, unique for this writer (never reused after remove_robot).
+  bool has_model(std::uint32_t model) const noexcept { return model < model_count_; }
+  std::uint32_t model_count() const noexcept { return model_count_; }
+  std::uint32_t model_link_count(std::uint32_t model) const;
+
+  // Robots: spawned from a model. Returns a robot id, unique for this writer (never reused after
+  // remove_robot).
   std::uint32_t spawn_robot(std::string_view name, std::uint32_t model);
+  bool has_robot(std::uint32_t robot) const noexcept { return index_of_.count(robot) != 0; }
   void remove_robot(std::uint32_t robot);
-  bool has_robot(std::uint32_t robot) const { return index_of_.count(robot) != 0; }
-  std::uint32_t link_count(std::uint32_t robot) const;
-  std::size_t robot_count() const { return robots_.size(); }
+  std::size_t robot_count() const noexcept { return robots_.size(); }
+  std::uint32_t robot_link_count(std::uint32_t robot) const;
+  // The former name of robot_link_count, kept for existing callers.
+  std::uint32_t link_count(std::uint32_t robot) const { return robot_link_count(robot); }
   // Links of all robots, in spawn order: the row count set_all_poses expects.
   std::size_t total_links() const { return total_links_; }
 
-  // `values` holds link_count(robot) * 7 numbers.
+  // `values` holds robot_link_count(robot) * 7 numbers.
   void set_robot_poses(std::uint32_t robot, std::span<const double> values);
   void set_robot_poses(std::uint32_t robot, std::span<const float> values);
   // `values` holds total_links() * 7 numbers, robots in spawn order.
@@ -119,6 +133,7 @@ class SimWriter {
   std::vector<Robot> robots_;  // spawn order
   std::unordered_map<std::uint32_t, std::size_t> index_of_;
   std::size_t total_links_ = 0;
+  std::uint32_t model_count_ = 0;
   std::vector<float> converted_;     // scratch for stage()
   std::vector<std::uint8_t> moved_;  // scratch for stage()
   std::uint32_t next_id_ = 1;
