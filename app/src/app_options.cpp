@@ -1,6 +1,7 @@
 #include "app_options.h"
 
 #include <QCommandLineParser>
+#include <cmath>
 
 #include "fleetscope/ipc/format.hpp"
 
@@ -30,8 +31,13 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   const QCommandLineOption after("screenshot-after", "Seconds to wait before --panels-screenshot (default 10).", "S", "10");
   const QCommandLineOption tab("dashboard-tab", "Dashboard panel shown first: trainer, envpool, grasp or viewer.",
                                "NAME", "trainer");
+  const QCommandLineOption size("size", "With --screenshot or --panels-screenshot: the 3D view's size in pixels, "
+                                        "e.g. 1280x720.", "WxH");
+  const QCommandLineOption camera("camera", "With --screenshot or --panels-screenshot: 'fit' (everything, the default), "
+                                            "'robot:SEGMENT:ROBOT' (frame one robot), or 'X,Y,Z@X,Y,Z' (eye and "
+                                            "target in metres, z up).", "SPEC");
   parser.addOptions({help, version, attach, attach_all, screenshot, frames, max_fps, kpi_log, verbose, other_users,
-                     per_actor, demo, manifest, no_dashboards, panels, after, tab});
+                     per_actor, demo, manifest, no_dashboards, panels, after, tab, size, camera});
 
   ParseOutcome out;
   if (!parser.parse(arguments)) {
@@ -45,7 +51,12 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
     return out;
   }
   if (parser.isSet(help)) {
-    out.output = parser.helpText() +
+    // The usage line names this program, however it was started (the parser would print the
+    // file it runs from, or "<executable_name>" before a QCoreApplication exists).
+    QString text = parser.helpText();
+    const qsizetype end = text.indexOf(" [options]");
+    if (text.startsWith("Usage: ") && end > 0) text.replace(7, end - 7, "fleetscope");
+    out.output = text +
                  "\nMouse: left drag orbits, middle drag pans, wheel zooms, click selects a link.\n"
                  "Keys: R resets the view, F follows the selected robot.\n";
     return out;
@@ -102,8 +113,66 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
     out.output = "fleetscope: --frames only applies with --screenshot\n";
     return out;
   }
+  const bool screenshot_mode = !o.screenshot.isEmpty() || !o.panels_screenshot.isEmpty();
+  if ((parser.isSet(size) || parser.isSet(camera)) && !screenshot_mode) {
+    out.exit_code = 2;
+    out.output = "fleetscope: --size and --camera only apply with --screenshot or --panels-screenshot\n";
+    return out;
+  }
+  if (parser.isSet(size)) {
+    const QStringList wh = parser.value(size).split('x');
+    int w = 0, h = 0;
+    bool ok_w = false, ok_h = false;
+    if (wh.size() == 2) {
+      w = wh[0].toInt(&ok_w);
+      h = wh[1].toInt(&ok_h);
+    }
+    if (!ok_w || !ok_h || w < 16 || h < 16 || w > 8192 || h > 8192) {
+      out.exit_code = 2;
+      out.output = "fleetscope: --size must be WIDTHxHEIGHT in pixels, each from 16 to 8192 (e.g. 1280x720)\n";
+      return out;
+    }
+    o.size = QSize(w, h);
+  }
+  if (parser.isSet(camera)) {
+    if (const auto spec = parse_camera(parser.value(camera))) {
+      o.camera = *spec;
+    } else {
+      out.exit_code = 2;
+      out.output = "fleetscope: --camera must be 'fit', 'robot:SEGMENT:ROBOT' or 'X,Y,Z@X,Y,Z' (eye@target)\n";
+      return out;
+    }
+  }
   out.options = o;
   return out;
+}
+
+std::optional<CameraSpec> parse_camera(const QString& text) {
+  CameraSpec spec;
+  if (text == "fit") return spec;
+  if (text.startsWith("robot:")) {
+    const QStringList parts = text.split(':');
+    if (parts.size() != 3 || parts[1].isEmpty() || parts[2].isEmpty()) return std::nullopt;
+    spec.kind = CameraSpec::Kind::kRobot;
+    spec.segment = parts[1];
+    spec.robot = parts[2];
+    return spec;
+  }
+  const QStringList points = text.split('@');
+  if (points.size() != 2) return std::nullopt;
+  for (int p = 0; p < 2; ++p) {
+    const QStringList xyz = points[p].split(',');
+    if (xyz.size() != 3) return std::nullopt;
+    for (int i = 0; i < 3; ++i) {
+      bool ok = false;
+      const double v = xyz[i].toDouble(&ok);
+      if (!ok || !std::isfinite(v)) return std::nullopt;
+      (p == 0 ? spec.eye : spec.target)[i] = v;
+    }
+  }
+  if (spec.eye == spec.target) return std::nullopt;
+  spec.kind = CameraSpec::Kind::kEyeTarget;
+  return spec;
 }
 
 }  // namespace fleetscope::app

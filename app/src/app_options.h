@@ -1,11 +1,23 @@
 // The viewer's command line.
 #pragma once
 
+#include <QSize>
 #include <QString>
 #include <QStringList>
+#include <array>
 #include <optional>
 
 namespace fleetscope::app {
+
+// Where the camera looks for a screenshot: fit everything (the default), frame one robot, or an
+// explicit eye and target (world metres, z up).
+struct CameraSpec {
+  enum class Kind { kFit, kRobot, kEyeTarget };
+  Kind kind = Kind::kFit;
+  QString segment, robot;          // kRobot
+  std::array<double, 3> eye{};     // kEyeTarget
+  std::array<double, 3> target{};  // kEyeTarget
+};
 
 struct AppOptions {
   QStringList attach;
@@ -23,6 +35,13 @@ struct AppOptions {
   int dashboard_tab = 0;        // trainer, envpool, grasp, viewer
   QString panels_screenshot;    // directory: save every dashboard panel as PNG, then exit
   double screenshot_after_s = 10.0;
+  QSize size;                   // --size: the 3D view's size in pixels (empty: the window's)
+  CameraSpec camera;            // --camera
+
+  // Command-line modes run for a purpose and never change the user's saved settings.
+  bool command_line_mode() const {
+    return demo || attach_all || !screenshot.isEmpty() || !panels_screenshot.isEmpty();
+  }
 };
 
 struct ParseOutcome {
@@ -32,5 +51,7 @@ struct ParseOutcome {
 };
 
 ParseOutcome parse_command_line(const QStringList& arguments);
+// "fit", "robot:SEGMENT:ROBOT" or "X,Y,Z@X,Y,Z"; nullopt if malformed.
+std::optional<CameraSpec> parse_camera(const QString& text);
 
 }  // namespace fleetscope::app

@@ -67,7 +67,7 @@ void LiveScene::poll() {
   stats_.add_ingest(r.ingest_us);
   if (r.layout_changed) emit layoutChanged();
   if (!camera_framed_ && scene_->scene_bounds()) {
-    resetCamera();
+    applyInitialCamera();
     camera_framed_ = true;
   }
   if (follow_) {
@@ -172,6 +172,25 @@ void LiveScene::resetCamera() {
     ren->ResetCamera();
   }
   requestFrame();
+}
+
+void LiveScene::applyInitialCamera() {
+  resetCamera();  // also sizes the ground to the fleet
+  if (initial_camera_.kind == CameraSpec::Kind::kRobot) {
+    for (const auto& robot : scene_->robots()) {
+      if (robot.segment == initial_camera_.segment.toStdString() && robot.name == initial_camera_.robot.toStdString()) {
+        focusRobot(robot.segment, robot.slot);
+        break;
+      }
+    }
+  } else if (initial_camera_.kind == CameraSpec::Kind::kEyeTarget) {
+    vtkCamera* cam = view_->renderer()->GetActiveCamera();
+    cam->SetPosition(initial_camera_.eye.data());
+    cam->SetFocalPoint(initial_camera_.target.data());
+    cam->SetViewUp(0, 0, 1);
+    cam->OrthogonalizeViewUp();
+    requestFrame();
+  }
 }
 
 void LiveScene::focusRobot(const std::string& segment, std::uint32_t slot) {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 
+#include "app_options.h"
 #include "fleetscope/render/fleet_scene.hpp"
 #include "fleetscope/render/frame_pacer.hpp"
 #include "fleetscope/render/frame_statistics.hpp"
@@ -39,6 +40,8 @@ class LiveScene : public QObject {
   const render::FrameSummary& summary() const { return summary_; }
 
   void resetCamera();
+  // How the camera is placed when the first robots appear (default: fit everything).
+  void setInitialCamera(const CameraSpec& spec) { initial_camera_ = spec; }
   void focusRobot(const std::string& segment, std::uint32_t slot);
   void setFollowSelection(bool follow);
   void detach(const std::string& segment);
@@ -59,6 +62,7 @@ class LiveScene : public QObject {
   void onKey(int key);
   void schedule();
   void updateGround(const std::array<double, 6>& bounds);
+  void applyInitialCamera();
 
   VtkHostWidget* view_;
   std::unique_ptr<render::FleetScene> scene_;
@@ -72,6 +76,7 @@ class LiveScene : public QObject {
   bool frame_requested_ = false;   // update() called, paintGL not yet run
   bool awaiting_swap_ = false;     // paintGL ran, its swap not yet seen
   bool camera_framed_ = false;     // the camera was fitted to the first robots
+  CameraSpec initial_camera_;
   std::uint64_t pending_publish_ns_ = 0;   // newest publish not yet drawn
   std::uint64_t drawn_publish_ns_ = 0;     // newest publish in the frame being presented
   std::uint64_t pending_dirty_ = 0, drawn_dirty_ = 0;

@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include <algorithm>
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -86,12 +88,17 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   connect(live_, &LiveScene::frameDone, this, &MainWindow::onFrameDone);
   connect(sources_, &SourcesDock::message, this, &MainWindow::showMessage);
 
+  if (options.size.isValid()) view_->setFixedSize(options.size);
+  live_->setInitialCamera(options.camera);
   QSettings settings_store;  // organisation and application names set in main() (tests use their own)
   if (options.screenshot.isEmpty()) {
     restoreGeometry(settings_store.value("window/geometry").toByteArray());
     restoreState(settings_store.value("window/state").toByteArray());
   }
-  sources_->setAutoAttach(options.attach_all || settings_store.value("sources/autoAttach", false).toBool());
+  // An explicit --attach list means those segments only; the saved choice applies to plain runs.
+  initial_auto_attach_ = options.attach_all ||
+                         (options.attach.isEmpty() && settings_store.value("sources/autoAttach", false).toBool());
+  sources_->setAutoAttach(initial_auto_attach_);
   sources_->setKeepDeadRobots(settings_store.value("sources/keepDeadRobots", true).toBool());
   if (!options.kpi_log.isEmpty()) kpi_ = std::make_unique<KpiLogger>(options.kpi_log);
   if (!options.grasp_manifest.isEmpty()) dashboards_->grasp()->openManifest(options.grasp_manifest);
@@ -130,6 +137,15 @@ QString MainWindow::attachFromOptions() {
     const QString error = sources_->attach(name);
     if (!error.isEmpty()) return error;
   }
+  if (options_.camera.kind == CameraSpec::Kind::kRobot) {
+    const auto robots = live_->scene().robots();
+    const bool found = std::any_of(robots.begin(), robots.end(), [&](const render::RobotInfo& r) {
+      return r.segment == options_.camera.segment.toStdString() && r.name == options_.camera.robot.toStdString();
+    });
+    if (!found) {
+      return QString("--camera: no robot '%1' in an attached segment '%2'").arg(options_.camera.robot, options_.camera.segment);
+    }
+  }
   if (options_.attach_all) sources_->refresh();
   robots_->rebuild();
   return {};
@@ -152,11 +168,14 @@ void MainWindow::savePanelsAndFinish() {
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
-  if (options_.screenshot.isEmpty()) {
+  // Command-line modes (--demo, --attach-all, screenshots) never change saved settings. A plain
+  // run saves the layout, and "attach automatically" only when the user changed it: a run with
+  // an --attach list starts with it off and must not overwrite the saved choice.
+  if (!options_.command_line_mode()) {
     QSettings s;
     s.setValue("window/geometry", saveGeometry());
     s.setValue("window/state", saveState());
-    s.setValue("sources/autoAttach", sources_->autoAttach());
+    if (sources_->autoAttach() != initial_auto_attach_) s.setValue("sources/autoAttach", sources_->autoAttach());
     s.setValue("sources/keepDeadRobots", sources_->keepDeadRobots());
   }
   event->accept();

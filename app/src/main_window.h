@@ -60,6 +60,7 @@ class MainWindow : public QMainWindow {
   void showMessage(const QString& text);
 
   AppOptions options_;
+  bool initial_auto_attach_ = false;  // as the window started: saved only when the user changed it
   VtkHostWidget* view_;
   LiveScene* live_;
   SourcesDock* sources_;

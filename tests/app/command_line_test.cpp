@@ -1,0 +1,177 @@
+// The viewer's command line. Saved settings belong to the user: command-line modes (--demo,
+// --attach-all, --screenshot, --panels-screenshot) never change them, and an explicit --attach
+// list means those segments only, whatever "attach new segments automatically" was saved as.
+// Headless framing: --size and --camera; --help and error messages.
+#include <QApplication>
+#include <QProcess>
+#include <QSettings>
+#include <QtTest>
+#include <set>
+
+#include "app_options.h"
+#include "live_scene.h"
+#include "main_window.h"
+#include "sources_dock.h"
+#include "support/child_process.hpp"
+#include "vtk_host_widget.h"
+
+using fleetscope::testing::ChildProcess;
+namespace app = fleetscope::app;
+
+namespace {
+
+std::unique_ptr<ChildProcess> start_sim(const std::string& name) {
+  auto sim = std::make_unique<ChildProcess>(
+      std::vector<std::string>{FLEETSCOPE_SIM, "--name", name, "--robots", "2", "--rate", "30"});
+  if (!sim->wait_for("fleetscope-sim: segment", std::chrono::seconds(20))) return nullptr;
+  return sim;
+}
+
+app::AppOptions parsed(const QStringList& args) {
+  const auto outcome = app::parse_command_line(QStringList{"fleetscope"} + args);
+  if (!outcome.options) qFatal("bad test arguments: %s", qPrintable(outcome.output));
+  return *outcome.options;
+}
+
+void save_user_settings(bool auto_attach) {
+  QSettings s;
+  s.clear();
+  s.setValue("sources/autoAttach", auto_attach);
+  s.setValue("window/geometry", QByteArray("the user's layout"));
+  s.sync();
+}
+
+}  // namespace
+
+class CommandLineTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void commandLineModesLeaveSavedSettingsAlone() {
+    const QString dir = QDir::temp().filePath("fleetscope-settings-test-panels");
+    for (const QStringList& args : {QStringList{"--demo"}, QStringList{"--attach-all"},
+                                    QStringList{"--screenshot", "/tmp/unused.png"},
+                                    QStringList{"--panels-screenshot", dir}}) {
+      save_user_settings(false);
+      const app::AppOptions options = parsed(args);
+      QVERIFY2(options.command_line_mode(), qPrintable(args.join(' ')));
+      {
+        app::MainWindow window(options);
+        window.show();
+        // What --demo does once its producers run (attachFromOptions): attach everything.
+        window.sourcesDock()->setAutoAttach(true);
+        window.close();
+      }
+      QSettings s;
+      QCOMPARE(s.value("sources/autoAttach").toBool(), false);
+      QCOMPARE(s.value("window/geometry").toByteArray(), QByteArray("the user's layout"));
+    }
+  }
+
+  void anAttachListMeansThoseSegmentsOnlyAndKeepsTheSavedChoice() {
+    save_user_settings(true);  // a demo or a user once turned automatic attaching on
+    const std::string mine = fleetscope::testing::unique_name("settings.mine");
+    const std::string other = fleetscope::testing::unique_name("settings.other");
+    auto a = start_sim(mine);
+    auto b = start_sim(other);
+    QVERIFY(a && b);
+    {
+      app::MainWindow window(parsed({"--attach", QString::fromStdString(mine)}));
+      QCOMPARE(window.attachFromOptions(), QString());
+      window.show();
+      auto* sources = window.sourcesDock();
+      QVERIFY(!sources->autoAttach());
+      QTest::qWait(2500);  // the Sources dock looks for segments once a second
+      std::set<std::string> attached;
+      for (const auto& s : window.live()->scene().sources()) attached.insert(s.name);
+      QCOMPARE(attached, (std::set<std::string>{mine}));
+      window.close();
+    }
+    QSettings s;
+    QCOMPARE(s.value("sources/autoAttach").toBool(), true);
+  }
+
+  void aPlainRunSavesWhatTheUserChanged() {
+    save_user_settings(false);
+    {
+      app::MainWindow window(app::AppOptions{});
+      window.show();
+      window.sourcesDock()->setAutoAttach(true);  // the user ticks the box
+      window.close();
+    }
+    QSettings s;
+    QCOMPARE(s.value("sources/autoAttach").toBool(), true);
+    QVERIFY(s.value("window/geometry").toByteArray() != QByteArray("the user's layout"));
+  }
+
+  void helpNamesTheProgramAndErrorsEndWithANewline() {
+    const auto help = app::parse_command_line({"fleetscope", "--help"});
+    QCOMPARE(help.exit_code, 0);
+    QVERIFY(help.output.contains("Usage: fleetscope [options]"));
+    QVERIFY(!help.output.contains("<executable_name>"));
+    QVERIFY(help.output.contains("--camera"));
+    for (const QStringList& bad :
+         {QStringList{"--bogus"}, QStringList{"stray"}, QStringList{"--size", "640x480"},
+          QStringList{"--screenshot", "a.png", "--size", "64"}, QStringList{"--screenshot", "a.png", "--size", "9x9000"},
+          QStringList{"--screenshot", "a.png", "--camera", "robot:only-segment"},
+          QStringList{"--screenshot", "a.png", "--camera", "1,2@3,4,5"},
+          QStringList{"--screenshot", "a.png", "--camera", "1,2,3@1,2,3"}, QStringList{"--camera", "fit"},
+          QStringList{"--frames", "0", "--screenshot", "a.png"}, QStringList{"--dashboard-tab", "nope"}}) {
+      const auto outcome = app::parse_command_line(QStringList{"fleetscope"} + bad);
+      QVERIFY2(!outcome.options, qPrintable(bad.join(' ')));
+      QCOMPARE(outcome.exit_code, 2);
+      QVERIFY2(outcome.output.startsWith("fleetscope: ") && outcome.output.endsWith("\n"), qPrintable(outcome.output));
+    }
+    const auto camera = parsed({"--screenshot", "a.png", "--size", "320x200", "--camera", "1,-2,3.5@0,0,0.5"});
+    QCOMPARE(camera.size, QSize(320, 200));
+    QVERIFY(camera.camera.kind == app::CameraSpec::Kind::kEyeTarget);
+    QCOMPARE(camera.camera.eye[2], 3.5);
+    QCOMPARE(camera.camera.target[2], 0.5);
+  }
+
+  void aScreenshotFramesTheNamedRobotAtTheGivenSize() {
+    const std::string name = fleetscope::testing::unique_name("cli.camera");
+    auto sim = start_sim(name);
+    QVERIFY(sim);
+    const QString png = QDir::temp().filePath("fleetscope-cli-camera.png");
+    QProcess viewer;
+    viewer.start(FLEETSCOPE_VIEWER, {"--attach", QString::fromStdString(name), "--no-dashboards", "--screenshot", png,
+                                     "--size", "320x240", "--camera", QString("robot:%1:robot1").arg(name.c_str())});
+    QVERIFY(viewer.waitForFinished(60000));
+    QCOMPARE(viewer.exitCode(), 0);
+    const QImage image(png);
+    QCOMPARE(image.size(), QSize(320, 240));
+    // The framed robot fills the middle of the picture: robot colours there, not floor and sky.
+    int coloured = 0, total = 0;
+    for (int y = 60; y < 180; ++y) {
+      for (int x = 80; x < 240; ++x, ++total) {
+        const QColor c = image.pixelColor(x, y);
+        if (c.hsvSaturation() > 110 && c.value() > 80) ++coloured;
+      }
+    }
+    QVERIFY2(coloured > total / 20, qPrintable(QString("%1 of %2 centre pixels are robot-coloured").arg(coloured).arg(total)));
+    QFile::remove(png);
+    // A robot that is not there is an error, exit 1.
+    viewer.start(FLEETSCOPE_VIEWER, {"--attach", QString::fromStdString(name), "--no-dashboards", "--screenshot", png,
+                                     "--camera", QString("robot:%1:nobody").arg(name.c_str())});
+    QVERIFY(viewer.waitForFinished(60000));
+    QCOMPARE(viewer.exitCode(), 1);
+    QVERIFY(viewer.readAllStandardError().contains("no robot 'nobody'"));
+  }
+
+  void cleanupTestCase() {
+    QSettings s;
+    s.clear();
+  }
+};
+
+int main(int argc, char** argv) {
+  app::VtkHostWidget::setDefaultSurfaceFormat();
+  QApplication application(argc, argv);
+  QApplication::setOrganizationName("fleetscope-tests");  // never the user's saved settings
+  QApplication::setApplicationName("settings-test");
+  CommandLineTest test;
+  return QTest::qExec(&test, argc, argv);
+}
+
+#include "command_line_test.moc"
