@@ -17,6 +17,7 @@
 #include "dashboard_window.h"
 #include "demo_children.h"
 #include "fleetscope/ipc/process_liveness.hpp"
+#include "grasp_manifest.h"
 #include "grasp_panel.h"
 #include "kpi_logger.h"
 #include "process_usage.h"
@@ -120,6 +121,10 @@ MainWindow::~MainWindow() {
 QString MainWindow::attachFromOptions() {
   if (!options_.grasp_manifest.isEmpty() && !QFileInfo::exists(options_.grasp_manifest)) {
     return QString("grasp manifest '%1' does not exist").arg(options_.grasp_manifest);
+  }
+  // A FIFO, a device (/dev/zero) or an oversized file: refused as a missing one is.
+  if (!options_.grasp_manifest.isEmpty()) {
+    if (const QString error = check_manifest_file(options_.grasp_manifest); !error.isEmpty()) return error;
   }
   if (options_.demo) {
     demo_ = new DemoChildren(this);

@@ -2,20 +2,30 @@
 // appear in the panel models, a SIGKILLed worker turns dead and a silent one stalled, manifests
 // good, partial and corrupt, CSV export matches the series, and the demo's panel screenshots
 // hold their charts and leave no process or segment behind.
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <QApplication>
 #include <QDir>
 #include <QFile>
 #include <QImage>
+#include <QLabel>
 #include <QLineSeries>
+#include <QProcess>
 #include <QTabWidget>
 #include <QTemporaryDir>
+#include <QTimer>
 #include <QtTest>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "chart_view.h"
 #include "dashboard_window.h"
@@ -23,6 +33,7 @@
 #include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/sim_bridge/sim_writer.hpp"
 #include "gpu_lanes_widget.h"
+#include "grasp_manifest.h"
 #include "grasp_panel.h"
 #include "job_table_model.h"
 #include "support/child_process.hpp"
@@ -91,6 +102,40 @@ const char* kGoodManifest = R"({
                  "rounds": []}
   }
 })";
+
+// Should a read block on a FIFO without a writer, opens the writing end after a while so that
+// the test fails instead of hanging; released() says whether it had to.
+class FifoRelease {
+ public:
+  explicit FifoRelease(const QString& path) : path_(path.toStdString()) {
+    thread_ = std::thread([this] {
+      std::unique_lock lock(mutex_);
+      if (cv_.wait_for(lock, std::chrono::seconds(30), [this] { return done_; })) return;
+      const int fd = ::open(path_.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd >= 0) {
+        released_ = true;
+        ::close(fd);
+      }
+    });
+  }
+  ~FifoRelease() {
+    {
+      std::lock_guard lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  bool released() const { return released_; }
+
+ private:
+  std::string path_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::atomic<bool> released_{false};
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -207,6 +252,7 @@ class DashboardsTest : public QObject {
     auto* grasp = window.grasp();
     grasp->openManifest(path);
     QVERIFY(grasp->showingManifest());
+    QTRY_VERIFY_WITH_TIMEOUT(!grasp->manifestLoading(), 10000);  // read off the GUI thread
     QVERIFY2(grasp->manifestError().isEmpty(), qPrintable(grasp->manifestError()));
     const auto* jobs = grasp->model();
     QCOMPARE(jobs->rowCount(), 2);
@@ -252,7 +298,144 @@ class DashboardsTest : public QObject {
     QVERIFY(grasp->manifestError().isEmpty());
     // A missing file is an error too, not a crash.
     grasp->openManifest(dir.filePath("nothing-here.json"));
-    QVERIFY(grasp->manifestError().contains("cannot read"));
+    QTRY_VERIFY_WITH_TIMEOUT(grasp->manifestError().contains("cannot read"), 10000);
+  }
+
+  // A FIFO (no writer), /dev/zero and a file over the limit: each is refused with a message that
+  // says why, and the GUI thread keeps running meanwhile; a valid manifest then still reads.
+  void manifestThatIsNotARegularFileOrTooLargeIsRefused() {
+    QTemporaryDir dir;
+    const QString fifo = dir.filePath("fifo.json");
+    QVERIFY(::mkfifo(qPrintable(fifo), 0600) == 0);
+    FifoRelease release(fifo);  // only if the panel blocked on it: unblocks it, the test fails
+    const QString big = dir.filePath("big.json");
+    {
+      QFile f(big);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      QVERIFY(f.resize(app::kMaxManifestBytes + 1));  // sparse
+    }
+    app::DashboardWindow window([] { return std::vector<std::string>{}; });
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    auto* grasp = window.grasp();
+    const std::pair<QString, QString> cases[] = {
+        {fifo, "a FIFO, not a regular file"},
+        {"/dev/zero", "a character device, not a regular file"},
+        {big, "is over the 16.0 MiB limit"},
+        {dir.path(), "a directory, not a regular file"},
+    };
+    for (const auto& [path, words] : cases) {
+      int ticks = 0;
+      QTimer timer;
+      connect(&timer, &QTimer::timeout, [&ticks] { ++ticks; });
+      timer.start(0);
+      grasp->openManifest(path);
+      QTRY_VERIFY_WITH_TIMEOUT(grasp->manifestError().contains(words), 10000);
+      QVERIFY2(ticks > 0, qPrintable(path));
+      QVERIFY(grasp->manifestError().contains(path));
+      QCOMPARE(grasp->model()->rowCount(), 0);
+    }
+    QVERIFY(!release.released());
+    // A good one after them reads.
+    const QString good = dir.filePath("manifest.json");
+    {
+      QFile f(good);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(kGoodManifest);
+    }
+    grasp->openManifest(good);
+    QTRY_COMPARE_WITH_TIMEOUT(grasp->model()->rowCount(), 2, 10000);
+    QVERIFY(grasp->manifestError().isEmpty());
+    // The watched file replaced by a FIFO: refused, the last good state stays.
+    QVERIFY(::mkfifo(qPrintable(good + ".tmp"), 0600) == 0);
+    QVERIFY(::rename(qPrintable(good + ".tmp"), qPrintable(good)) == 0);
+    FifoRelease release_swapped(good);
+    QTRY_VERIFY_WITH_TIMEOUT(grasp->manifestError().contains("a FIFO"), 10000);
+    QVERIFY(grasp->findChild<QLabel*>("manifestError")->text().contains("showing the last good read"));
+    QCOMPARE(grasp->model()->rowCount(), 2);
+    QVERIFY(!release_swapped.released());
+  }
+
+  // A slow read of one manifest, then another opened: the first result is dropped, whatever
+  // order the reads end in; the GUI thread runs while the large one is parsed.
+  void anOlderReadNeverReplacesANewerOne() {
+    QTemporaryDir dir;
+    const QString large = dir.filePath("large.json"), small = dir.filePath("small.json");
+    {
+      // ~10 MiB, under the limit: thousands of objects, each with rounds.
+      QByteArray json = R"({"version": 1, "updated_at": 1000.0, "quota": 300, "objects": {)";
+      for (int i = 0; i < 12000; ++i) {
+        if (i) json += ",";
+        json += QString(R"("obj_%1": {"collected_count": 10, "completed_rounds": 1, "seeds_used": [1, 2, 3], "rounds": [)").arg(i).toUtf8();
+        for (int r = 0; r < 8; ++r) {
+          if (r) json += ",";
+          json += R"({"name": "r0000", "gpu": 0, "started_at": 900.0, "finished_at": 930.0, "result_path": "rounds/a.npy", "merge_state": "merged"})";
+        }
+        json += "]}";
+      }
+      json += "}}";
+      QVERIFY(json.size() < app::kMaxManifestBytes);
+      QFile f(large);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(json);
+    }
+    {
+      QFile f(small);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write(kGoodManifest);
+    }
+    app::DashboardWindow window([] { return std::vector<std::string>{}; });
+    auto* grasp = window.grasp();
+    int ticks = 0;
+    QTimer timer;
+    connect(&timer, &QTimer::timeout, [&ticks] { ++ticks; });
+    timer.start(0);
+    grasp->openManifest(large);
+    QTRY_VERIFY_WITH_TIMEOUT(!grasp->manifestLoading(), 60000);
+    QCOMPARE(grasp->model()->rowCount(), 12000);
+    QVERIFY(ticks > 0);
+    // Large again, then small at once: small is what stays.
+    grasp->openManifest(large);
+    grasp->openManifest(small);
+    QTRY_VERIFY_WITH_TIMEOUT(!grasp->manifestLoading(), 60000);
+    QCOMPARE(grasp->model()->rowCount(), 2);
+    QVERIFY(grasp->manifestError().isEmpty());
+    // The same file rewritten while it is read: the newer content is read after and stays.
+    {
+      QFile f(small);
+      QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+      QFile l(large);
+      QVERIFY(l.open(QIODevice::ReadOnly));
+      f.write(l.readAll());
+    }
+    grasp->reloadManifest();
+    {
+      QFile f(small);
+      QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+      f.write(kGoodManifest);
+    }
+    grasp->reloadManifest();
+    QTRY_VERIFY_WITH_TIMEOUT(!grasp->manifestLoading(), 60000);
+    QCOMPARE(grasp->model()->rowCount(), 2);
+  }
+
+  // `--grasp-manifest /dev/zero` (or a FIFO) exits 1 with a message, as a missing file does.
+  void theViewerExitsOneForAManifestThatIsNotARegularFile() {
+    QTemporaryDir dir;
+    const QString fifo = dir.filePath("fifo.json");
+    QVERIFY(::mkfifo(qPrintable(fifo), 0600) == 0);
+    FifoRelease release(fifo);
+    for (const QString& path : {QString("/dev/zero"), fifo}) {
+      QProcess viewer;
+      viewer.start(FLEETSCOPE_VIEWER, {"--grasp-manifest", path, "--no-dashboards"});
+      QVERIFY(viewer.waitForStarted(10000));
+      QVERIFY2(viewer.waitForFinished(60000), qPrintable(path));
+      QCOMPARE(viewer.exitStatus(), QProcess::NormalExit);
+      QCOMPARE(viewer.exitCode(), 1);
+      const QString err = QString::fromLocal8Bit(viewer.readAllStandardError());
+      QVERIFY2(err.contains(path) && err.contains("not a regular file"), qPrintable(err));
+    }
+    QVERIFY(!release.released());
   }
 
   void csvExportMatchesTheSeries() {

@@ -1,11 +1,18 @@
 #include "grasp_manifest.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QJsonParseError>
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <set>
 
 namespace fleetscope::app {
@@ -39,7 +46,83 @@ QString text(const QJsonObject& o, const char* field, const QString& where) {
   return v.toString();
 }
 
+QString kind_of(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+QString mib(qint64 bytes) { return QString::number(static_cast<double>(bytes) / (1 << 20), 'f', 1) + " MiB"; }
+
+QString not_regular(const QString& path, mode_t mode) {
+  return QString("%1: cannot read: %2, not a regular file; a manifest is read only from a regular file")
+      .arg(path, kind_of(mode));
+}
+
+QString too_large(const QString& path, qint64 size) {
+  return QString("%1: cannot read: %2 is over the %3 limit for a manifest").arg(path, mib(size), mib(kMaxManifestBytes));
+}
+
+QString os_error(const QString& path, int e) { return QString("%1: cannot read: %2").arg(path, QString::fromLocal8Bit(std::strerror(e))); }
+
 }  // namespace
+
+std::variant<QByteArray, QString> read_manifest_file(const QString& path) {
+  const QByteArray name = QFile::encodeName(path);
+  // Refused from stat, before open(): opening a FIFO blocks, opening a device may do anything.
+  struct stat before {};
+  if (::stat(name.constData(), &before) != 0) return os_error(path, errno);
+  if (!S_ISREG(before.st_mode)) return not_regular(path, before.st_mode);
+  if (before.st_size > kMaxManifestBytes) return too_large(path, before.st_size);
+  const int fd = ::open(name.constData(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return os_error(path, errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  // Swapped since the stat (schedulers replace the file by rename: a new regular file is fine).
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return os_error(path, errno);
+  if (!S_ISREG(st.st_mode)) return not_regular(path, st.st_mode);
+  if (st.st_size > kMaxManifestBytes) return too_large(path, st.st_size);
+  QByteArray bytes;
+  bytes.resize(static_cast<qsizetype>(st.st_size) + 1);  // one more: a file that grows is noticed
+  qsizetype got = 0;
+  for (;;) {
+    if (got == bytes.size()) {
+      if (bytes.size() > kMaxManifestBytes) return too_large(path, bytes.size());
+      bytes.resize(std::min<qsizetype>(bytes.size() * 2, kMaxManifestBytes + 1));
+    }
+    const ssize_t n = ::read(fd, bytes.data() + got, static_cast<std::size_t>(bytes.size() - got));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return os_error(path, errno);
+    }
+    got += n;
+  }
+  bytes.truncate(got);
+  return bytes;
+}
+
+QString check_manifest_file(const QString& path) {
+  const QByteArray name = QFile::encodeName(path);
+  struct stat st {};
+  if (::stat(name.constData(), &st) != 0) return os_error(path, errno);
+  if (!S_ISREG(st.st_mode)) return not_regular(path, st.st_mode);
+  if (st.st_size > kMaxManifestBytes) return too_large(path, st.st_size);
+  if (::access(name.constData(), R_OK) != 0) return os_error(path, errno);
+  return {};
+}
+
+std::variant<GraspState, QString> load_grasp_manifest(const QString& path, double now_unix_s) {
+  auto bytes = read_manifest_file(path);
+  if (auto* error = std::get_if<QString>(&bytes)) return *error;
+  return parse_grasp_manifest(std::get<QByteArray>(bytes), path, now_unix_s);
+}
 
 std::variant<GraspState, QString> parse_grasp_manifest(const QByteArray& json, const QString& path,
                                                        double now_unix_s) {

@@ -2,17 +2,19 @@
 
 #include <QComboBox>
 #include <QDateTime>
-#include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QProgressBar>
+#include <QPromise>
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableView>
+#include <QThreadPool>
 #include <QVBoxLayout>
+#include <memory>
 #include <variant>
 
 #include "gpu_lanes_widget.h"
@@ -76,6 +78,7 @@ GraspPanel::GraspPanel(QWidget* parent) : QWidget(parent) {
   connect(&reload_timer_, &QTimer::timeout, this, &GraspPanel::reloadManifest);
   connect(&watcher_, &QFileSystemWatcher::fileChanged, this, [this] { reload_timer_.start(); });
   connect(&watcher_, &QFileSystemWatcher::directoryChanged, this, [this] { reload_timer_.start(); });
+  connect(&load_, &QFutureWatcher<LoadResult>::finished, this, &GraspPanel::onLoaded);
   connect(open, &QPushButton::clicked, this, &GraspPanel::chooseManifest);
   connect(source_, &QComboBox::currentIndexChanged, this, [this] {
     if (store_) refresh(*store_);
@@ -96,6 +99,11 @@ void GraspPanel::openManifest(const QString& path) {
   if (!watcher_.directories().isEmpty()) watcher_.removePaths(watcher_.directories());
   manifest_path_ = QFileInfo(path).absoluteFilePath();
   manifest_state_.reset();
+  manifest_error_.clear();
+  error_label_->hide();
+  ++path_generation_;  // a read of the previous manifest still in flight is dropped
+  model_->setJobs({});
+  summary_->setText(tr("reading the manifest..."));
   path_label_->setText(manifest_path_);
   // Schedulers replace the file by rename: watch the directory too, and re-add the file.
   watcher_.addPath(QFileInfo(manifest_path_).absolutePath());
@@ -106,13 +114,41 @@ void GraspPanel::openManifest(const QString& path) {
 void GraspPanel::reloadManifest() {
   if (manifest_path_.isEmpty()) return;
   if (!watcher_.files().contains(manifest_path_) && QFileInfo::exists(manifest_path_)) watcher_.addPath(manifest_path_);
-  QFile file(manifest_path_);
-  std::variant<GraspState, QString> result;
-  if (!file.open(QIODevice::ReadOnly)) {
-    result = QString("%1: cannot read: %2").arg(manifest_path_, file.errorString());
-  } else {
-    result = parse_grasp_manifest(file.readAll(), manifest_path_, QDateTime::currentMSecsSinceEpoch() / 1000.0);
+  if (loading_) {
+    reload_pending_ = true;  // read again once this read ends: it may have missed the change
+    return;
   }
+  startLoad();
+}
+
+void GraspPanel::startLoad() {
+  loading_ = true;
+  reload_pending_ = false;
+  load_generation_ = path_generation_;
+  // QPromise and QFutureWatcher: the result comes back as an event to load_, which lives on this
+  // thread and takes it with it if the panel goes first.
+  auto promise = std::make_shared<QPromise<LoadResult>>();
+  promise->start();
+  load_.setFuture(promise->future());
+  QThreadPool::globalInstance()->start(
+      [promise, path = manifest_path_, now = QDateTime::currentMSecsSinceEpoch() / 1000.0] {
+        promise->addResult(load_grasp_manifest(path, now));
+        promise->finish();
+      });
+}
+
+void GraspPanel::onLoaded() {
+  loading_ = false;
+  const bool current = load_generation_ == path_generation_ && load_.future().resultCount() > 0;
+  if (current) apply(load_.future().takeResult());
+  if (reload_pending_ || !current) {
+    if (!manifest_path_.isEmpty()) startLoad();
+    return;
+  }
+  emit manifestLoaded();
+}
+
+void GraspPanel::apply(LoadResult result) {
   if (auto* state = std::get_if<GraspState>(&result)) {
     manifest_state_ = std::move(*state);
     manifest_error_.clear();
