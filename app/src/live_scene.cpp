@@ -1,10 +1,5 @@
 #include "live_scene.h"
 
-#include <vtkActor.h>
-#include <vtkCamera.h>
-#include <vtkPlaneSource.h>
-#include <vtkPolyDataMapper.h>
-#include <vtkProperty.h>
 #include <vtkRenderer.h>
 
 #include <cmath>
@@ -24,7 +19,10 @@ constexpr std::uint64_t kIdleAfterNs = 1'000'000'000ULL;
 }  // namespace
 
 LiveScene::LiveScene(VtkHostWidget* view, const render::SceneSettings& settings, double max_fps, QObject* parent)
-    : QObject(parent), view_(view), scene_(std::make_unique<render::FleetScene>(view->renderer(), settings)) {
+    : QObject(parent),
+      view_(view),
+      scene_(std::make_unique<render::FleetScene>(view->renderer(), settings)),
+      ground_(view->renderer()) {
   pacer_.set_max_fps(max_fps);
   view_->renderer()->SetBackground(0.11, 0.12, 0.14);
   view_->renderer()->SetBackground2(0.28, 0.30, 0.34);
@@ -50,7 +48,6 @@ LiveScene::LiveScene(VtkHostWidget* view, const render::SceneSettings& settings,
   connect(view_, &QOpenGLWidget::frameSwapped, this, &LiveScene::onFrameSwapped);
   connect(view_, &VtkHostWidget::cameraChanged, this, &LiveScene::requestFrame);
   connect(view_, &VtkHostWidget::clicked, this, &LiveScene::onClicked);
-  connect(view_, &VtkHostWidget::keyPressedInView, this, &LiveScene::onKey);
 }
 
 LiveScene::~LiveScene() = default;
@@ -72,18 +69,7 @@ void LiveScene::poll() {
   }
   if (follow_) {
     if (const auto sel = scene_->selection()) {
-      if (const auto b = scene_->robot_bounds(sel->segment, sel->slot)) {
-        vtkCamera* cam = view_->renderer()->GetActiveCamera();
-        double f[3];
-        cam->GetFocalPoint(f);
-        const double c[3] = {((*b)[0] + (*b)[1]) / 2, ((*b)[2] + (*b)[3]) / 2, ((*b)[4] + (*b)[5]) / 2};
-        if (std::abs(c[0] - f[0]) + std::abs(c[1] - f[1]) + std::abs(c[2] - f[2]) > 1e-4) {
-          double p[3];
-          cam->GetPosition(p);
-          cam->SetFocalPoint(c);
-          cam->SetPosition(p[0] + c[0] - f[0], p[1] + c[1] - f[1], p[2] + c[2] - f[2]);
-        }
-      }
+      if (const auto b = scene_->robot_bounds(sel->segment, sel->slot)) render::follow(view_->renderer(), *b);
     }
   }
   const std::uint64_t now_ns = ipc::monotonic_ns();
@@ -157,19 +143,11 @@ void LiveScene::onFrameSwapped() {
 }
 
 void LiveScene::resetCamera() {
-  vtkRenderer* ren = view_->renderer();
-  vtkCamera* cam = ren->GetActiveCamera();
   if (const auto b = scene_->scene_bounds()) {
-    updateGround(*b);
-    const double cx = ((*b)[0] + (*b)[1]) / 2, cy = ((*b)[2] + (*b)[3]) / 2, cz = ((*b)[4] + (*b)[5]) / 2;
-    const double span = std::max({(*b)[1] - (*b)[0], (*b)[3] - (*b)[2], 1.0});
-    cam->SetFocalPoint(cx, cy, cz);
-    cam->SetPosition(cx - 0.35 * span, cy - 0.95 * span, cz + 0.55 * span);
-    cam->SetViewUp(0, 0, 1);
-    ren->ResetCamera(const_cast<double*>(b->data()));
-    cam->Zoom(1.25);
+    ground_.fit(*b);
+    render::frame_all(view_->renderer(), *b);
   } else {
-    ren->ResetCamera();
+    view_->renderer()->ResetCamera();
   }
   requestFrame();
 }
@@ -184,11 +162,7 @@ void LiveScene::applyInitialCamera() {
       }
     }
   } else if (initial_camera_.kind == CameraSpec::Kind::kEyeTarget) {
-    vtkCamera* cam = view_->renderer()->GetActiveCamera();
-    cam->SetPosition(initial_camera_.eye.data());
-    cam->SetFocalPoint(initial_camera_.target.data());
-    cam->SetViewUp(0, 0, 1);
-    cam->OrthogonalizeViewUp();
+    render::look_from(view_->renderer(), initial_camera_.eye, initial_camera_.target);
     requestFrame();
   }
 }
@@ -196,15 +170,7 @@ void LiveScene::applyInitialCamera() {
 void LiveScene::focusRobot(const std::string& segment, std::uint32_t slot) {
   const auto b = scene_->robot_bounds(segment, slot);
   if (!b) return;
-  vtkRenderer* ren = view_->renderer();
-  vtkCamera* cam = ren->GetActiveCamera();
-  double f[3], p[3];
-  cam->GetFocalPoint(f);
-  cam->GetPosition(p);
-  const double c[3] = {((*b)[0] + (*b)[1]) / 2, ((*b)[2] + (*b)[3]) / 2, ((*b)[4] + (*b)[5]) / 2};
-  cam->SetFocalPoint(c);
-  cam->SetPosition(c[0] + (p[0] - f[0]), c[1] + (p[1] - f[1]), c[2] + (p[2] - f[2]));
-  ren->ResetCamera(const_cast<double*>(b->data()));
+  render::frame_keeping_direction(view_->renderer(), *b);
   requestFrame();
 }
 
@@ -221,37 +187,6 @@ void LiveScene::onClicked(int x, int y) {
   scene_->select(pick);
   emit selectionChanged(pick);
   requestFrame();
-}
-
-void LiveScene::onKey(int key) {
-  if (key == Qt::Key_R) resetCamera();
-  if (key == Qt::Key_F) {
-    follow_ = !follow_;
-    requestFrame();
-  }
-}
-
-}  // namespace fleetscope::app
-
-namespace fleetscope::app {
-
-void LiveScene::updateGround(const std::array<double, 6>& b) {
-  // A floor under the fleet gives depth cues; it is sized to the robots when the view resets.
-  if (!ground_) {
-    ground_source_ = vtkSmartPointer<vtkPlaneSource>::New();
-    auto mapper = vtkSmartPointer<vtkPolyDataMapper>::New();
-    mapper->SetInputConnection(ground_source_->GetOutputPort());
-    ground_ = vtkSmartPointer<vtkActor>::New();
-    ground_->SetMapper(mapper);
-    ground_->GetProperty()->SetColor(0.36, 0.38, 0.40);
-    ground_->GetProperty()->SetAmbient(0.3);
-    ground_->PickableOff();
-    view_->renderer()->AddActor(ground_);
-  }
-  const double margin = 1.5;
-  ground_source_->SetOrigin(b[0] - margin, b[2] - margin, 0.0);
-  ground_source_->SetPoint1(b[1] + margin, b[2] - margin, 0.0);
-  ground_source_->SetPoint2(b[0] - margin, b[3] + margin, 0.0);
 }
 
 }  // namespace fleetscope::app

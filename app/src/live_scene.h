@@ -13,12 +13,11 @@
 #include <optional>
 
 #include "app_options.h"
+#include "fleetscope/render/camera_rig.hpp"
 #include "fleetscope/render/fleet_scene.hpp"
 #include "fleetscope/render/frame_pacer.hpp"
 #include "fleetscope/render/frame_statistics.hpp"
 
-class vtkActor;
-class vtkPlaneSource;
 
 namespace fleetscope::app {
 
@@ -59,9 +58,7 @@ class LiveScene : public QObject {
   void onFrameRendered(double render_ms);
   void onFrameSwapped();
   void onClicked(int x, int y);
-  void onKey(int key);
   void schedule();
-  void updateGround(const std::array<double, 6>& bounds);
   void applyInitialCamera();
 
   VtkHostWidget* view_;
@@ -89,8 +86,7 @@ class LiveScene : public QObject {
   double polls_per_second_ = 0.0;
   std::uint64_t last_change_ns_ = 0;
   bool follow_ = false;
-  vtkSmartPointer<vtkActor> ground_;
-  vtkSmartPointer<vtkPlaneSource> ground_source_;
+  render::Ground ground_;
 };
 
 }  // namespace fleetscope::app

@@ -1,6 +1,5 @@
 #include "vtk_host_widget.h"
 
-#include <QKeyEvent>
 #include <QMouseEvent>
 #include <QOpenGLContext>
 #include <QSurfaceFormat>
@@ -171,9 +170,6 @@ void VtkHostWidget::wheelEvent(QWheelEvent* e) {
                            e);
 }
 
-void VtkHostWidget::keyPressEvent(QKeyEvent* e) {
-  emit keyPressedInView(e->key());
-  QOpenGLWidget::keyPressEvent(e);
-}
+
 
 }  // namespace fleetscope::app

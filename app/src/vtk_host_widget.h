@@ -38,7 +38,6 @@ class VtkHostWidget : public QOpenGLWidget {
   void frameRendered(double render_ms);
   // A click without drag at device pixel (x, y), VTK display coordinates (origin bottom-left).
   void clicked(int x, int y);
-  void keyPressedInView(int key);
 
  protected:
   void initializeGL() override;
@@ -48,7 +47,6 @@ class VtkHostWidget : public QOpenGLWidget {
   void mouseReleaseEvent(QMouseEvent* e) override;
   void mouseMoveEvent(QMouseEvent* e) override;
   void wheelEvent(QWheelEvent* e) override;
-  void keyPressEvent(QKeyEvent* e) override;
 
  private:
   void forwardMouse(QMouseEvent* e, unsigned long event);

@@ -465,7 +465,10 @@ std::optional<PickResult> FleetScene::pick(int x, int y) const {
           p.link_name = s->models[r->model].visuals[link].link_name;
         }
         const auto poses = s->ingestor->poses(slot);
-        if (link < poses.size()) p.pose = poses[link];
+        if (link < poses.size()) {
+          std::copy_n(poses[link].position, 3, p.pose.position.begin());
+          std::copy_n(poses[link].orientation, 4, p.pose.orientation.begin());
+        }
         best = p;
       }
     }

@@ -357,6 +357,7 @@ class ViewerTest : public QObject {
     fleetscope::SimWriter writer(c);
     auto image = fleetscope::testing::copy_segment(c.name);
     image.header().abi_major = 2;
+    image.header().abi_minor = 1;
     fleetscope::testing::write_object(name, image.bytes());
     struct RemoveAtEnd {  // also when a check fails and returns early
       std::string name;
@@ -364,7 +365,7 @@ class ViewerTest : public QObject {
     } remove_at_end{name};
     app::MainWindow window(Viewer{{name}}.options());
     const QString error = window.attachFromOptions();
-    QVERIFY2(error.contains("format 2.1") && error.contains("reads format 1.1"), qPrintable(error));
+    QVERIFY2(error.contains("format 2.1") && error.contains(QString("reads format %1.%2").arg(fleetscope::ipc::kAbiMajor).arg(fleetscope::ipc::kAbiMinor)), qPrintable(error));
   }
 };
 

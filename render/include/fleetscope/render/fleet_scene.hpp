@@ -67,13 +67,19 @@ struct UpdateResult {
   std::uint64_t newest_publish_ns = 0;  // writer's publish time of the newest frame taken
 };
 
+// A link's pose in the world: metres, and a unit quaternion (qx, qy, qz, qw).
+struct LinkPose {
+  std::array<float, 3> position{};
+  std::array<float, 4> orientation{0, 0, 0, 1};
+};
+
 struct PickResult {
   std::string segment;
   std::uint32_t slot = 0;
   std::string robot;
   std::uint32_t link = 0;
   std::string link_name;
-  ipc::PoseRecord pose{};
+  LinkPose pose;  // the link frame's pose as last published
 };
 
 class FleetScene {
