@@ -81,10 +81,8 @@ void LiveScene::poll() {
     if (frame_requested_) {
       // The frame already asked for has not been painted yet: these poses go into it.
       drawn_publish_ns_ = std::max(drawn_publish_ns_, r.newest_publish_ns);
-      drawn_dirty_ += r.dirty_links;
     } else {
       pending_publish_ns_ = std::max(pending_publish_ns_, r.newest_publish_ns);
-      pending_dirty_ += r.dirty_links;
       pacer_.request(ipc::monotonic_ns());
     }
   }
@@ -98,9 +96,7 @@ void LiveScene::schedule() {
     frame_requested_ = true;
     frame_start_ns_ = ipc::monotonic_ns();
     drawn_publish_ns_ = pending_publish_ns_;
-    drawn_dirty_ = pending_dirty_;
     pending_publish_ns_ = 0;
-    pending_dirty_ = 0;
     view_->setCameraSignalsBlocked(true);
     view_->renderer()->ResetCameraClippingRange();
     view_->setCameraSignalsBlocked(false);
@@ -112,6 +108,8 @@ void LiveScene::schedule() {
 
 void LiveScene::onFrameRendered(double render_ms) {
   if (!frame_requested_) spdlog::debug("frame painted at Qt's request (expose or resize)");
+  // The links this frame shows changed: each counted once, however many writer frames moved it.
+  drawn_dirty_ = scene_->take_changed_links();
   last_render_ms_ = render_ms;
   paint_start_ns_ = ipc::monotonic_ns() - static_cast<std::uint64_t>(render_ms * 1e6);
   awaiting_swap_ = true;

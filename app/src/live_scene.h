@@ -76,7 +76,7 @@ class LiveScene : public QObject {
   CameraSpec initial_camera_;
   std::uint64_t pending_publish_ns_ = 0;   // newest publish not yet drawn
   std::uint64_t drawn_publish_ns_ = 0;     // newest publish in the frame being presented
-  std::uint64_t pending_dirty_ = 0, drawn_dirty_ = 0;
+  std::uint64_t drawn_dirty_ = 0;  // distinct links changed in the frame being presented
   std::uint64_t frame_start_ns_ = 0;
   double last_render_ms_ = 0.0;
   std::uint64_t paint_start_ns_ = 0;

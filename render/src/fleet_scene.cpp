@@ -42,6 +42,7 @@ struct LinkDraw {
   std::array<std::uint8_t, 4> rgba{};
   std::array<double, 6> local_bounds{};  // of the unit geometry, before scale
   InstancePose world{};
+  std::uint64_t changed_in_frame = ~0ULL;  // the frame count when last counted as changed
 };
 
 struct RobotDraw {
@@ -110,6 +111,10 @@ struct FleetScene::Impl {
   std::vector<std::unique_ptr<Source>> sources;
   bool keep_dead = true;
   std::optional<PickResult> selected;
+  // Distinct links changed since the last take_changed_links(): a link updated by several
+  // writer frames before one rendered frame counts once.
+  std::uint64_t frames_taken = 0;
+  std::uint64_t links_changed_in_frame = 0;
   std::uint64_t last_update_ns = 0;
 
   LinkBatch* batch_for(const GeometryKey& key) {
@@ -373,6 +378,10 @@ UpdateResult FleetScene::update() {
         LinkDraw& d = robot->links[c.link];
         d.world = compose(s.ingestor->poses(c.slot)[c.link], d);
         d.batch->set_pose(d.handle, d.world);
+        if (d.changed_in_frame != impl_->frames_taken) {
+          d.changed_in_frame = impl_->frames_taken;
+          ++impl_->links_changed_in_frame;
+        }
       }
       if (!s.ingestor->changes().empty()) {
         result.changed = true;
@@ -534,6 +543,11 @@ std::uint64_t sum_over(const Batches& batches, Figure figure) {
   return n;
 }
 }  // namespace
+
+std::uint64_t FleetScene::take_changed_links() {
+  ++impl_->frames_taken;
+  return std::exchange(impl_->links_changed_in_frame, 0);
+}
 
 std::uint64_t FleetScene::instance_count() const { return sum_over(impl_->batches, &LinkBatch::visible_count); }
 std::uint64_t FleetScene::point_count() const { return sum_over(impl_->batches, &LinkBatch::point_count); }

@@ -440,3 +440,23 @@ TEST(FleetSceneAttach, ASegmentWhoseLayoutIsCorruptIsRefusedAtAttach) {
   }
   EXPECT_FALSE(scene.attached(name));
 }
+
+// The status bar's "dirty links per frame": distinct links changed in a rendered frame. A link
+// moved by three writer frames before the viewer draws counts once, not three times.
+TEST(FleetSceneAttach, ChangedLinksAreCountedOncePerRenderedFrame) {
+  const std::string name = fleetscope::testing::unique_name("distinct-dirty");
+  BoxFleet fleet(name, 3, {220, 30, 30, 255}, 2);
+  OffscreenView view{kW, kH};
+  FleetScene scene{view.renderer()};
+  scene.attach(name);
+  scene.update();
+  scene.take_changed_links();
+  for (int step = 1; step <= 3; ++step) {  // robot 0's two links move in three writer frames
+    fleet.place(0, 0, 0.1 * step, 0.0, 0.0);
+    fleet.place(0, 1, 0.1 * step, 2.0, 0.0);
+    fleet.publish();
+    scene.update();
+  }
+  EXPECT_EQ(scene.take_changed_links(), 2u);
+  EXPECT_EQ(scene.take_changed_links(), 0u);
+}

@@ -62,7 +62,7 @@ struct RobotInfo {
 struct UpdateResult {
   bool changed = false;        // something visible changed: a frame is owed
   double ingest_us = 0.0;
-  std::uint64_t dirty_links = 0;
+  std::uint64_t dirty_links = 0;  // link changes taken in this update (a link may recur next update)
   bool layout_changed = false;  // robots or sources appeared, disappeared or changed state
   std::uint64_t newest_publish_ns = 0;  // writer's publish time of the newest frame taken
 };
@@ -111,6 +111,8 @@ class FleetScene {
   std::optional<std::array<double, 6>> robot_bounds(const std::string& segment, std::uint32_t slot) const;
   std::optional<std::array<double, 6>> scene_bounds() const;
 
+  // Distinct link visuals whose pose changed since the last call (a frame's "dirty links").
+  std::uint64_t take_changed_links();
   std::uint64_t instance_count() const;  // link visuals drawn (visible)
   std::uint64_t point_count() const;     // of those, drawn as points by the level of detail
   std::size_t actor_count() const;
