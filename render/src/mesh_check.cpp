@@ -115,7 +115,15 @@ MeshCheck read_regular_file(const std::string& path, std::string& bytes) {
 
 // ---- text helpers ------------------------------------------------------------------------------
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+// What VTK's OBJ and PLY readers split words on. Any other control character in a line is
+// refused (has_control): the readers and this check must see the same words.
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+bool has_control(std::string_view line) {
+  return std::any_of(line.begin(), line.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\r';
+  });
+}
 
 // Splits one line into words (spaces, tabs, carriage returns).
 void split_words(std::string_view line, std::vector<std::string_view>& words) {
@@ -188,6 +196,7 @@ MeshCheck check_obj(std::string_view text) {
     LineReader lines{text};
     std::string_view line;
     while (lines.next(line)) {
+      if (has_control(line)) return refuse(MeshProblem::kMalformed, at_line(lines.number) + "a control character");
       split_words(line, words);
       if (words.empty()) continue;
       int kind = -1, need = 0;
@@ -207,7 +216,9 @@ MeshCheck check_obj(std::string_view text) {
           return refuse(MeshProblem::kNotFinite, at_line(lines.number) + kinds[kind] + " " + std::to_string(total[kind] + 1) + " is not finite");
         }
       }
-      ++total[kind];
+      if (++total[kind] > kMaxMeshPoints) {
+        return refuse(MeshProblem::kTooManyTriangles, std::string("over ") + std::to_string(kMaxMeshPoints) + " " + plural[kind]);
+      }
     }
   }
   if (total[0] == 0) return refuse(MeshProblem::kEmpty, "no vertices");
@@ -367,6 +378,7 @@ MeshCheck check_ply(std::string_view bytes) {
   std::string_view line;
   std::vector<std::string_view> words;
   if (!lines.next(line)) return refuse(MeshProblem::kMalformed, "empty file");
+  if (has_control(line)) return refuse(MeshProblem::kMalformed, "does not start with 'ply'");
   split_words(line, words);
   if (words.size() != 1 || words[0] != "ply") return refuse(MeshProblem::kMalformed, "does not start with 'ply'");
   enum { kNoFormat, kAscii, kBinaryLE, kBinaryBE } format = kNoFormat;
@@ -375,6 +387,7 @@ MeshCheck check_ply(std::string_view bytes) {
   while (!ended && lines.next(line)) {
     const std::string where = "header " + at_line(lines.number);
     if (line.size() > kPlyMaxLine) return refuse(MeshProblem::kMalformed, where + "too long");
+    if (has_control(line)) return refuse(MeshProblem::kMalformed, where + "a control character");
     split_words(line, words);
     if (words.empty()) return refuse(MeshProblem::kMalformed, where + "empty (VTK's reader fails on it)");
     if (words[0] == "end_header") {
@@ -485,6 +498,9 @@ MeshCheck check_ply(std::string_view bytes) {
     }
   }
   if (vertices == 0) return refuse(MeshProblem::kEmpty, "no vertices");
+  if (vertices > kMaxMeshPoints) {
+    return refuse(MeshProblem::kTooManyTriangles, std::to_string(vertices) + " vertices, over the " + std::to_string(kMaxMeshPoints) + " limit");
+  }
 
   // Walk every item.
   std::uint64_t triangles = 0;
@@ -496,6 +512,7 @@ MeshCheck check_ply(std::string_view bytes) {
           return refuse(MeshProblem::kMalformed, "the file ends inside element '" + e.name + "'");
         }
         if (line.size() > kPlyMaxLine) return refuse(MeshProblem::kMalformed, at_line(lines.number) + "too long");
+        if (has_control(line)) return refuse(MeshProblem::kMalformed, at_line(lines.number) + "a control character");
         split_words(line, words);
         std::size_t w = 0;
         for (const auto& p : e.props) {
@@ -694,6 +711,9 @@ MeshCheck check_mesh_bytes(MeshFormat format, std::string_view bytes) {
 MeshCheck check_polydata(vtkPolyData& data) {
   const vtkIdType points = data.GetNumberOfPoints();
   if (points <= 0 || !data.GetPoints()) return refuse(MeshProblem::kEmpty, "no vertices");
+  if (static_cast<std::uint64_t>(points) > kMaxMeshPoints) {
+    return refuse(MeshProblem::kTooManyTriangles, std::to_string(points) + " vertices, over the " + std::to_string(kMaxMeshPoints) + " limit");
+  }
   vtkPoints* xyz = data.GetPoints();
   double p[3];
   for (vtkIdType i = 0; i < points; ++i) {

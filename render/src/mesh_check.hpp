@@ -12,7 +12,8 @@
 // normals the file has. The reader then reads exactly those bytes (a private memfd), not the
 // path again.
 // After the reader, before any filter: every cell's point ids < the number of points, every
-// coordinate finite, at least one and at most kMaxMeshTriangles triangles.
+// coordinate finite, at least one and at most kMaxMeshTriangles triangles, at most
+// kMaxMeshPoints points.
 //
 // VTK's messages for these readers go to observers, not to the terminal: the first becomes the
 // reason. Safe on any thread: every VTK object used here is created and used by the caller's.
@@ -48,6 +49,8 @@ class VtkMessageCatcher {
 
 inline constexpr std::uint64_t kMaxMeshFileBytes = 256ull << 20;  // 256 MiB
 inline constexpr std::uint64_t kMaxMeshTriangles = 5'000'000;    // a 256 MiB binary STL holds 5.4 M
+// Vertices (and OBJ texture coordinates, normals): more than three a triangle are unused.
+inline constexpr std::uint64_t kMaxMeshPoints = 3 * kMaxMeshTriangles;
 
 enum class MeshFormat { kStl, kObj, kPly };
 
@@ -60,7 +63,7 @@ enum class MeshProblem {
   kMalformed,         // structure wrong: header, counts against size, list lengths, numbers
   kIndexOutOfRange,   // a face (or line, point) names a vertex the file does not have
   kNotFinite,         // a NaN or infinite coordinate
-  kTooManyTriangles,  // over kMaxMeshTriangles
+  kTooManyTriangles,  // over kMaxMeshTriangles (or kMaxMeshPoints vertices)
   kEmpty,             // no vertices or no faces
   kReaderFailed,      // VTK's reader reported an error
   kCancelled,         // the library was destroyed while reading

@@ -173,6 +173,38 @@ TEST_F(MeshFileTest, PlyListsAndFaceIndicesAreWalked) {
                  MeshProblem::kMalformed, "past the end");
 }
 
+TEST_F(MeshFileTest, PlyFilesVtksReaderWouldMisreadAreRefused) {
+  // Each of these crashes VTK 9.1's PLY reader (found by the mutation test below).
+  const std::string body = "0 0 0\n1 0 0\n0 1 0\n1 1 0\n3 0 1 2\n3 1 3 2\n";
+  std::string no_z = kAsciiPlyHeader;
+  no_z.replace(no_z.find("property float z\n"), 17, "");
+  EXPECT_REFUSED(read_mesh_file(write("noz.ply", no_z + "0 0\n1 0\n0 1\n1 1\n3 0 1 2\n3 1 3 2\n")), MeshProblem::kMalformed,
+                 "vertices have no 'z'");
+  std::string blank = kAsciiPlyHeader;
+  blank.insert(blank.find("element vertex"), "\n");
+  EXPECT_REFUSED(read_mesh_file(write("blank_header.ply", blank + body)), MeshProblem::kMalformed, "empty");
+  std::string formfeed = kAsciiPlyHeader;
+  formfeed[formfeed.find("vertex 4") + 6] = '\f';
+  EXPECT_REFUSED(read_mesh_file(write("formfeed.ply", formfeed + body)), MeshProblem::kMalformed, "control character");
+  EXPECT_REFUSED(read_mesh_file(write("no_newline.ply", kAsciiPlyHeader + body.substr(0, body.size() - 1))),
+                 MeshProblem::kMalformed, "ends inside element 'face'");
+  const std::string faces_first = "ply\nformat ascii 1.0\nelement face 1\nproperty list uchar int vertex_indices\n"
+                                  "element vertex 3\nproperty float x\nproperty float y\nproperty float z\nend_header\n"
+                                  "3 0 1 2\n0 0 0\n1 0 0\n0 1 0\n";
+  EXPECT_REFUSED(read_mesh_file(write("faces_first.ply", faces_first)), MeshProblem::kMalformed, "faces before the vertices");
+  std::string other = kAsciiPlyHeader;
+  other.insert(other.find("element face"), "element edge 1\nproperty int a\n");
+  EXPECT_REFUSED(read_mesh_file(write("edge.ply", other + "0 0 0\n1 0 0\n0 1 0\n1 1 0\n7\n3 0 1 2\n3 1 3 2\n")),
+                 MeshProblem::kMalformed, "element 'edge' before");
+  std::string list_x = kAsciiPlyHeader;
+  list_x.replace(list_x.find("property float x"), 16, "property list uchar float x");
+  EXPECT_REFUSED(read_mesh_file(write("list_x.ply", list_x + body)), MeshProblem::kMalformed, "not a list");
+  // After the faces, an element VTK does not read is fine.
+  EXPECT_TRUE(read_mesh_file(write("after.ply", kAsciiPlyHeader.substr(0, kAsciiPlyHeader.size() - 11) +
+                                                     "element edge 1\nproperty int a\nend_header\n" + body + "7\n"))
+                  .ok());
+}
+
 TEST_F(MeshFileTest, BinaryStlSizeMustMatchItsTriangleCount) {
   const std::array<float, 9> t{0, 0, 0, 1, 0, 0, 0, 1, 0};
   std::string bytes = binary_stl({t, t}, 100'000'000);
