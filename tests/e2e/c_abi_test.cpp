@@ -154,6 +154,57 @@ TEST(CAbi, ModelsAndRobotsAnswerHasCountAndLinkCountAlike) {
   fs_writer_destroy(w);
 }
 
+// Change detection is the sim_bridge writer's (the segment only carries what it is given): with
+// detect_changes a link is published when it moved by more than epsilon since it was last
+// published, so a caller may write every link every step, and small moves add up.
+TEST(CAbi, ChangeDetectionPublishesMovesBeyondEpsilonAndLetsSmallOnesAccumulate) {
+  const std::string name = fleetscope::testing::unique_name("cabi.detect");
+  fs_writer_options o;
+  fs_writer_options_init(&o);
+  o.name = name.c_str();
+  o.max_robots = 2;
+  o.max_links = 2;
+  o.detect_changes = 1;  // default epsilon 1e-5
+  fs_writer* w = nullptr;
+  ASSERT_EQ(fs_writer_create(&o, &w), FS_OK) << fs_last_error();
+  fs_link_visual links[2] = {};
+  uint32_t model = 0, robot = 0;
+  ASSERT_EQ(fs_writer_add_model(w, "pair", links, 2, &model), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_spawn_robot(w, "r", model, &robot), FS_OK) << fs_last_error();
+  double poses[14] = {0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1};
+  fs_publish_stats stats{};
+  auto publish = [&] {
+    EXPECT_EQ(fs_writer_set_all_poses_f64(w, poses, 2), FS_OK) << fs_last_error();
+    EXPECT_EQ(fs_writer_publish(w, 0.0, &stats), FS_OK) << fs_last_error();
+  };
+  publish();
+  EXPECT_EQ(stats.dirty_links, 2u) << "a new robot's first publish carries every link";
+  const auto reader = fleetscope::ipc::SegmentReader::open(name);
+  fleetscope::ipc::PoseIngestor ingestor(reader);
+  ingestor.ingest();
+
+  publish();  // nothing moved
+  EXPECT_EQ(stats.dirty_links, 0u);
+  EXPECT_EQ(stats.changed_robots, 0u);
+  EXPECT_EQ(ingestor.ingest().links_changed, 0u);
+  poses[0] += 4e-6;  // below epsilon
+  publish();
+  EXPECT_EQ(stats.dirty_links, 0u);
+  EXPECT_EQ(ingestor.ingest().links_changed, 0u);
+  poses[0] += 8e-6;  // 1.2e-5 from the published value
+  publish();
+  EXPECT_EQ(stats.dirty_links, 1u);
+  EXPECT_EQ(ingestor.ingest().links_changed, 1u);
+  EXPECT_FLOAT_EQ(ingestor.poses(0)[0].position[0], 1.2e-5f);
+  poses[7 + 1] = 2.0;  // only link 1 moves
+  publish();
+  EXPECT_EQ(stats.dirty_links, 1u);
+  ingestor.ingest();
+  ASSERT_EQ(ingestor.changes().size(), 1u);
+  EXPECT_EQ(ingestor.changes()[0].link, 1u);
+  fs_writer_destroy(w);
+}
+
 TEST(CAbi, BadArgumentsReturnCodesAndMessagesNeverThrow) {
   const std::string name = fleetscope::testing::unique_name("cabi.bad");
   EXPECT_EQ(fs_writer_create(nullptr, nullptr), FS_ERR_INVALID_ARGUMENT);

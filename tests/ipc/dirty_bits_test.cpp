@@ -2,15 +2,18 @@
 // (up to dirty_history changes per robot; beyond that, all links of that robot).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <bit>
+#include <optional>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "fleetscope/ipc/pose_ingestor.hpp"
-#include "fleetscope/sim_bridge/sim_writer.hpp"
+#include "fleetscope/ipc/segment_writer.hpp"
 #include "support/child_process.hpp"
 
-using namespace fleetscope;
 using namespace fleetscope::ipc;
 
 namespace {
@@ -18,33 +21,55 @@ namespace {
 constexpr std::uint32_t kRobots = 6;
 constexpr std::uint32_t kLinks = 70;  // two mask words per robot
 
+// A SegmentWriter with the caller's side of the contract: the poses of every robot slot and the
+// links marked dirty since the last frame, published together by publish().
 class DirtyBits : public ::testing::Test {
  protected:
   void SetUp() override {
-    WriterConfig c;
-    c.name = fleetscope::testing::unique_name("dirty");
-    c.max_robots = kRobots + 2;
-    c.max_links = kLinks;
-    c.detect_changes = true;
-    writer_.emplace(c);
-    model_ = writer_->add_model(ModelDesc{"m", std::vector<LinkVisualDesc>(kLinks)});
-    for (std::uint32_t r = 0; r < kRobots; ++r) robots_.push_back(writer_->spawn_robot("r" + std::to_string(r), model_));
-    values_.assign(writer_->total_links() * 7, 0.0);
-    for (std::size_t i = 0; i < writer_->total_links(); ++i) values_[i * 7 + 6] = 1.0;
-    writer_->set_all_poses(std::span<const double>(values_));
-    writer_->publish(0.0);
-    reader_.emplace(SegmentReader::open(c.name));
+    WriterOptions options;
+    options.name = fleetscope::testing::unique_name("dirty");
+    options.capacities.robots = kRobots + 2;
+    options.capacities.links_per_robot = kLinks;
+    writer_.emplace(options);
+    slots_.resize(kRobots + 2);
+    model_ = writer_->add_model("m", std::vector<LinkVisual>(kLinks));
+    for (std::uint32_t r = 0; r < kRobots; ++r) robots_.push_back(spawn("r" + std::to_string(r)));
+    publish();
+    reader_.emplace(SegmentReader::open(options.name));
   }
 
-  // Moves link `link` of robot index `r` and returns its new x.
-  double move(std::uint32_t r, std::uint32_t link) {
-    double& x = values_[(r * kLinks + link) * 7];
-    x += 1.0;
-    return x;
+  // Spawns a robot at identity with every link dirty, so the next publish carries it in full.
+  std::uint32_t spawn(const std::string& name) {
+    const std::uint32_t slot = writer_->spawn_robot(name, model_);
+    Slot& s = slots_.at(slot);
+    s.poses.assign(kLinks * 7, 0.0f);
+    s.dirty.assign(writer_->layout().dirty_words, 0);
+    for (std::uint32_t link = 0; link < kLinks; ++link) {
+      s.poses[link * 7 + 6] = 1.0f;
+      s.dirty[link / 64] |= 1ULL << (link % 64);
+    }
+    return slot;
   }
+  float& x(std::uint32_t slot, std::uint32_t link) { return slots_.at(slot).poses.at(link * 7); }
+  // Moves link `link` of the robot in `slot`, marks it dirty and returns its new x.
+  float move(std::uint32_t slot, std::uint32_t link) {
+    slots_.at(slot).dirty.at(link / 64) |= 1ULL << (link % 64);
+    return x(slot, link) += 1.0f;
+  }
+  // Writes every robot with a dirty link, then ends the frame.
   void publish() {
-    writer_->set_all_poses(std::span<const double>(values_));
-    writer_->publish(0.0);
+    std::uint64_t links = 0, robots = 0;
+    for (std::uint32_t slot = 0; slot < slots_.size(); ++slot) {
+      Slot& s = slots_[slot];
+      std::uint64_t count = 0;
+      for (const std::uint64_t word : s.dirty) count += static_cast<std::uint64_t>(std::popcount(word));
+      if (count == 0 || !writer_->slot_in_use(slot)) continue;
+      writer_->write_robot(slot, s.poses, s.dirty);
+      std::fill(s.dirty.begin(), s.dirty.end(), 0);
+      links += count;
+      ++robots;
+    }
+    writer_->end_frame(0.0, links, robots);
   }
   static std::set<std::pair<std::uint32_t, std::uint32_t>> changed(const PoseIngestor& ingestor) {
     std::set<std::pair<std::uint32_t, std::uint32_t>> out;
@@ -52,11 +77,15 @@ class DirtyBits : public ::testing::Test {
     return out;
   }
 
-  std::optional<SimWriter> writer_;
+  struct Slot {
+    std::vector<float> poses;           // 7 per link
+    std::vector<std::uint64_t> dirty;   // links changed since the last publish
+  };
+  std::optional<SegmentWriter> writer_;
   std::optional<SegmentReader> reader_;
   std::uint32_t model_ = 0;
-  std::vector<std::uint32_t> robots_;
-  std::vector<double> values_;
+  std::vector<std::uint32_t> robots_;  // slots, in spawn order
+  std::vector<Slot> slots_;            // by slot
 };
 
 }  // namespace
@@ -76,7 +105,7 @@ TEST_F(DirtyBits, ReaderAttachedMidRunGetsAFullFirstFrame) {
 TEST_F(DirtyBits, ANewFrameWithNothingMovedReportsNothing) {
   PoseIngestor ingestor(*reader_);
   ingestor.ingest();
-  publish();  // same values: detection finds no change
+  publish();  // a frame in which no robot was written
   const auto stats = ingestor.ingest();
   EXPECT_EQ(stats.links_changed, 0u);
   EXPECT_EQ(stats.robots_read, 0u);
@@ -100,7 +129,7 @@ TEST_F(DirtyBits, ReaderSkippingFramesSeesExactlyTheUnionOfChanges) {
     ingestor.ingest();
     EXPECT_EQ(changed(ingestor), expected) << "after skipping " << k << " frames";
     for (const auto& [r, link] : expected) {
-      EXPECT_FLOAT_EQ(ingestor.poses(r)[link].position[0], float(values_[(r * kLinks + link) * 7]));
+      EXPECT_FLOAT_EQ(ingestor.poses(r)[link].position[0], x(r, link));
     }
   }
 }
@@ -133,24 +162,11 @@ TEST_F(DirtyBits, OnlyMovedRobotsAreTouched) {
   EXPECT_EQ(stats.links_changed, 2u);
 }
 
-TEST_F(DirtyBits, MovementBelowEpsilonIsNotPublishedButAccumulates) {
-  PoseIngestor ingestor(*reader_);
-  ingestor.ingest();
-  values_[0] += 4e-6;  // below the default 1e-5
-  publish();
-  EXPECT_EQ(ingestor.ingest().links_changed, 0u);
-  values_[0] += 8e-6;  // 1.2e-5 from the published value
-  publish();
-  EXPECT_EQ(ingestor.ingest().links_changed, 1u);
-}
-
 TEST_F(DirtyBits, SpawnAndRemoveBumpTheLayoutEpochAndTheReaderFollows) {
   PoseIngestor ingestor(*reader_);
   ingestor.ingest();
   const auto epoch = ingestor.layout().epoch;
-  const auto added = writer_->spawn_robot("late", model_);
-  values_.resize(writer_->total_links() * 7, 0.0);
-  for (std::size_t i = kRobots * kLinks; i < writer_->total_links(); ++i) values_[i * 7 + 6] = 1.0;
+  const auto added = spawn("late");
   publish();
   auto stats = ingestor.ingest();
   EXPECT_TRUE(stats.layout_changed);
@@ -170,7 +186,7 @@ TEST_F(DirtyBits, ARespawnedSlotIsReadInFull) {
   PoseIngestor ingestor(*reader_);
   ingestor.ingest();
   writer_->remove_robot(robots_[3]);
-  const auto again = writer_->spawn_robot("again", model_);  // takes slot 3
+  const auto again = writer_->spawn_robot("again", model_);  // takes slot 3, not yet published
   ingestor.ingest();
   const auto& robots = ingestor.layout().robots;
   const auto it = std::find_if(robots.begin(), robots.end(), [](const RobotSnapshot& r) { return r.name == "again"; });

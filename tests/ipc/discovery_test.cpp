@@ -1,27 +1,36 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "fleetscope/ipc/discovery.hpp"
-#include "fleetscope/sim_bridge/sim_writer.hpp"
+#include "fleetscope/ipc/segment_writer.hpp"
 #include "support/child_process.hpp"
 
 using namespace fleetscope;
 
+namespace {
+
+ipc::WriterOptions options(const std::string& stem) {
+  ipc::WriterOptions o;
+  o.name = fleetscope::testing::unique_name(stem);
+  return o;
+}
+
+}  // namespace
+
 TEST(Discovery, ListsEverySegmentWithItsRobotsAndLinks) {
-  WriterConfig a, b;
-  a.name = fleetscope::testing::unique_name("disc.a");
-  b.name = fleetscope::testing::unique_name("disc.b");
-  SimWriter wa(a), wb(b);
-  const auto m = wa.add_model(ModelDesc{"m", std::vector<LinkVisualDesc>(5)});
+  ipc::SegmentWriter wa(options("disc.a")), wb(options("disc.b"));
+  const auto m = wa.add_model("m", std::vector<ipc::LinkVisual>(5));
   wa.spawn_robot("x", m);
   wa.spawn_robot("y", m);
-  wa.publish(0.0);
+  wa.end_frame(0.0, 0, 0);
   const auto names = ipc::list_segment_names();
-  EXPECT_NE(std::find(names.begin(), names.end(), a.name), names.end());
-  EXPECT_NE(std::find(names.begin(), names.end(), b.name), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), wa.name()), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), wb.name()), names.end());
   const auto all = ipc::discover_segments();
-  const auto it = std::find_if(all.begin(), all.end(), [&](const auto& s) { return s.name == a.name; });
+  const auto it = std::find_if(all.begin(), all.end(), [&](const auto& s) { return s.name == wa.name(); });
   ASSERT_NE(it, all.end());
   EXPECT_TRUE(it->readable) << it->error;
   EXPECT_EQ(it->robots, 2u);
@@ -31,11 +40,10 @@ TEST(Discovery, ListsEverySegmentWithItsRobotsAndLinks) {
 }
 
 TEST(Discovery, AClosedWriterLeavesNothingBehind) {
-  WriterConfig c;
-  c.name = fleetscope::testing::unique_name("disc.closed");
+  const auto o = options("disc.closed");
   {
-    SimWriter w(c);
+    ipc::SegmentWriter w(o);
   }
   const auto names = ipc::list_segment_names();
-  EXPECT_EQ(std::find(names.begin(), names.end(), c.name), names.end());
+  EXPECT_EQ(std::find(names.begin(), names.end(), o.name), names.end());
 }

@@ -5,12 +5,12 @@
 #include <vector>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/fixed_text.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
-#include "fleetscope/sim_bridge/sim_writer.hpp"
+#include "fleetscope/ipc/segment_writer.hpp"
 #include "support/child_process.hpp"
 #include "support/segment_image.hpp"
 
-using namespace fleetscope;
 using namespace fleetscope::ipc;
 using fleetscope::testing::AlignedImage;
 
@@ -20,19 +20,20 @@ class Validation : public ::testing::Test {
  protected:
   void SetUp() override {
     name_ = fleetscope::testing::unique_name("validation");
-    WriterConfig c;
-    c.name = name_;
-    c.max_robots = 4;
-    c.max_links = 8;
-    c.max_models = 2;
-    c.max_visuals = 16;
-    writer_.emplace(c);
-    ModelDesc model{"arm", std::vector<LinkVisualDesc>(3)};
-    model.links[0].name = "base";
-    const auto m = writer_->add_model(model);
-    writer_->spawn_robot("r0", m);
-    writer_->spawn_robot("r1", m);
-    writer_->publish(0.0);
+    WriterOptions options;
+    options.name = name_;
+    options.capacities = Capacities{.robots = 4, .links_per_robot = 8, .models = 2, .visuals = 16};
+    writer_.emplace(options);
+    std::vector<LinkVisual> visuals(3);
+    copy_fixed_text(visuals[0].link_name, "base", "link name");
+    const auto m = writer_->add_model("arm", visuals);
+    // Two robots of 3 links, published once in full at identity.
+    std::vector<float> poses(3 * 7, 0.0f);
+    for (int l = 0; l < 3; ++l) poses[l * 7 + 6] = 1.0f;
+    const std::uint64_t all_links[] = {0b111};  // 8 links per robot: one mask word
+    writer_->write_robot(writer_->spawn_robot("r0", m), poses, all_links);
+    writer_->write_robot(writer_->spawn_robot("r1", m), poses, all_links);
+    writer_->end_frame(0.0, 6, 2);
   }
   void TearDown() override {
     writer_.reset();
@@ -53,7 +54,7 @@ class Validation : public ::testing::Test {
   }
 
   std::string name_;
-  std::optional<SimWriter> writer_;
+  std::optional<SegmentWriter> writer_;
 };
 
 }  // namespace
