@@ -14,19 +14,15 @@
 #include <map>
 
 #include "fleetscope/ipc/error.hpp"
-#include "fleetscope/ipc/pose_ingestor.hpp"
-#include "fleetscope/ipc/process_liveness.hpp"
+#include "fleetscope/ipc/source_registry.hpp"
 #include "link_batch.hpp"
 
 namespace fleetscope::render {
 namespace {
 
 constexpr std::array<std::uint8_t, 4> kDeadColor{120, 120, 120, 255};
-constexpr std::uint64_t kReattachCheckNs = 500'000'000ULL;
-constexpr std::uint64_t kStatusCheckNs = 200'000'000ULL;
-// Liveness reads /proc (tens of microseconds): at most this many reads a second over all sources
-// (a thousand sources: each about once a second), spread over the polls, never all in one.
-constexpr std::uint64_t kStatusChecksPerSecond = 1000;
+
+bool gone(ipc::WriterState state) { return state == ipc::WriterState::kDead || state == ipc::WriterState::kClosed; }
 
 std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
   return {static_cast<std::uint8_t>((c[0] + 255) / 2), static_cast<std::uint8_t>((c[1] + 230) / 2),
@@ -53,19 +49,15 @@ struct RobotDraw {
   std::vector<LinkDraw> links;
 };
 
+// What the scene draws of one source of the registry (which owns the source itself).
 struct Source {
+  ipc::Source* source = nullptr;  // borrowed from the registry
   std::string name;
-  ipc::ReaderOptions options;
-  std::unique_ptr<ipc::SegmentReader> reader;
-  std::unique_ptr<ipc::PoseIngestor> ingestor;
+  std::uint64_t generation = 0;  // of the source's producer these robots were drawn from
   std::vector<std::optional<RobotDraw>> robots;  // by slot
   std::vector<ipc::ModelSnapshot> models;
-  ipc::WriterState state = ipc::WriterState::kLive;
-  std::uint64_t created_unix_ns = 0;
-  std::uint64_t last_reattach_check_ns = 0;
-  std::uint64_t last_status_ns = 0;  // liveness reads /proc: done a few times a second, not per poll
-  std::string error;
-  bool fresh = false;  // opened since the last update(): its robots are news to the caller
+  ipc::WriterState state = ipc::WriterState::kLive;  // as drawn (grey when gone)
+  std::string logged_error;
 };
 
 InstancePose compose(const ipc::PoseRecord& link, const LinkDraw& d) {
@@ -108,6 +100,10 @@ struct FleetScene::Impl {
   SceneSettings settings;
   GeometryLibrary geometry;
   std::map<GeometryKey, std::unique_ptr<LinkBatch>> batches;
+  std::unique_ptr<ipc::SourceRegistry> own_registry;  // when no registry was given
+  ipc::SourceRegistry* registry = nullptr;
+  std::uint64_t registry_revision = ~0ULL;  // of the registry when the draws last matched it
+  bool layout_news = false;  // draws changed outside update() (attach): the next update says so
   std::vector<std::unique_ptr<Source>> sources;
   bool keep_dead = true;
   std::optional<PickResult> selected;
@@ -115,7 +111,6 @@ struct FleetScene::Impl {
   // writer frames before one rendered frame counts once.
   std::uint64_t frames_taken = 0;
   std::uint64_t links_changed_in_frame = 0;
-  std::uint64_t last_update_ns = 0;
 
   LinkBatch* batch_for(const GeometryKey& key) {
     auto& batch = batches[key];
@@ -157,21 +152,45 @@ struct FleetScene::Impl {
     return nullptr;
   }
 
-  // Opens the segment and takes its layout and poses once, so a segment whose layout cannot be
-  // read fails here (attach throws) instead of later. Robots are drawn by slot in use: memory
-  // follows what the segment uses, not the capacity it claims.
-  void open(Source& s) {
-    auto reader = std::make_unique<ipc::SegmentReader>(ipc::SegmentReader::open(s.name, s.options));
-    auto ingestor = std::make_unique<ipc::PoseIngestor>(*reader);
-    ingestor->ingest();
-    s.created_unix_ns = reader->info().created_unix_ns;
-    s.robots.clear();
-    s.reader = std::move(reader);
-    s.ingestor = std::move(ingestor);
-    s.state = ipc::WriterState::kLive;
-    s.error.clear();
-    s.fresh = true;
-    sync_robots(s);
+  // Makes the drawn sources match the registry's: draws for new sources, none for detached
+  // ones, redrawn robots for a restarted producer (a new generation). Returns whether anything
+  // changed.
+  bool sync_sources() {
+    bool changed = false;
+    if (registry->revision() != registry_revision) {
+      registry_revision = registry->revision();
+      for (auto it = sources.begin(); it != sources.end();) {
+        if (registry->find((*it)->name) == (*it)->source) {
+          ++it;
+          continue;
+        }
+        drop_all(**it);
+        if (selected && selected->segment == (*it)->name) selected.reset();
+        it = sources.erase(it);
+        changed = true;
+      }
+      for (const auto& src : registry->sources()) {
+        if (find(src->name())) continue;
+        auto draw = std::make_unique<Source>();
+        draw->source = src.get();
+        draw->name = src->name();
+        draw->generation = src->generation();
+        draw->state = src->state();
+        sync_robots(*draw);
+        sources.push_back(std::move(draw));
+        changed = true;
+      }
+    }
+    for (auto& s : sources) {
+      if (s->generation == s->source->generation()) continue;
+      spdlog::info("segment '{}' has a new writer (pid {}); re-attached", s->name, s->source->writer_pid());
+      drop_all(*s);
+      s->generation = s->source->generation();
+      s->state = s->source->state();
+      sync_robots(*s);
+      changed = true;
+    }
+    return changed;
   }
 
   void drop_robot(RobotDraw& r) {
@@ -187,8 +206,7 @@ struct FleetScene::Impl {
   }
 
   std::array<std::uint8_t, 4> color_of(const Source& s, std::uint32_t slot, const LinkDraw& l) const {
-    const bool dead = s.state == ipc::WriterState::kDead || s.state == ipc::WriterState::kClosed;
-    std::array<std::uint8_t, 4> c = dead ? kDeadColor : l.rgba;
+    std::array<std::uint8_t, 4> c = gone(s.state) ? kDeadColor : l.rgba;
     if (selected && selected->segment == s.name && selected->slot == slot) c = highlighted(c);
     return c;
   }
@@ -205,7 +223,7 @@ struct FleetScene::Impl {
   // Makes the drawn robots of `s` match its layout: only robots that appeared, disappeared or
   // were respawned are touched.
   void sync_robots(Source& s) {
-    const ipc::LayoutSnapshot& layout = s.ingestor->layout();
+    const ipc::LayoutSnapshot& layout = s.source->layout();
     s.models = layout.models;
     std::size_t slots = 0;
     for (const auto& robot : layout.robots) slots = std::max<std::size_t>(slots, robot.slot + 1);
@@ -220,7 +238,7 @@ struct FleetScene::Impl {
       drawn->spawn_id = robot.spawn_id;
       drawn->name = robot.name;
       drawn->model = robot.model;
-      const auto poses = s.ingestor->poses(robot.slot);
+      const auto poses = s.source->poses(robot.slot);
       const auto& visuals = layout.models[robot.model].visuals;
       for (std::size_t i = 0; i < visuals.size(); ++i) {
         const ipc::LinkVisual& v = visuals[i];
@@ -249,26 +267,21 @@ struct FleetScene::Impl {
       }
     }
   }
-
-  // A writer restarted under the same name: reopen.
-  bool maybe_reattach(Source& s) {
-    const std::uint64_t now = ipc::monotonic_ns();
-    if (now - s.last_reattach_check_ns < kReattachCheckNs) return false;
-    s.last_reattach_check_ns = now;
-    try {
-      const auto probe = ipc::SegmentReader::open(s.name, s.options);
-      if (probe.info().created_unix_ns == s.created_unix_ns) return false;
-      drop_all(s);
-      open(s);
-      spdlog::info("segment '{}' has a new writer (pid {}); re-attached", s.name, s.reader->info().writer_pid);
-      return true;
-    } catch (const ipc::SegmentError&) {
-      return false;
-    }
-  }
 };
 
-FleetScene::FleetScene(vtkRenderer* renderer, const SceneSettings& settings) : impl_(std::make_unique<Impl>()) {
+FleetScene::FleetScene(vtkRenderer* renderer, const SceneSettings& settings)
+    : FleetScene(renderer, nullptr, settings) {}
+
+FleetScene::FleetScene(vtkRenderer* renderer, ipc::SourceRegistry& registry, const SceneSettings& settings)
+    : FleetScene(renderer, &registry, settings) {}
+
+FleetScene::FleetScene(vtkRenderer* renderer, ipc::SourceRegistry* registry, const SceneSettings& settings)
+    : impl_(std::make_unique<Impl>()) {
+  if (!registry) {
+    impl_->own_registry = std::make_unique<ipc::SourceRegistry>(ipc::RegistryOptions{.reader = {}, .stale_after_ns = settings.stale_after_ns, .drop_dead = false});
+    registry = impl_->own_registry.get();
+  }
+  impl_->registry = registry;
   impl_->renderer = renderer;
   impl_->settings = settings;
   auto callback = vtkSmartPointer<vtkCallbackCommand>::New();
@@ -283,31 +296,21 @@ FleetScene::~FleetScene() {
   // renderer), after the sources (Impl's members go in reverse order).
 }
 
-void FleetScene::attach(const std::string& segment, const ipc::ReaderOptions& options) {
-  if (impl_->find(segment)) return;
-  auto source = std::make_unique<Source>();
-  source->name = segment;
-  source->options = options;
-  impl_->open(*source);
-  impl_->sources.push_back(std::move(source));
+void FleetScene::attach(const std::string& segment) {
+  impl_->registry->attach(segment);
+  if (impl_->sync_sources()) impl_->layout_news = true;
 }
 
 void FleetScene::detach(const std::string& segment) {
-  auto& v = impl_->sources;
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if ((*it)->name == segment) {
-      impl_->drop_all(**it);
-      if (impl_->selected && impl_->selected->segment == segment) impl_->selected.reset();
-      v.erase(it);
-      impl_->commit_all();
-      return;
-    }
-  }
+  impl_->registry->detach(segment);
+  if (impl_->sync_sources()) impl_->commit_all();
 }
 
-bool FleetScene::attached(const std::string& segment) const { return impl_->find(segment) != nullptr; }
+bool FleetScene::attached(const std::string& segment) const { return impl_->registry->attached(segment); }
 
-void FleetScene::set_keep_dead_robots(bool keep) { impl_->keep_dead = keep; }
+void FleetScene::set_keep_dead_robots(bool keep) { impl_->registry->set_drop_dead(!keep); }
+
+ipc::SourceRegistry& FleetScene::registry() { return *impl_->registry; }
 
 UpdateResult FleetScene::update() {
   UpdateResult result;
@@ -327,73 +330,48 @@ UpdateResult FleetScene::update() {
     }
     result.changed = true;
   }
-  std::vector<std::string> to_detach;
-  // Each source's liveness every status_every; this update may check as many as are due over
-  // the time since the last one (twice that, to catch up), so the checks spread over the polls.
-  const std::uint64_t update_ns = ipc::monotonic_ns();
-  const std::uint64_t status_every =
-      std::max<std::uint64_t>(kStatusCheckNs, impl_->sources.size() * (1'000'000'000ULL / kStatusChecksPerSecond));
-  std::uint64_t status_budget =
-      1 + impl_->sources.size() * 2 * std::min(update_ns - impl_->last_update_ns, status_every) / status_every;
-  impl_->last_update_ns = update_ns;
+  if (impl_->registry->refresh().sources_changed) result.layout_changed = true;
+  if (impl_->sync_sources() || std::exchange(impl_->layout_news, false)) result.layout_changed = result.changed = true;
   for (auto& sp : impl_->sources) {
     Source& s = *sp;
-    const std::uint64_t now = ipc::monotonic_ns();
-    ipc::WriterState state = s.state;
-    if (now - s.last_status_ns >= status_every && status_budget > 0) {
-      --status_budget;
-      state = s.reader->writer_status(impl_->settings.stale_after_ns).state;
-      s.last_status_ns = now;
-    }
-    const bool gone = state == ipc::WriterState::kDead || state == ipc::WriterState::kClosed;
-    if (gone && impl_->maybe_reattach(s)) {
-      result.layout_changed = result.changed = true;
-    } else if (state != s.state) {
-      const bool was_gone = s.state == ipc::WriterState::kDead || s.state == ipc::WriterState::kClosed;
-      s.state = state;
+    ipc::Source& src = *s.source;
+    if (src.state() != s.state) {
+      const bool was_gone = gone(s.state);
+      s.state = src.state();
       result.layout_changed = true;
-      if (gone != was_gone) {
+      if (gone(s.state) != was_gone) {
         impl_->recolor(s);
         result.changed = true;
       }
-      if (gone && !impl_->keep_dead) {
-        to_detach.push_back(s.name);
-        continue;
-      }
     }
-    if (s.fresh) {
-      s.fresh = false;
+    const ipc::IngestStats stats = src.ingest();
+    if (!src.error().empty()) {
+      if (s.logged_error != src.error()) spdlog::warn("{}", src.error());
+      s.logged_error = src.error();
+      continue;
+    }
+    s.logged_error.clear();
+    if (stats.layout_changed) {
+      impl_->sync_robots(s);
       result.layout_changed = result.changed = true;
     }
-    try {
-      const ipc::IngestStats stats = s.ingestor->ingest();
-      s.error.clear();
-      if (stats.layout_changed) {
-        impl_->sync_robots(s);
-        result.layout_changed = result.changed = true;
+    for (const ipc::LinkChange& c : src.changes()) {
+      auto& robot = s.robots[c.slot];
+      if (!robot || c.link >= robot->links.size()) continue;
+      LinkDraw& d = robot->links[c.link];
+      d.world = compose(src.poses(c.slot)[c.link], d);
+      d.batch->set_pose(d.handle, d.world);
+      if (d.changed_in_frame != impl_->frames_taken) {
+        d.changed_in_frame = impl_->frames_taken;
+        ++impl_->links_changed_in_frame;
       }
-      for (const ipc::LinkChange& c : s.ingestor->changes()) {
-        auto& robot = s.robots[c.slot];
-        if (!robot || c.link >= robot->links.size()) continue;
-        LinkDraw& d = robot->links[c.link];
-        d.world = compose(s.ingestor->poses(c.slot)[c.link], d);
-        d.batch->set_pose(d.handle, d.world);
-        if (d.changed_in_frame != impl_->frames_taken) {
-          d.changed_in_frame = impl_->frames_taken;
-          ++impl_->links_changed_in_frame;
-        }
-      }
-      if (!s.ingestor->changes().empty()) {
-        result.changed = true;
-        result.dirty_links += s.ingestor->changes().size();
-        result.newest_publish_ns = std::max(result.newest_publish_ns, stats.publish_ns);
-      }
-    } catch (const ipc::SegmentError& e) {
-      if (s.error != e.what()) spdlog::warn("{}", e.what());
-      s.error = e.what();
+    }
+    if (!src.changes().empty()) {
+      result.changed = true;
+      result.dirty_links += src.changes().size();
+      result.newest_publish_ns = std::max(result.newest_publish_ns, stats.publish_ns);
     }
   }
-  for (const auto& name : to_detach) detach(name);
   if (result.changed) impl_->commit_all();
   result.ingest_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
   return result;
@@ -405,9 +383,13 @@ std::vector<SourceInfo> FleetScene::sources() const {
     SourceInfo info;
     info.name = s->name;
     info.state = s->state;
-    info.writer_pid = s->reader->info().writer_pid;
-    info.frame = s->reader->frame().frame;
-    info.error = s->error;
+    info.writer_pid = s->source->writer_pid();
+    try {
+      info.frame = s->source->frame().frame;
+    } catch (const ipc::SegmentError&) {
+      // Truncated: its error says so.
+    }
+    info.error = s->source->error();
     for (const auto& r : s->robots) {
       if (!r) continue;
       ++info.robots;
@@ -473,7 +455,7 @@ std::optional<PickResult> FleetScene::pick(int x, int y) const {
         if (r->model < s->models.size() && link < s->models[r->model].visuals.size()) {
           p.link_name = s->models[r->model].visuals[link].link_name;
         }
-        const auto poses = s->ingestor->poses(slot);
+        const auto poses = s->source->poses(slot);
         if (link < poses.size()) {
           std::copy_n(poses[link].position, 3, p.pose.position.begin());
           std::copy_n(poses[link].orientation, 4, p.pose.orientation.begin());

@@ -14,10 +14,13 @@
 #include <string>
 #include <vector>
 
-#include "fleetscope/ipc/format.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 
 class vtkRenderer;
+
+namespace fleetscope::ipc {
+class SourceRegistry;
+}
 
 namespace fleetscope::render {
 
@@ -84,19 +87,26 @@ struct PickResult {
 
 class FleetScene {
  public:
-  FleetScene(vtkRenderer* renderer, const SceneSettings& settings = {});
+  // Draws the sources of `registry` (borrowed: it must outlive the scene); the scene never opens
+  // a source itself. The dashboards and the Sources dock share the same registry.
+  FleetScene(vtkRenderer* renderer, ipc::SourceRegistry& registry, const SceneSettings& settings = {});
+  // A scene with a registry of its own (tests, benchmarks, a scene alone).
+  explicit FleetScene(vtkRenderer* renderer, const SceneSettings& settings = {});
   ~FleetScene();
   FleetScene(const FleetScene&) = delete;
   FleetScene& operator=(const FleetScene&) = delete;
 
-  // Attaches a segment (throws SegmentError); attaching one already attached is a no-op.
-  void attach(const std::string& segment, const ipc::ReaderOptions& options = {});
+  // Attaches a segment through the registry (throws SegmentError); one already attached is a
+  // no-op. Its robots are drawn at once.
+  void attach(const std::string& segment);
   void detach(const std::string& segment);
   bool attached(const std::string& segment) const;
   // Drops segments whose writer is dead or closed, or greys their robots when `keep` (default).
   void set_keep_dead_robots(bool keep);
+  ipc::SourceRegistry& registry();
 
-  // Takes new poses and layouts from every attached segment into the instance arrays.
+  // Refreshes the registry (liveness, restarts), follows its sources (attached or detached by
+  // anyone) and takes new poses and layouts into the instance arrays.
   UpdateResult update();
 
   std::vector<SourceInfo> sources() const;
@@ -119,6 +129,7 @@ class FleetScene {
   std::size_t mapper_count() const;
 
  private:
+  FleetScene(vtkRenderer* renderer, ipc::SourceRegistry* registry, const SceneSettings& settings);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
