@@ -322,9 +322,15 @@ class ViewerTest : public QObject {
       responsive("attached to 1 of 200");
       if (QTest::currentTestFailed()) return;
 
+      // Auto-attach takes every segment on the machine: other programs' too, which are not counted.
+      auto attached = [&] {
+        int n = 0;
+        for (const auto& s : window->live()->scene().sources()) n += s.name.rfind(prefix + ".", 0) == 0;
+        return n;
+      };
       window->sourcesDock()->setAutoAttach(true);
-      QTRY_COMPARE_WITH_TIMEOUT(static_cast<int>(window->live()->scene().sources().size()), kSegments, 15000);
-      QTRY_COMPARE_WITH_TIMEOUT(window->robotsDock()->robotCount(), 2 * kSegments, 10000);
+      QTRY_COMPARE_WITH_TIMEOUT(attached(), kSegments, 15000);
+      QTRY_VERIFY_WITH_TIMEOUT(window->robotsDock()->robotCount() >= 2 * kSegments, 10000);
       responsive("attached to all 200");
       if (QTest::currentTestFailed()) return;
       window.reset();  // the viewer never removes a writer's segment
