@@ -18,10 +18,11 @@ constexpr int kIdlePollMs = 20;
 constexpr std::uint64_t kIdleAfterNs = 1'000'000'000ULL;
 }  // namespace
 
-LiveScene::LiveScene(VtkHostWidget* view, const render::SceneSettings& settings, double max_fps, QObject* parent)
+LiveScene::LiveScene(VtkHostWidget* view, ipc::SourceRegistry& registry, const render::SceneSettings& settings,
+                     double max_fps, QObject* parent)
     : QObject(parent),
       view_(view),
-      scene_(std::make_unique<render::FleetScene>(view->renderer(), settings)),
+      scene_(std::make_unique<render::FleetScene>(view->renderer(), registry, settings)),
       ground_(view->renderer()) {
   pacer_.set_max_fps(max_fps);
   view_->renderer()->SetBackground(0.11, 0.12, 0.14);

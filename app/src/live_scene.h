@@ -26,7 +26,9 @@ class VtkHostWidget;
 class LiveScene : public QObject {
   Q_OBJECT
  public:
-  LiveScene(VtkHostWidget* view, const render::SceneSettings& settings, double max_fps, QObject* parent = nullptr);
+  // Draws the sources of `registry` (borrowed; it outlives this object).
+  LiveScene(VtkHostWidget* view, ipc::SourceRegistry& registry, const render::SceneSettings& settings,
+            double max_fps, QObject* parent = nullptr);
   ~LiveScene() override;
 
   render::FleetScene& scene() { return *scene_; }

@@ -36,7 +36,12 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   setCentralWidget(view_);
   render::SceneSettings settings;
   if (options.actor_per_link) settings.mode = render::BatchMode::kActorPerLink;
-  live_ = new LiveScene(view_, settings, options.max_fps, this);
+  // One registry owns every source; the 3D scene, the dashboards and the Sources dock borrow it.
+  registry_ = std::make_unique<ipc::SourceRegistry>(
+      ipc::RegistryOptions{.reader = {.allow_other_users = options.allow_other_users},
+                           .stale_after_ns = settings.stale_after_ns,
+                           .drop_dead = false});
+  live_ = new LiveScene(view_, *registry_, settings, options.max_fps, this);
   sources_ = new SourcesDock(live_, this);
   robots_ = new RobotsDock(live_, this);
   addDockWidget(Qt::LeftDockWidgetArea, sources_);
@@ -49,15 +54,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   statusBar()->addWidget(selection_label_, 1);
   statusBar()->addPermanentWidget(stats_label_);
 
-  dashboards_ = new DashboardWindow(
-      [this] {
-        std::vector<std::string> names;
-        if (live_) {
-          for (const auto& source : live_->scene().sources()) names.push_back(source.name);
-        }
-        return names;
-      },
-      this);
+  dashboards_ = new DashboardWindow(*registry_, this);
   usage_ = std::make_unique<ProcessUsage>();
   started_ns_ = ipc::monotonic_ns();
 
@@ -116,6 +113,9 @@ MainWindow::~MainWindow() {
   delete live_;
   live_ = nullptr;
   view_->doneCurrent();
+  // The dashboards read the registry's sources: they go before it does.
+  delete dashboards_;
+  dashboards_ = nullptr;
 }
 
 QString MainWindow::attachFromOptions() {

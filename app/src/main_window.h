@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "app_options.h"
+#include "fleetscope/ipc/source_registry.hpp"
 #include "fleetscope/render/fleet_scene.hpp"
 #include "fleetscope/render/frame_statistics.hpp"
 
@@ -60,6 +61,7 @@ class MainWindow : public QMainWindow {
   void showMessage(const QString& text);
 
   AppOptions options_;
+  std::unique_ptr<ipc::SourceRegistry> registry_;  // before the views that borrow it
   bool initial_auto_attach_ = false;  // as the window started: saved only when the user changed it
   VtkHostWidget* view_;
   LiveScene* live_;

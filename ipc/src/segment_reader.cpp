@@ -47,7 +47,13 @@ const char* writer_state_name(WriterState state) {
 
 void ReaderState::check_mapping() {
   const SharedMemoryMapping* m = mapping();
-  if (!truncated_ && (!m || m->intact())) return;
+  if (!truncated_) {
+    if (!m) return;
+    const std::uint64_t now = monotonic_ns();
+    if (now - last_check_ns_ < kMappingCheckNs) return;
+    last_check_ns_ = now;
+    if (m->intact()) return;
+  }
   truncated_ = true;
   throw SegmentError(ErrorCode::kCorrupt,
                      "segment '" + name + "' was truncated while mapped (its file has " +

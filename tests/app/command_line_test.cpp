@@ -3,12 +3,16 @@
 // list means those segments only, whatever "attach new segments automatically" was saved as.
 // Headless framing: --size and --camera; --help and error messages.
 #include <QApplication>
+#include <unistd.h>
+
+#include <QFile>
 #include <QProcess>
 #include <QSettings>
 #include <QtTest>
 #include <set>
 
 #include "app_options.h"
+#include "dashboard_window.h"
 #include "live_scene.h"
 #include "main_window.h"
 #include "sources_dock.h"
@@ -157,6 +161,51 @@ class CommandLineTest : public QObject {
     QVERIFY(viewer.waitForFinished(60000));
     QCOMPARE(viewer.exitCode(), 1);
     QVERIFY(viewer.readAllStandardError().contains("no robot 'nobody'"));
+  }
+
+  // One registry, one reader per source: the 3D view and the dashboards read a segment through
+  // the same mapping, never open it twice.
+  void theSceneAndTheDashboardsShareOneReaderPerSegment() {
+    const std::string name = fleetscope::testing::unique_name("cli.shared");
+    ChildProcess writer({FLEETSCOPE_TEST_WRITER, name, "steady", "3", "4"});  // poses and telemetry
+    QVERIFY(writer.wait_for("ready"));
+    app::MainWindow window(parsed({"--attach", QString::fromStdString(name)}));
+    QCOMPARE(window.attachFromOptions(), QString());
+    window.show();
+    window.dashboards()->show();
+    QTRY_VERIFY_WITH_TIMEOUT(window.dashboards()->store().received_total() > 0, 10000);
+    QCOMPARE(window.live()->scene().robots().size(), std::size_t{3});
+    int mappings = 0;
+    QFile maps("/proc/self/maps");
+    QVERIFY(maps.open(QIODevice::ReadOnly));
+    const QByteArray path = QByteArray("/dev/shm/fleetscope.") + name.c_str();
+    for (const QByteArray& line : maps.readAll().split('\n')) mappings += line.endsWith(path);
+    QCOMPARE(mappings, 1);
+  }
+
+  // --allow-other-users reaches every open: a segment of another user (one the test creates) is
+  // refused without the flag and shown with it.
+  void allowOtherUsersReachesTheOpens() {
+    if (::geteuid() != 0) QSKIP("needs root to create a user");
+    const QString user = "fleetscope-test-other";
+    QProcess::execute("userdel", {user});
+    QCOMPARE(QProcess::execute("useradd", {"--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user}), 0);
+    struct RemoveUser {
+      QString user;
+      ~RemoveUser() { QProcess::execute("userdel", {user}); }
+    } remove_user{user};
+    const std::string name = fleetscope::testing::unique_name("cli.other");
+    ChildProcess sim({"/usr/sbin/runuser", "-u", user.toStdString(), "--", FLEETSCOPE_SIM, "--name", name,
+                      "--robots", "4", "--rate", "30"});
+    QVERIFY(sim.wait_for("fleetscope-sim: segment", std::chrono::seconds(20)));
+    {
+      app::MainWindow window(parsed({"--attach", QString::fromStdString(name)}));
+      const QString error = window.attachFromOptions();
+      QVERIFY2(error.contains("belongs to uid") && error.contains("fleetscope-test-other"), qPrintable(error));
+    }
+    app::MainWindow window(parsed({"--attach", QString::fromStdString(name), "--allow-other-users"}));
+    QCOMPARE(window.attachFromOptions(), QString());
+    QCOMPARE(window.live()->scene().robots().size(), std::size_t{4});
   }
 
   void cleanupTestCase() {

@@ -151,7 +151,9 @@ class DashboardsTest : public QObject {
     const std::string name = fleetscope::testing::unique_name("dash.values");
     auto producer = start_producer(name);
     QVERIFY(producer.process);
-    app::DashboardWindow window([name] { return std::vector<std::string>{name}; });
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);  // the producer said "ready": its segment is there
+    app::DashboardWindow window(registry);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QTRY_COMPARE_WITH_TIMEOUT(window.trainer()->tileText("rollout/reward_mean"), QString("42.50"), 10000);
@@ -193,7 +195,9 @@ class DashboardsTest : public QObject {
     const std::string name = fleetscope::testing::unique_name("dash.kill");
     auto producer = start_producer(name);
     QVERIFY(producer.process);
-    app::DashboardWindow window([name] { return std::vector<std::string>{name}; });
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);  // the producer said "ready": its segment is there
+    app::DashboardWindow window(registry);
     const auto* workers = window.envPool()->model();
     QTRY_COMPARE_WITH_TIMEOUT(workers->rowCount(), 3, 5000);
     auto state_of = [&](unsigned id) {
@@ -219,7 +223,8 @@ class DashboardsTest : public QObject {
     fleetscope::SimWriter writer(config);
     app::TelemetryStore::Options options;
     options.max_points = 100;
-    app::TelemetryStore store(options);
+    fleetscope::ipc::SourceRegistry registry;
+    app::TelemetryStore store(registry, options);
     QVERIFY(store.attach(config.name));
     const auto tag = writer.telemetry().tag("x");
     for (int i = 0; i < 1000; ++i) {
@@ -248,7 +253,8 @@ class DashboardsTest : public QObject {
       f.write(bytes);
     };
     write(kGoodManifest);
-    app::DashboardWindow window([] { return std::vector<std::string>{}; });
+    fleetscope::ipc::SourceRegistry registry;
+    app::DashboardWindow window(registry);
     auto* grasp = window.grasp();
     grasp->openManifest(path);
     QVERIFY(grasp->showingManifest());
@@ -314,7 +320,8 @@ class DashboardsTest : public QObject {
       QVERIFY(f.open(QIODevice::WriteOnly));
       QVERIFY(f.resize(app::kMaxManifestBytes + 1));  // sparse
     }
-    app::DashboardWindow window([] { return std::vector<std::string>{}; });
+    fleetscope::ipc::SourceRegistry registry;
+    app::DashboardWindow window(registry);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     auto* grasp = window.grasp();
@@ -384,7 +391,8 @@ class DashboardsTest : public QObject {
       QVERIFY(f.open(QIODevice::WriteOnly));
       f.write(kGoodManifest);
     }
-    app::DashboardWindow window([] { return std::vector<std::string>{}; });
+    fleetscope::ipc::SourceRegistry registry;
+    app::DashboardWindow window(registry);
     auto* grasp = window.grasp();
     int ticks = 0;
     QTimer timer;
@@ -442,7 +450,9 @@ class DashboardsTest : public QObject {
     const std::string name = fleetscope::testing::unique_name("dash.csv");
     auto producer = start_producer(name);
     QVERIFY(producer.process);
-    app::DashboardWindow window([name] { return std::vector<std::string>{name}; });
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);  // the producer said "ready": its segment is there
+    app::DashboardWindow window(registry);
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QTRY_VERIFY_WITH_TIMEOUT(window.trainer()->chartFor("train/loss_policy") != nullptr, 10000);

@@ -137,6 +137,7 @@ TEST(SourceRegistry, ReadErrorsAreRecordedNotThrown) {
   SourceRegistry registry;
   Source& source = registry.attach(name);
   ASSERT_EQ(::truncate(("/dev/shm/fleetscope." + name).c_str(), 0), 0);
+  std::this_thread::sleep_for(std::chrono::nanoseconds(ReaderState::kMappingCheckNs + 5'000'000));
   EXPECT_NO_THROW(source.ingest());
   EXPECT_NE(source.error().find("truncated"), std::string::npos) << source.error();
   ASSERT_EQ(::truncate(("/dev/shm/fleetscope." + name).c_str(), static_cast<off_t>(size)), 0);

@@ -25,7 +25,6 @@ namespace {
 
 constexpr int kPollMs = 100;     // telemetry rings hold thousands of records: 10 Hz is ample
 constexpr int kRefreshMs = 1000;  // panels redraw once a second (TensorBoard: every 30 s)
-constexpr double kSyncEvery_s = 1.0;
 const char* const kPanelFiles[] = {"trainer", "env_pool", "grasp_jobs", "viewer"};
 
 std::uint64_t thread_cpu_ns() {
@@ -52,8 +51,8 @@ class CpuScope {
 
 }  // namespace
 
-DashboardWindow::DashboardWindow(SourceList sources, QWidget* parent)
-    : QWidget(parent, Qt::Window), sources_(std::move(sources)), store_(std::make_unique<TelemetryStore>()) {
+DashboardWindow::DashboardWindow(ipc::SourceRegistry& registry, QWidget* parent)
+    : QWidget(parent, Qt::Window), store_(std::make_unique<TelemetryStore>(registry)) {
   setObjectName("dashboards");
   setWindowTitle(tr("fleetscope dashboards"));
   resize(1100, 850);
@@ -86,11 +85,6 @@ DashboardWindow::~DashboardWindow() = default;
 
 void DashboardWindow::pollNow() {
   CpuScope cpu(cpu_ns_, poll_ns_);
-  const double now = store_->now_s();
-  if (now - last_sync_s_ >= kSyncEvery_s || last_sync_s_ < 0) {
-    store_->sync_sources(sources_());
-    last_sync_s_ = now;
-  }
   store_->poll();
 }
 

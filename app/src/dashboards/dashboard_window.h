@@ -1,5 +1,5 @@
 // The dashboards window: Trainer, Environment pool, Grasp jobs and Viewer panels in tabs, fed by
-// a TelemetryStore that follows the segments attached in the main window. A window of its own
+// a TelemetryStore that reads the sources of the main window's registry. A window of its own
 // (not a dock) so its repaints never recompose the 3D view's GL window.
 #pragma once
 
@@ -25,8 +25,8 @@ class TrainerPanel;
 class DashboardWindow : public QWidget {
   Q_OBJECT
  public:
-  using SourceList = std::function<std::vector<std::string>()>;
-  explicit DashboardWindow(SourceList sources, QWidget* parent = nullptr);
+  // Reads the sources of `registry` (the main window's; it outlives this window).
+  explicit DashboardWindow(ipc::SourceRegistry& registry, QWidget* parent = nullptr);
   ~DashboardWindow() override;
 
   TelemetryStore& store() { return *store_; }
@@ -50,7 +50,6 @@ class DashboardWindow : public QWidget {
  private:
   void savePanelAs();
 
-  SourceList sources_;
   std::unique_ptr<TelemetryStore> store_;
   QTabWidget* tabs_;
   TrainerPanel* trainer_;
@@ -60,7 +59,6 @@ class DashboardWindow : public QWidget {
   QLabel* status_;
   QTimer poll_timer_;
   QTimer refresh_timer_;
-  double last_sync_s_ = -1.0;
   std::uint64_t cpu_ns_ = 0;
   std::uint64_t poll_ns_ = 0, refresh_ns_ = 0, paint_ns_ = 0;  // its parts, for --verbose
   std::uint64_t cpu_taken_wall_ns_ = 0;

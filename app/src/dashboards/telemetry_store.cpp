@@ -10,7 +10,7 @@
 namespace fleetscope::app {
 namespace {
 
-constexpr double kWriterCheckEvery_s = 1.0;   // writer restarts and worker processes
+constexpr double kWriterCheckEvery_s = 1.0;   // worker processes looked up
 constexpr double kRowsEvery_s = 0.3;          // worker and job rows (scalars: every poll)
 constexpr double kThroughputEvery_s = 1.0;
 constexpr std::size_t kMaxThroughputPoints = 3600;
@@ -27,55 +27,17 @@ std::pair<double, double> mean_and_p95(std::vector<double> values) {
   return {sum / values.size(), values[k]};
 }
 
-TelemetryStore::TelemetryStore() : TelemetryStore(Options{}) {}
+TelemetryStore::TelemetryStore(ipc::SourceRegistry& registry) : TelemetryStore(registry, Options{}) {}
 
-TelemetryStore::TelemetryStore(const Options& options) : options_(options), start_ns_(ipc::monotonic_ns()) {}
+TelemetryStore::TelemetryStore(ipc::SourceRegistry& registry, const Options& options)
+    : registry_(registry), options_(options), start_ns_(ipc::monotonic_ns()) {}
 
 double TelemetryStore::now_s() const { return (ipc::monotonic_ns() - start_ns_) / 1e9; }
 
 bool TelemetryStore::attach(const std::string& name) {
-  if (sources_.count(name)) return true;
-  ipc::SegmentReader segment = ipc::SegmentReader::open(name);
-  if (!segment.info().telemetry) {
-    without_telemetry_[name] = true;
-    return false;
-  }
-  auto telemetry = ipc::TelemetryReader::of(segment);
-  const std::uint64_t created = segment.info().created_unix_ns;
-  Source source{name, std::move(segment), *telemetry, {}, {}, created, -1.0, -1.0};
-  // The TelemetryReader points into the mapping, which a move of the reader does not relocate.
-  sources_.emplace(name, std::move(source));
-  errors_.erase(name);
-  return true;
-}
-
-void TelemetryStore::detach(const std::string& name) {
-  const auto it = sources_.find(name);
-  if (it != sources_.end()) {
-    lost_closed_ += it->second.cursor.lost;
-    sources_.erase(it);
-  }
-  without_telemetry_.erase(name);
-}
-
-void TelemetryStore::sync_sources(const std::vector<std::string>& names) {
-  const std::set<std::string> wanted(names.begin(), names.end());
-  std::vector<std::string> gone;
-  for (const auto& [name, source] : sources_) {
-    if (!wanted.count(name)) gone.push_back(name);
-  }
-  for (const auto& [name, skip] : without_telemetry_) {
-    if (!wanted.count(name)) gone.push_back(name);
-  }
-  for (const auto& name : gone) detach(name);
-  for (const auto& name : wanted) {
-    if (sources_.count(name) || without_telemetry_.count(name)) continue;
-    try {
-      attach(name);
-    } catch (const ipc::SegmentError& e) {
-      errors_[name] = e.what();
-    }
-  }
+  const bool telemetry = registry_.attach(name).has_telemetry();
+  sync_sources();
+  return telemetry;
 }
 
 std::vector<std::string> TelemetryStore::sources() const {
@@ -90,30 +52,38 @@ std::uint64_t TelemetryStore::lost_total() const {
   return lost;
 }
 
-void TelemetryStore::check_writer(Source& source) {
-  // A writer restarted under the same name makes a new segment: follow it, keeping the series.
-  const auto state = source.segment.writer_status().state;
-  if (state != ipc::WriterState::kDead && state != ipc::WriterState::kClosed) return;
-  try {
-    ipc::SegmentReader fresh = ipc::SegmentReader::open(source.name);
-    if (fresh.info().created_unix_ns == source.created_unix_ns || !fresh.info().telemetry) return;
-    auto telemetry = ipc::TelemetryReader::of(fresh);
-    lost_closed_ += source.cursor.lost;
-    source.created_unix_ns = fresh.info().created_unix_ns;
-    source.segment = std::move(fresh);
-    source.telemetry = *telemetry;
-    source.cursor = {};
-    source.tags.clear();
-  } catch (const ipc::SegmentError&) {
-    // Not there (yet): keep showing what we have.
+void TelemetryStore::sync_sources() {
+  std::set<std::string> present;
+  for (const auto& from : registry_.sources()) {
+    if (!from->has_telemetry()) continue;
+    present.insert(from->name());
+    auto [it, added] = sources_.try_emplace(from->name());
+    Source& source = it->second;
+    if (added) {
+      source.name = from->name();
+      source.generation = from->generation();
+    } else if (source.generation != from->generation()) {
+      // A writer restarted under the same name: a new ring and tag table, the same series.
+      lost_closed_ += source.cursor.lost;
+      source = Source{from->name(), from->generation(), {}, {}, -1.0, -1.0};
+    }
+  }
+  for (auto it = sources_.begin(); it != sources_.end();) {
+    if (present.count(it->first)) {
+      ++it;
+      continue;
+    }
+    lost_closed_ += it->second.cursor.lost;
+    errors_.erase(it->first);
+    it = sources_.erase(it);
   }
 }
 
-void TelemetryStore::read_source(Source& source, double now) {
+void TelemetryStore::read_source(const ipc::Source& from, Source& source, double now) {
   std::vector<ipc::ScalarSample> samples;
-  source.telemetry.read_scalars(source.cursor, samples);  // losses add up in the cursor
-  if (source.tags.size() < source.telemetry.tag_count()) {
-    auto added = source.telemetry.tags_from(static_cast<std::uint32_t>(source.tags.size()));
+  from.read_scalars(source.cursor, samples);  // losses add up in the cursor
+  if (source.tags.size() < from.tag_count()) {
+    auto added = from.tags_from(static_cast<std::uint32_t>(source.tags.size()));
     source.tags.insert(source.tags.end(), added.begin(), added.end());
   }
   // Consecutive records of one tag go to the same series: look it up once per run.
@@ -149,7 +119,7 @@ void TelemetryStore::read_source(Source& source, double now) {
   source.rows_read_s = now;
   const bool check = now - source.liveness_checked_s >= kWriterCheckEvery_s;
   if (check) source.liveness_checked_s = now;
-  for (const auto& row : source.telemetry.workers()) {
+  for (const auto& row : from.workers()) {
     auto& [latest, history] = workers_[{source.name, row.worker_id}];
     if (row.steps != history.last_steps || history.samples.empty()) {
       history.samples.emplace_back(now, row.exec_s, row.ipc_s);
@@ -163,7 +133,7 @@ void TelemetryStore::read_source(Source& source, double now) {
     }
     latest = row;
   }
-  for (const auto& row : source.telemetry.jobs()) {
+  for (const auto& row : from.jobs()) {
     auto& [latest, history] = jobs_[{source.name, row.object_code}];
     if (history.progress.empty() || history.progress.back().second != row.collected_count) {
       history.progress.emplace_back(now, row.collected_count);
@@ -205,16 +175,20 @@ void TelemetryStore::update_lanes(double now) {
 
 void TelemetryStore::poll() {
   const double now = now_s();
-  const bool check = now - last_check_s_ >= kWriterCheckEvery_s;
+  // Liveness and restarts are the registry's (the 3D view refreshes it every poll; a store
+  // without a view refreshes it here: calls between its intervals cost nothing).
+  registry_.refresh();
+  sync_sources();
   for (auto& [name, source] : sources_) {
-    if (check) check_writer(source);
+    const ipc::Source* from = registry_.find(name);
+    if (!from) continue;
     try {
-      read_source(source, now);
+      read_source(*from, source, now);
+      errors_.erase(name);
     } catch (const ipc::SegmentError& e) {
       errors_[name] = e.what();  // a corrupt table: keep what we have, say why
     }
   }
-  if (check) last_check_s_ = now;
   update_lanes(now);
   if (now - last_throughput_s_ >= kThroughputEvery_s) {
     const std::uint64_t now_ns = ipc::monotonic_ns();

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "fleetscope/ipc/segment_reader.hpp"
+#include "fleetscope/ipc/source_registry.hpp"
 #include "fleetscope/ipc/telemetry_reader.hpp"
 
 namespace fleetscope::app {
@@ -74,18 +74,19 @@ class TelemetryStore {
     double timing_window_s = 30.0;      // exec/IPC mean and p95 over this window
     std::size_t max_lane_intervals = 2000;
   };
-  TelemetryStore();
-  explicit TelemetryStore(const Options& options);
+  // Reads the telemetry of every source in `registry` (borrowed: it must outlive the store); the
+  // store never opens a source itself. Sources without telemetry are skipped.
+  explicit TelemetryStore(ipc::SourceRegistry& registry);
+  TelemetryStore(ipc::SourceRegistry& registry, const Options& options);
 
-  // Attaches segments in `names` not attached yet and detaches those no longer named. Segments
-  // without telemetry are remembered and skipped. Errors are kept per name (see errors()).
-  void sync_sources(const std::vector<std::string>& names);
-  // Throws ipc::SegmentError. Returns false when the segment has no telemetry section.
+  // Attaches through the registry. Throws ipc::SegmentError. Returns false when the source has
+  // no telemetry.
   bool attach(const std::string& name);
-  void detach(const std::string& name);
+  // Names of the registry's sources that carry telemetry.
   std::vector<std::string> sources() const;
 
-  // Takes what is new in every attached segment (totals: received_total(), lost_total()).
+  // Takes what is new in every source of the registry (totals: received_total(), lost_total()).
+  // A producer restarted under the same name (a new generation) goes on in the same series.
   void poll();
   double now_s() const;
 
@@ -99,13 +100,12 @@ class TelemetryStore {
   const std::map<std::string, std::string>& errors() const { return errors_; }
 
  private:
+  // What the store keeps of one source between polls: where it is in the ring and its tags.
   struct Source {
     std::string name;
-    ipc::SegmentReader segment;
-    ipc::TelemetryReader telemetry;
+    std::uint64_t generation = 0;
     ipc::ScalarCursor cursor;
     std::vector<std::string> tags;
-    std::uint64_t created_unix_ns = 0;
     double rows_read_s = -1.0;
     double liveness_checked_s = -1.0;  // worker processes last looked up
   };
@@ -117,17 +117,18 @@ class TelemetryStore {
   struct JobHistory {
     std::deque<std::pair<double, std::uint64_t>> progress;  // time, collected
   };
-  void read_source(Source& source, double now);
+  void read_source(const ipc::Source& from, Source& source, double now);
+  // Matches sources_ to the registry's sources: new, gone and restarted ones.
+  void sync_sources();
   // What the row says, corrected by what the viewer can see for itself (process gone, silence).
   ipc::WorkerState shown_state(const ipc::WorkerRowRead& row, const WorkerHistory& history,
                                double heartbeat_age_s) const;
-  void check_writer(Source& source);
   void update_lanes(double now);
 
+  ipc::SourceRegistry& registry_;
   Options options_;
   std::uint64_t start_ns_;
   std::map<std::string, Source> sources_;
-  std::map<std::string, bool> without_telemetry_;
   std::map<std::string, std::string> errors_;
   std::map<std::pair<std::string, std::string>, Series> series_;
   std::uint64_t received_total_ = 0;
@@ -138,7 +139,6 @@ class TelemetryStore {
   std::deque<LaneInterval> lanes_;
   std::deque<std::pair<double, double>> throughput_;
   double last_throughput_s_ = -1.0;
-  double last_check_s_ = -1.0;
 };
 
 // Mean and 95th percentile of `values` (empty: zeros).
