@@ -136,7 +136,7 @@ QString MainWindow::attachFromOptions() {
     // Producers create their segments within a second or two; attach each as it appears.
     sources_->setAutoAttach(true);
     dashboards_->grasp()->openManifest(demo_->manifestPath());
-    dashboards_->grasp()->refresh(dashboards_->store());
+    dashboards_->grasp()->refresh();
   }
   for (const QString& name : options_.attach) {
     const QString error = sources_->attach(name);

@@ -58,9 +58,9 @@ DashboardWindow::DashboardWindow(ipc::SourceRegistry& registry, QWidget* parent)
   resize(1100, 850);
   auto* layout = new QVBoxLayout(this);
   tabs_ = new QTabWidget(this);
-  trainer_ = new TrainerPanel(tabs_);
-  env_pool_ = new EnvPoolPanel(tabs_);
-  grasp_ = new GraspPanel(tabs_);
+  trainer_ = new TrainerPanel(*store_, tabs_);
+  env_pool_ = new EnvPoolPanel(*store_, tabs_);
+  grasp_ = new GraspPanel(*store_, tabs_);
   viewer_ = new ViewerKpiPanel(tabs_);
   tabs_->addTab(trainer_, tr("RL trainer"));
   tabs_->addTab(env_pool_, tr("Environment pool"));
@@ -90,9 +90,9 @@ void DashboardWindow::pollNow() {
 
 void DashboardWindow::refreshNow() {
   CpuScope cpu(cpu_ns_, refresh_ns_);
-  trainer_->refresh(*store_);
-  env_pool_->refresh(*store_);
-  grasp_->refresh(*store_);
+  trainer_->refresh();
+  env_pool_->refresh();
+  grasp_->refresh();
   viewer_->refresh();
   QString text = tr("%1 telemetry segments | %2 records received | %3 lost (the viewer fell behind a ring)")
                      .arg(store_->sources().size())

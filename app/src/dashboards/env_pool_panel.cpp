@@ -17,7 +17,7 @@
 
 namespace fleetscope::app {
 
-EnvPoolPanel::EnvPoolPanel(QWidget* parent) : QWidget(parent) {
+EnvPoolPanel::EnvPoolPanel(const TelemetryStore& store, QWidget* parent) : QWidget(parent), store_(store) {
   setObjectName("envPoolPanel");
   auto* layout = new QVBoxLayout(this);
   summary_ = new QLabel(tr("no workers reported yet"), this);
@@ -77,12 +77,10 @@ EnvPoolPanel::EnvPoolPanel(QWidget* parent) : QWidget(parent) {
   split->setStretchFactor(1, 1);
   layout->addWidget(split, 1);
 
-  const TelemetryStore* const* store = &store_;
-  throughput_->setProvider([store] {
+  throughput_->setProvider([store = &store_] {
     std::vector<ExportSeries> out;
-    if (!*store) return out;
     ExportSeries e{"steps_per_s", "seconds", {}};
-    for (const auto& [t, v] : (*store)->throughput()) e.points.emplace_back(t, v);
+    for (const auto& [t, v] : store->throughput()) e.points.emplace_back(t, v);
     out.push_back(std::move(e));
     return out;
   });
@@ -99,9 +97,8 @@ EnvPoolPanel::EnvPoolPanel(QWidget* parent) : QWidget(parent) {
 
 QString EnvPoolPanel::summaryText() const { return summary_->text(); }
 
-void EnvPoolPanel::refresh(const TelemetryStore& store) {
-  store_ = &store;
-  model_->setWorkers(store.workers());
+void EnvPoolPanel::refresh() {
+  model_->setWorkers(store_.workers());
   if (++refreshes_ % 10 == 0) table_->resizeColumnsToContents();  // numbers grow; not every update
   // One more bucket for states a newer writer may report that this viewer does not know.
   int counts[ipc::kWorkerStateCount + 1] = {};
@@ -112,7 +109,7 @@ void EnvPoolPanel::refresh(const TelemetryStore& store) {
   for (std::uint32_t s = 0; s <= ipc::kWorkerStateCount; ++s) {
     if (counts[s]) parts << QString("%1 %2").arg(counts[s]).arg(ipc::worker_state_name(static_cast<ipc::WorkerState>(s)));
   }
-  const double total = store.throughput().empty() ? 0.0 : store.throughput().back().second;
+  const double total = store_.throughput().empty() ? 0.0 : store_.throughput().back().second;
   const QString text = model_->workers().empty()
       ? tr("no workers reported yet")
       : tr("%1 workers: %2 | %3 steps/s").arg(model_->workers().size()).arg(parts.join(", ")).arg(total, 0, 'f', 0);
@@ -121,7 +118,7 @@ void EnvPoolPanel::refresh(const TelemetryStore& store) {
 
   std::vector<QPointF> points;
   double y1 = 1.0;
-  for (const auto& [t, v] : store.throughput()) {
+  for (const auto& [t, v] : store_.throughput()) {
     points.emplace_back(t, v);
     y1 = std::max(y1, v);
   }

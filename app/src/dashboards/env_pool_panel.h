@@ -21,14 +21,16 @@ class WorkerTableModel;
 class EnvPoolPanel : public QWidget {
   Q_OBJECT
  public:
-  explicit EnvPoolPanel(QWidget* parent = nullptr);
-  void refresh(const TelemetryStore& store);
+  // Shows what `store` holds (it outlives the panel).
+  explicit EnvPoolPanel(const TelemetryStore& store, QWidget* parent = nullptr);
+  void refresh();
   WorkerTableModel* model() const { return model_; }
   ChartView* throughputChart() const { return throughput_; }
   ChartView* timingChart() const { return timing_; }
   QString summaryText() const;
 
  private:
+  const TelemetryStore& store_;
   WorkerTableModel* model_;
   QTableView* table_;
   QLabel* summary_;
@@ -41,7 +43,6 @@ class EnvPoolPanel : public QWidget {
   QBarSet* ipc_set_;
   QBarCategoryAxis* timing_x_;
   QValueAxis* timing_y_;
-  const TelemetryStore* store_ = nullptr;
   unsigned refreshes_ = 0;
 };
 

@@ -26,7 +26,7 @@ namespace {
 constexpr double kTelemetryLaneWindow_s = 600.0;
 }
 
-GraspPanel::GraspPanel(QWidget* parent) : QWidget(parent) {
+GraspPanel::GraspPanel(const TelemetryStore& store, QWidget* parent) : QWidget(parent), store_(store) {
   setObjectName("graspPanel");
   auto* layout = new QVBoxLayout(this);
   auto* top = new QHBoxLayout();
@@ -80,9 +80,7 @@ GraspPanel::GraspPanel(QWidget* parent) : QWidget(parent) {
   connect(&watcher_, &QFileSystemWatcher::directoryChanged, this, [this] { reload_timer_.start(); });
   connect(&load_, &QFutureWatcher<LoadResult>::finished, this, &GraspPanel::onLoaded);
   connect(open, &QPushButton::clicked, this, &GraspPanel::chooseManifest);
-  connect(source_, &QComboBox::currentIndexChanged, this, [this] {
-    if (store_) refresh(*store_);
-  });
+  connect(source_, &QComboBox::currentIndexChanged, this, [this] { refresh(); });
 }
 
 bool GraspPanel::showingManifest() const { return source_->currentIndex() == 1; }
@@ -176,8 +174,7 @@ void GraspPanel::show(const GraspState& state, double window_s) {
   if (isVisible()) lanes_->setLanes(state.lanes, state.now_s, window_s);
 }
 
-void GraspPanel::refresh(const TelemetryStore& store) {
-  store_ = &store;
+void GraspPanel::refresh() {
   if (showingManifest()) {
     if (manifest_state_) {
       show(*manifest_state_, 0.0);
@@ -188,7 +185,7 @@ void GraspPanel::refresh(const TelemetryStore& store) {
     }
     return;
   }
-  show(store.grasp_state(), kTelemetryLaneWindow_s);
+  show(store_.grasp_state(), kTelemetryLaneWindow_s);
 }
 
 }  // namespace fleetscope::app

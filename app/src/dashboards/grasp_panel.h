@@ -31,8 +31,9 @@ class JobTableModel;
 class GraspPanel : public QWidget {
   Q_OBJECT
  public:
-  explicit GraspPanel(QWidget* parent = nullptr);
-  void refresh(const TelemetryStore& store);
+  // Shows what `store` holds (it outlives the panel) or a manifest.
+  explicit GraspPanel(const TelemetryStore& store, QWidget* parent = nullptr);
+  void refresh();
   // Shows this manifest (and watches it) instead of telemetry.
   void openManifest(const QString& path);
   void chooseManifest();
@@ -58,6 +59,7 @@ class GraspPanel : public QWidget {
   void onLoaded();
   void apply(LoadResult result);
 
+  const TelemetryStore& store_;
   QComboBox* source_;
   QLabel* path_label_;
   QLabel* error_label_;
@@ -76,7 +78,6 @@ class GraspPanel : public QWidget {
   bool reload_pending_ = false;  // read again when it ends
   std::uint64_t path_generation_ = 0;  // bumped when another manifest is opened
   std::uint64_t load_generation_ = 0;  // of the read in flight
-  const TelemetryStore* store_ = nullptr;
 };
 
 }  // namespace fleetscope::app

@@ -83,7 +83,7 @@ const std::vector<std::string>& time_breakdown_tags() {
   return tags;
 }
 
-TrainerPanel::TrainerPanel(QWidget* parent) : QWidget(parent) {
+TrainerPanel::TrainerPanel(const TelemetryStore& store, QWidget* parent) : QWidget(parent), store_(store) {
   setObjectName("trainerPanel");
   auto* layout = new QVBoxLayout(this);
   auto* tiles = new QGridLayout();
@@ -122,7 +122,7 @@ TrainerPanel::TrainerPanel(QWidget* parent) : QWidget(parent) {
   layout->addLayout(controls);
   connect(smoothing_slider_, &QSlider::valueChanged, this, [this](int v) {
     smoothing_label_->setText(QString::number(v / 100.0, 'f', 2));
-    if (store_) refresh(*store_);
+    refresh();
   });
 
   auto* scroll = new QScrollArea(this);
@@ -144,9 +144,7 @@ TrainerPanel::TrainerPanel(QWidget* parent) : QWidget(parent) {
   groups_layout_->addWidget(breakdown_);
   groups_layout_->addStretch();
   scroll->setWidget(content);
-  connect(scroll->verticalScrollBar(), &QScrollBar::valueChanged, this, [this] {
-    if (store_) refresh(*store_);
-  });
+  connect(scroll->verticalScrollBar(), &QScrollBar::valueChanged, this, [this] { refresh(); });
   layout->addWidget(scroll, 1);
 }
 
@@ -190,11 +188,9 @@ TrainerPanel::TagChart& TrainerPanel::chart(const std::string& tag) {
   c.view->chart()->legend()->hide();
   const int n = group->second->count();
   group->second->addWidget(c.view, n / 2, n % 2);
-  const TelemetryStore* const* store = &store_;
-  c.view->setProvider([store, tag] {
+  c.view->setProvider([store = &store_, tag] {
     std::vector<ExportSeries> out;
-    if (!*store) return out;
-    for (const auto& [key, series] : (*store)->series()) {
+    for (const auto& [key, series] : store->series()) {
       if (key.second != tag) continue;
       ExportSeries e{QString::fromStdString(key.first + ":" + key.second), "step", {}};
       for (const auto& p : series.points) e.points.emplace_back(p.step, p.value);
@@ -205,10 +201,9 @@ TrainerPanel::TagChart& TrainerPanel::chart(const std::string& tag) {
   return charts_.emplace(tag, c).first->second;
 }
 
-void TrainerPanel::refresh(const TelemetryStore& store) {
-  store_ = &store;
+void TrainerPanel::refresh() {
   for (const auto& spec : trainer_tiles()) {
-    const Series* s = latest_series(store, spec.tag);
+    const Series* s = latest_series(store_, spec.tag);
     QLabel* label = tiles_[spec.tag];
     if (!s) continue;
     double v = s->points.back().value;
@@ -220,7 +215,7 @@ void TrainerPanel::refresh(const TelemetryStore& store) {
 
   const double weight = smoothing();
   std::set<TagChart*> changed;
-  for (const auto& [key, series] : store.series()) {
+  for (const auto& [key, series] : store_.series()) {
     if (series.points.empty()) continue;
     TagChart& c = chart(key.second);
     Line& line = c.lines[key.first];
@@ -241,17 +236,17 @@ void TrainerPanel::refresh(const TelemetryStore& store) {
   for (auto& [tag, c] : charts_) {
     if (!c.stale || !inView(c.view)) continue;
     if (c.lines.size() > kMaxDetailedLines) {
-      drawEnvelope(c, store);
+      drawEnvelope(c);
     } else {
-      drawLines(c, store);
+      drawLines(c);
     }
     c.stale = false;
   }
-  refreshBreakdown(store);
+  refreshBreakdown();
   status_label_->setText(tr("%1 series, %2 records, %3 lost")
-                             .arg(store.series().size())
-                             .arg(store.received_total())
-                             .arg(store.lost_total()));
+                             .arg(store_.series().size())
+                             .arg(store_.received_total())
+                             .arg(store_.lost_total()));
 }
 
 bool TrainerPanel::inView(const QWidget* chart) const {
@@ -283,11 +278,11 @@ bool TrainerPanel::updateSmoothing(Line& line, const Series& series, double weig
   return true;
 }
 
-void TrainerPanel::drawLines(TagChart& c, const TelemetryStore& store) {
+void TrainerPanel::drawLines(TagChart& c) {
   double x0 = std::numeric_limits<double>::max(), x1 = -x0, y0 = x0, y1 = -x0;
   for (auto& [source, line] : c.lines) {
-    const auto it = store.series().find({source, c.tag});
-    if (it == store.series().end()) continue;
+    const auto it = store_.series().find({source, c.tag});
+    if (it == store_.series().end()) continue;
     const auto& pts = it->second.points;
     if (!line.raw) {
       line.raw = new QLineSeries(c.view);
@@ -325,7 +320,7 @@ void TrainerPanel::drawLines(TagChart& c, const TelemetryStore& store) {
   if (x1 >= x0) fit_axes(c.x, c.y, x0, x1, y0, y1);
 }
 
-void TrainerPanel::drawEnvelope(TagChart& c, const TelemetryStore& store) {
+void TrainerPanel::drawEnvelope(TagChart& c) {
   // Many sources write this tag (a worker pool): one line per source would cost a chart layout
   // per source and read as noise. Draw the mean across sources and their min-max band, over step
   // buckets (of the raw values: the bucket mean already smooths).
@@ -356,8 +351,8 @@ void TrainerPanel::drawEnvelope(TagChart& c, const TelemetryStore& store) {
   }
   double x0 = std::numeric_limits<double>::max(), x1 = -x0;
   for (const auto& [source, line] : c.lines) {
-    const auto it = store.series().find({source, c.tag});
-    if (it == store.series().end() || it->second.points.empty()) continue;
+    const auto it = store_.series().find({source, c.tag});
+    if (it == store_.series().end() || it->second.points.empty()) continue;
     x0 = std::min(x0, it->second.points.front().step);
     x1 = std::max(x1, it->second.points.back().step);
   }
@@ -368,8 +363,8 @@ void TrainerPanel::drawEnvelope(TagChart& c, const TelemetryStore& store) {
       hi(kBuckets, -std::numeric_limits<double>::max());
   std::vector<int> count(kBuckets, 0);
   for (const auto& [source, line] : c.lines) {
-    const auto it = store.series().find({source, c.tag});
-    if (it == store.series().end()) continue;
+    const auto it = store_.series().find({source, c.tag});
+    if (it == store_.series().end()) continue;
     const auto& pts = it->second.points;
     // Per source, at most a few samples per bucket are enough for mean and range.
     const std::size_t stride = std::max<std::size_t>(1, pts.size() / (4 * kBuckets));
@@ -407,9 +402,9 @@ void TrainerPanel::drawEnvelope(TagChart& c, const TelemetryStore& store) {
   if (!mean.isEmpty()) fit_axes(c.x, c.y, x0, x1, y0, y1);
 }
 
-void TrainerPanel::refreshBreakdown(const TelemetryStore& store) {
+void TrainerPanel::refreshBreakdown() {
   std::vector<const Series*> parts;
-  for (const auto& tag : time_breakdown_tags()) parts.push_back(latest_series(store, tag));
+  for (const auto& tag : time_breakdown_tags()) parts.push_back(latest_series(store_, tag));
   if (std::any_of(parts.begin(), parts.end(), [](const Series* s) { return s == nullptr; })) return;
   std::uint64_t received = 0;
   for (const Series* s : parts) received += s->received + s->compactions;
@@ -456,12 +451,10 @@ void TrainerPanel::refreshBreakdown(const TelemetryStore& store) {
     fit_axes(breakdown_x_, breakdown_y_, steps.front(), steps.back(), 0.0, top);
     breakdown_y_->setMin(0.0);  // stacked seconds start at zero
   }
-  const TelemetryStore* const* store_ref = &store_;
-  breakdown_->setProvider([store_ref] {
+  breakdown_->setProvider([store = &store_] {
     std::vector<ExportSeries> out;
-    if (!*store_ref) return out;
     for (const auto& tag : time_breakdown_tags()) {
-      if (const Series* s = latest_series(**store_ref, tag)) {
+      if (const Series* s = latest_series(*store, tag)) {
         ExportSeries e{QString::fromStdString(s->source + ":" + tag), "step", {}};
         for (const auto& p : s->points) e.points.emplace_back(p.step, p.value);
         out.push_back(std::move(e));

@@ -50,8 +50,9 @@ const std::vector<std::string>& time_breakdown_tags();
 class TrainerPanel : public QWidget {
   Q_OBJECT
  public:
-  explicit TrainerPanel(QWidget* parent = nullptr);
-  void refresh(const TelemetryStore& store);
+  // Shows what `store` holds (it outlives the panel).
+  explicit TrainerPanel(const TelemetryStore& store, QWidget* parent = nullptr);
+  void refresh();
   double smoothing() const;
   void setSmoothing(double weight);
   QString tileText(const QString& tag) const;
@@ -85,10 +86,12 @@ class TrainerPanel : public QWidget {
   };
   static bool updateSmoothing(Line& line, const Series& series, double weight);
   bool inView(const QWidget* chart) const;
-  void drawLines(TagChart& chart, const TelemetryStore& store);
-  void drawEnvelope(TagChart& chart, const TelemetryStore& store);
+  void drawLines(TagChart& chart);
+  void drawEnvelope(TagChart& chart);
   TagChart& chart(const std::string& tag);
-  void refreshBreakdown(const TelemetryStore& store);
+  void refreshBreakdown();
+
+  const TelemetryStore& store_;
 
   std::map<QString, QLabel*> tiles_;
   QSlider* smoothing_slider_;
@@ -101,7 +104,6 @@ class TrainerPanel : public QWidget {
   QScrollArea* scroll_;
   std::map<std::string, QGridLayout*> groups_;
   std::map<std::string, TagChart> charts_;
-  const TelemetryStore* store_ = nullptr;
   std::uint64_t breakdown_received_ = 0;
 };
 
