@@ -47,14 +47,14 @@ const char* writer_state_name(WriterState state) {
 
 void ReaderState::check_mapping() {
   const SharedMemoryMapping* m = mapping();
-  if (!truncated_) {
+  if (!truncated_.load(std::memory_order_relaxed)) {
     if (!m) return;
     const std::uint64_t now = monotonic_ns();
-    if (now - last_check_ns_ < kMappingCheckNs) return;
-    last_check_ns_ = now;
+    if (now - last_check_ns_.load(std::memory_order_relaxed) < kMappingCheckNs) return;
+    last_check_ns_.store(now, std::memory_order_relaxed);
     if (m->intact()) return;
   }
-  truncated_ = true;
+  truncated_.store(true, std::memory_order_relaxed);
   throw SegmentError(ErrorCode::kCorrupt,
                      "segment '" + name + "' was truncated while mapped (its file has " +
                          std::to_string(m ? m->file_size() : 0) + " of " +
@@ -97,14 +97,18 @@ SegmentReader SegmentReader::over_mapping(const SharedMemoryMapping& mapping, st
   return reader;
 }
 
+bool ReaderState::liveness_check_due(std::uint64_t now_ns, std::uint64_t interval_ns) noexcept {
+  std::uint64_t last = last_liveness_check_ns_.load(std::memory_order_relaxed);
+  return now_ns - last >= interval_ns &&
+         last_liveness_check_ns_.compare_exchange_strong(last, now_ns, std::memory_order_relaxed);
+}
+
 bool SegmentReader::learn_writer_gone() const {
   ReaderState& st = *state_;
-  if (st.writer_gone) return true;
-  const std::uint64_t now = monotonic_ns();
-  if (now - st.last_liveness_check_ns < kLivenessCheckNs) return false;
-  st.last_liveness_check_ns = now;
-  st.writer_gone = closed() || !process_alive(info_.writer_pid, info_.writer_start_ticks);
-  return st.writer_gone;
+  if (st.writer_gone()) return true;
+  if (!st.liveness_check_due(monotonic_ns(), kLivenessCheckNs)) return false;
+  if (closed() || !process_alive(info_.writer_pid, info_.writer_start_ticks)) st.set_writer_gone();
+  return st.writer_gone();
 }
 
 const SegmentHeader& SegmentReader::header() const noexcept {
@@ -213,7 +217,7 @@ FrameInfo SegmentReader::frame() const {
     info.dirty_links = h.frame_dirty_links.load(std::memory_order_relaxed);
     info.changed_robots = h.frame_changed_robots.load(std::memory_order_relaxed);
   };
-  if (seqlock_read(h.frame_seq, kFramePolicy, state_->writer_gone, copy) == SeqlockOutcome::kBusy && learn_writer_gone()) {
+  if (seqlock_read(h.frame_seq, kFramePolicy, state_->writer_gone(), copy) == SeqlockOutcome::kBusy && learn_writer_gone()) {
     seqlock_read(h.frame_seq, kFramePolicy, true, copy);
   }
   return info;  // after a writer died mid-publish the last values are as good as any
@@ -239,10 +243,10 @@ WriterStatus SegmentReader::writer_status(std::uint64_t stale_after_ns) const {
   status.publish_age_ns = now > published ? now - published : 0;
   if (closed()) {
     status.state = WriterState::kClosed;
-    state_->writer_gone = true;
-  } else if (state_->writer_gone || !process_alive(info_.writer_pid, info_.writer_start_ticks)) {
+    state_->set_writer_gone();
+  } else if (state_->writer_gone() || !process_alive(info_.writer_pid, info_.writer_start_ticks)) {
     status.state = WriterState::kDead;
-    state_->writer_gone = true;
+    state_->set_writer_gone();
   } else if ((info_.telemetry && (info_.telemetry_only || h.frame.load(std::memory_order_relaxed) == 0)
                   ? status.heartbeat_age_ns  // no poses (yet): every telemetry record is a heartbeat
                   : status.publish_age_ns) > stale_after_ns) {
@@ -284,7 +288,7 @@ LayoutSnapshot SegmentReader::read_layout() const {
     robots.resize(robots_to_copy);
     load_words(robots.data(), base + l.robots_offset, robots_to_copy * sizeof(RobotSlot));
   };
-  SeqlockOutcome outcome = seqlock_read(h.layout_seq, kLayoutPolicy, state_->writer_gone, copy);
+  SeqlockOutcome outcome = seqlock_read(h.layout_seq, kLayoutPolicy, state_->writer_gone(), copy);
   if (outcome == SeqlockOutcome::kBusy && learn_writer_gone()) {
     outcome = seqlock_read(h.layout_seq, kLayoutPolicy, true, copy);
   }
@@ -417,7 +421,7 @@ std::optional<RobotRead> SegmentReader::read_robot(std::uint32_t slot,
       }
     }
   };
-  SeqlockOutcome outcome = seqlock_read(sync.seq, kRobotPolicy, state_->writer_gone, copy);
+  SeqlockOutcome outcome = seqlock_read(sync.seq, kRobotPolicy, state_->writer_gone(), copy);
   if (outcome == SeqlockOutcome::kBusy && learn_writer_gone()) {
     outcome = seqlock_read(sync.seq, kRobotPolicy, true, copy);
   }

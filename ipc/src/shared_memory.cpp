@@ -21,6 +21,7 @@
 
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/format.hpp"
+#include "fleetscope/ipc/posix_file.hpp"
 
 namespace fleetscope::ipc {
 
@@ -132,32 +133,6 @@ std::string shm_path(std::string_view segment_name) {
 }
 
 std::string errno_text() { return std::strerror(errno); }
-
-const char* file_kind(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISLNK(mode)) return "a symbolic link";
-  return "not a regular file";
-}
-
-// Closes on scope exit unless released.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // O_NONBLOCK: opening a FIFO must not wait for a writer. O_NOFOLLOW: a symlink in /dev/shm is
 // refused (ELOOP), never followed. The file type is checked with fstat by the caller.

@@ -206,7 +206,7 @@ std::vector<WorkerRowRead> TelemetryReader::workers() const {
   out.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     WorkerRow local;
-    if (!read_row(rows[i], local, state_->writer_gone)) continue;
+    if (!read_row(rows[i], local, state_->writer_gone())) continue;
     if (!terminated(local.host)) corrupt(name_, "worker row " + std::to_string(i) + " host is not NUL-terminated");
     WorkerRowRead r;
     r.worker_id = local.worker_id;
@@ -236,7 +236,7 @@ std::vector<JobRowRead> TelemetryReader::jobs() const {
   out.reserve(count);
   for (std::uint32_t i = 0; i < count; ++i) {
     JobRow local;
-    if (!read_row(rows[i], local, state_->writer_gone)) continue;
+    if (!read_row(rows[i], local, state_->writer_gone())) continue;
     if (!terminated(local.object_code)) corrupt(name_, "job row " + std::to_string(i) + " object code is not NUL-terminated");
     JobRowRead r;
     r.object_code = text_of(local.object_code);

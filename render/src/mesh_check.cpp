@@ -1,5 +1,7 @@
 #include "mesh_check.hpp"
 
+#include "fleetscope/ipc/posix_file.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -44,26 +46,6 @@ std::string mib(std::uint64_t bytes) {
   return buf;
 }
 
-const char* file_type(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISLNK(mode)) return "a symbolic link";
-  return "not a regular file";
-}
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
 // Resolves `path`, refuses anything but a regular file of at most kMaxMeshFileBytes and reads it.
 MeshCheck read_regular_file(const std::string& path, std::string& bytes) {
   // Links are followed on purpose (ROS install trees link meshes); what is opened is the resolved
@@ -74,16 +56,16 @@ MeshCheck read_regular_file(const std::string& path, std::string& bytes) {
   if (::lstat(resolved, &before) != 0) return refuse(MeshProblem::kCannotOpen, "cannot open: " + errno_text(errno));
   // Refused before open(): opening a device can have effects of its own.
   if (!S_ISREG(before.st_mode)) {
-    return refuse(MeshProblem::kNotRegularFile, std::string(file_type(before.st_mode)) + ", not a regular file");
+    return refuse(MeshProblem::kNotRegularFile, std::string(ipc::file_kind(before.st_mode)) + ", not a regular file");
   }
-  const Fd fd(::open(resolved, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
-  if (fd.fd < 0) {
+  const ipc::FileDescriptor fd(::open(resolved, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) {
     const int e = errno;
     return refuse(e == ELOOP ? MeshProblem::kNotRegularFile : MeshProblem::kCannotOpen,
                   e == ELOOP ? "replaced by a symbolic link while being opened" : "cannot open: " + errno_text(e));
   }
   struct stat st {};
-  if (::fstat(fd.fd, &st) != 0) return refuse(MeshProblem::kCannotOpen, "cannot stat: " + errno_text(errno));
+  if (::fstat(fd.get(), &st) != 0) return refuse(MeshProblem::kCannotOpen, "cannot stat: " + errno_text(errno));
   if (!S_ISREG(st.st_mode) || st.st_dev != before.st_dev || st.st_ino != before.st_ino) {
     return refuse(MeshProblem::kNotRegularFile, "replaced while being opened");
   }
@@ -101,7 +83,7 @@ MeshCheck read_regular_file(const std::string& path, std::string& bytes) {
       }
       bytes.resize(std::min<std::size_t>(bytes.size() * 2, kMaxMeshFileBytes + 1));
     }
-    const ssize_t n = ::read(fd.fd, bytes.data() + got, bytes.size() - got);
+    const ssize_t n = ::read(fd.get(), bytes.data() + got, bytes.size() - got);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EINTR) continue;

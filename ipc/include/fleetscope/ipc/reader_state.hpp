@@ -1,9 +1,11 @@
 // What a segment's readers share about it: the mapping and what was learnt while reading it
 // (the writer is gone, the file was truncated). A SegmentReader owns one; section readers such as
 // TelemetryReader hold it too, so the facts survive a move of the SegmentReader.
-// Not thread-safe, like the readers that share it.
+// Its facts are relaxed atomics: readers of one segment on several threads (e.g. two telemetry
+// readers) may share it; each fact is a hint that only ever moves one way.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,15 +29,20 @@ class ReaderState {
 
   // Once the writer is known to be gone (dead or closed), an odd seqlock is read once and
   // reported torn instead of retried.
-  bool writer_gone = false;
-  std::uint64_t last_liveness_check_ns = 0;
-  std::string name;  // for messages
+  bool writer_gone() const noexcept { return writer_gone_.load(std::memory_order_relaxed); }
+  void set_writer_gone() noexcept { writer_gone_.store(true, std::memory_order_relaxed); }
+  // True at most once per `interval_ns` (shared by all readers of the segment): time to look
+  // at /proc again.
+  bool liveness_check_due(std::uint64_t now_ns, std::uint64_t interval_ns) noexcept;
+  std::string name;  // for messages; set before the state is shared
 
  private:
   std::optional<SharedMemoryMapping> mapping_;
   const SharedMemoryMapping* borrowed_ = nullptr;
-  bool truncated_ = false;
-  std::uint64_t last_check_ns_ = 0;
+  std::atomic<bool> writer_gone_{false};
+  std::atomic<std::uint64_t> last_liveness_check_ns_{0};
+  std::atomic<bool> truncated_{false};
+  std::atomic<std::uint64_t> last_check_ns_{0};
 };
 
 }  // namespace fleetscope::ipc

@@ -119,7 +119,7 @@ class SegmentReader {
   // True once the reader has seen that the writer process is gone or closed the segment. From
   // then on an odd seqlock is read once and reported torn instead of retried: a dead writer never
   // finishes its write. Learnt from writer_status() and when a seqlock stays busy.
-  bool writer_gone() const noexcept { return state_->writer_gone; }
+  bool writer_gone() const noexcept { return state_->writer_gone(); }
 
   // Throws SegmentError(kCorrupt) once the segment's file has shrunk below the mapping (its owner
   // truncated it): reading on would fault. One fstat. frame(), writer_status() and read_layout()
