@@ -58,6 +58,12 @@ SharedMemoryMapping create_mapping(const WriterOptions& options, std::uint64_t t
       const WriterStatus status = existing.writer_status();
       if (status.state == WriterState::kLive || status.state == WriterState::kPaused) {
         why = "its writer (pid " + std::to_string(existing.info().writer_pid) + ") is alive; choose another name";
+      } else {
+        // Gone, yet its lock is held: a process that inherited the writer's descriptor (a child
+        // forked after the segment was created) still runs.
+        why = "its writer (pid " + std::to_string(existing.info().writer_pid) +
+              ") is gone but another process still holds the segment open (a child it forked?); "
+              "stop that process or choose another name";
       }
     }
   } catch (const SegmentError& e) {

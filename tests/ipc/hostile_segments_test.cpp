@@ -407,3 +407,37 @@ TEST(HostileSegments, NamesWithTerminalEscapesArePrintedEscaped) {
     EXPECT_EQ(std::string(e.what()).find('\x1b'), std::string::npos) << "raw escape in the message";
   }
 }
+
+TEST(HostileSegments, ADeadWritersSegmentHeldOpenByItsChildIsNotReplacedAndTheMessageSaysWhy) {
+  const std::string name = fleetscope::testing::unique_name("held");
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t writer = ::fork();
+  if (writer == 0) {
+    SegmentWriter w = small_writer(name);
+    const pid_t child = ::fork();  // inherits the segment's descriptor, and with it the lock
+    if (child == 0) {
+      ::pause();
+      std::_Exit(0);
+    }
+    (void)!::write(report[1], &child, sizeof child);
+    std::_Exit(0);  // the writer dies; its child lives on
+  }
+  pid_t child = 0;
+  ASSERT_EQ(::read(report[0], &child, sizeof child), static_cast<ssize_t>(sizeof child));
+  ::waitpid(writer, nullptr, 0);
+  WriterOptions options;
+  options.name = name;
+  options.capacities = {1, 1, 1, 1, 1};
+  try {
+    SegmentWriter replacement(options);
+    ADD_FAILURE() << "a segment still held open was replaced";
+  } catch (const SegmentError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kAlreadyExists);
+    EXPECT_NE(std::string(e.what()).find("still holds the segment open"), std::string::npos) << e.what();
+  }
+  ::kill(child, SIGKILL);
+  // Once nobody holds it, the stale segment is replaced as usual.
+  for (int i = 0; i < 100 && ::kill(child, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_NO_THROW(SegmentWriter{options});
+}
