@@ -3,6 +3,7 @@
 #include <QCommandLineParser>
 #include <cmath>
 
+#include "dashboard_panel.h"
 #include "fleetscope/ipc/format.hpp"
 
 namespace fleetscope::app {
@@ -29,8 +30,11 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   const QCommandLineOption panels("panels-screenshot", "Save every dashboard panel as DIR/<panel>.png after "
                                                        "--screenshot-after seconds, then exit.", "DIR");
   const QCommandLineOption after("screenshot-after", "Seconds to wait before --panels-screenshot (default 10).", "S", "10");
-  const QCommandLineOption tab("dashboard-tab", "Dashboard panel shown first: trainer, envpool, grasp or viewer.",
-                               "NAME", "trainer");
+  QStringList panel_ids;  // the dashboards' panels, in tab order
+  for (const auto& panel : dashboard_panels()) panel_ids << panel.id;
+  const QString panel_list = panel_ids.mid(0, panel_ids.size() - 1).join(", ") + " or " + panel_ids.last();
+  const QCommandLineOption tab("dashboard-tab", "Dashboard panel shown first: " + panel_list + ".", "NAME",
+                               panel_ids.first());
   const QCommandLineOption size("size", "With --screenshot or --panels-screenshot: the 3D view's size in pixels, "
                                         "e.g. 1280x720.", "WxH");
   const QCommandLineOption camera("camera", "With --screenshot or --panels-screenshot: 'fit' (everything, the default), "
@@ -77,11 +81,10 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   o.grasp_manifest = parser.value(manifest);
   o.dashboards = !parser.isSet(no_dashboards);
   o.panels_screenshot = parser.value(panels);
-  const QStringList tabs = {"trainer", "envpool", "grasp", "viewer"};
-  o.dashboard_tab = static_cast<int>(tabs.indexOf(parser.value(tab)));
+  o.dashboard_tab = dashboard_panel_index(parser.value(tab));
   if (o.dashboard_tab < 0) {
     out.exit_code = 2;
-    out.output = "fleetscope: --dashboard-tab must be one of " + tabs.join(", ") + "\n";
+    out.output = "fleetscope: --dashboard-tab must be one of " + panel_ids.join(", ") + "\n";
     return out;
   }
   bool ok = false;

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "chart_view.h"
+#include "dashboard_panel.h"
 #include "dashboard_window.h"
 #include "env_pool_panel.h"
 #include "fleetscope/ipc/discovery.hpp"
@@ -189,6 +190,30 @@ class DashboardsTest : public QObject {
     QCOMPARE(cell(jobs, mug, app::JobTableModel::kState), QString("running"));
     QCOMPARE(cell(jobs, 1 - mug, app::JobTableModel::kState), QString("done"));
     QVERIFY2(window.grasp()->summaryText().contains("320 / 600 grasps"), qPrintable(window.grasp()->summaryText()));
+  }
+
+  // One table (dashboard_panels()) gives the tabs, their order and titles, and the screenshot
+  // files: each row is a tab, and savePanels writes one <file>.png per row.
+  void everyPanelOfTheTableIsATabWithItsScreenshotFile() {
+    fleetscope::ipc::SourceRegistry registry;
+    app::DashboardWindow window(registry);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    const auto panels = app::dashboard_panels();
+    QCOMPARE(static_cast<std::size_t>(window.tabs()->count()), panels.size());
+    QTemporaryDir dir;
+    const QStringList files = window.savePanels(dir.path());
+    QCOMPARE(static_cast<std::size_t>(files.size()), panels.size());
+    for (std::size_t i = 0; i < panels.size(); ++i) {
+      const int index = static_cast<int>(i);
+      QCOMPARE(window.tabs()->tabText(index), QString(panels[i].title));
+      QCOMPARE(app::dashboard_panel_index(QString(panels[i].id)), index);
+      QCOMPARE(files[index], QDir(dir.path()).filePath(QString("%1.png").arg(panels[i].file)));
+      QVERIFY2(!QImage(files[index]).isNull(), qPrintable(files[index]));
+    }
+    QCOMPARE(window.tabs()->widget(app::dashboard_panel_index(u"grasp")), window.grasp());
+    QCOMPARE(window.tabs()->widget(app::dashboard_panel_index(u"viewer")), window.viewerKpis());
+    QCOMPARE(app::dashboard_panel_index(u"nope"), -1);
   }
 
   void silentWorkerStallsAndKilledWorkerDies() {

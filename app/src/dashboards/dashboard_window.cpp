@@ -25,7 +25,20 @@ namespace {
 
 constexpr int kPollMs = 100;     // telemetry rings hold thousands of records: 10 Hz is ample
 constexpr int kRefreshMs = 1000;  // panels redraw once a second (TensorBoard: every 30 s)
-const char* const kPanelFiles[] = {"trainer", "env_pool", "grasp_jobs", "viewer"};
+
+template <typename Panel>
+DashboardPanel* make_panel(const TelemetryStore& store, QWidget* parent) {
+  return new Panel(store, parent);
+}
+
+// The one list of panels: tabs, --dashboard-tab names and PNG file names all come from here.
+constexpr PanelSpec kPanels[] = {
+    {"trainer", "RL trainer", "trainer", make_panel<TrainerPanel>},
+    {"envpool", "Environment pool", "env_pool", make_panel<EnvPoolPanel>},
+    {"grasp", "Grasp jobs", "grasp_jobs", make_panel<GraspPanel>},
+    {"viewer", "Viewer", "viewer",  // the viewer's own KPIs: fed by addSample(), not the store
+     [](const TelemetryStore&, QWidget* parent) -> DashboardPanel* { return new ViewerKpiPanel(parent); }},
+};
 
 std::uint64_t thread_cpu_ns() {
   timespec ts{};
@@ -51,6 +64,15 @@ class CpuScope {
 
 }  // namespace
 
+std::span<const PanelSpec> dashboard_panels() { return kPanels; }
+
+int dashboard_panel_index(QStringView id) {
+  for (std::size_t i = 0; i < std::size(kPanels); ++i) {
+    if (id == QLatin1String(kPanels[i].id)) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 DashboardWindow::DashboardWindow(ipc::SourceRegistry& registry, QWidget* parent)
     : QWidget(parent, Qt::Window), store_(std::make_unique<TelemetryStore>(registry)) {
   setObjectName("dashboards");
@@ -58,14 +80,11 @@ DashboardWindow::DashboardWindow(ipc::SourceRegistry& registry, QWidget* parent)
   resize(1100, 850);
   auto* layout = new QVBoxLayout(this);
   tabs_ = new QTabWidget(this);
-  trainer_ = new TrainerPanel(*store_, tabs_);
-  env_pool_ = new EnvPoolPanel(*store_, tabs_);
-  grasp_ = new GraspPanel(*store_, tabs_);
-  viewer_ = new ViewerKpiPanel(tabs_);
-  tabs_->addTab(trainer_, tr("RL trainer"));
-  tabs_->addTab(env_pool_, tr("Environment pool"));
-  tabs_->addTab(grasp_, tr("Grasp jobs"));
-  tabs_->addTab(viewer_, tr("Viewer"));
+  for (const PanelSpec& spec : dashboard_panels()) {
+    DashboardPanel* panel = spec.make(*store_, tabs_);
+    tabs_->addTab(panel, tr(spec.title));
+    panels_.push_back(panel);
+  }
   auto* save = new QPushButton(tr("Save panel PNG..."), tabs_);
   tabs_->setCornerWidget(save);
   layout->addWidget(tabs_, 1);
@@ -83,6 +102,19 @@ DashboardWindow::DashboardWindow(ipc::SourceRegistry& registry, QWidget* parent)
 
 DashboardWindow::~DashboardWindow() = default;
 
+template <typename Panel>
+Panel* DashboardWindow::panel() const {
+  for (DashboardPanel* p : panels_) {
+    if (auto* typed = qobject_cast<Panel*>(p)) return typed;
+  }
+  return nullptr;
+}
+
+TrainerPanel* DashboardWindow::trainer() const { return panel<TrainerPanel>(); }
+EnvPoolPanel* DashboardWindow::envPool() const { return panel<EnvPoolPanel>(); }
+GraspPanel* DashboardWindow::grasp() const { return panel<GraspPanel>(); }
+ViewerKpiPanel* DashboardWindow::viewerKpis() const { return panel<ViewerKpiPanel>(); }
+
 void DashboardWindow::pollNow() {
   CpuScope cpu(cpu_ns_, poll_ns_);
   store_->poll();
@@ -90,10 +122,7 @@ void DashboardWindow::pollNow() {
 
 void DashboardWindow::refreshNow() {
   CpuScope cpu(cpu_ns_, refresh_ns_);
-  trainer_->refresh();
-  env_pool_->refresh();
-  grasp_->refresh();
-  viewer_->refresh();
+  for (DashboardPanel* panel : panels_) panel->refresh();
   QString text = tr("%1 telemetry segments | %2 records received | %3 lost (the viewer fell behind a ring)")
                      .arg(store_->sources().size())
                      .arg(store_->received_total())
@@ -128,17 +157,17 @@ QStringList DashboardWindow::savePanels(const QString& dir) {
   if (!QDir().mkpath(dir)) throw std::runtime_error("cannot create '" + dir.toStdString() + "'");
   QStringList written;
   const int current = tabs_->currentIndex();
-  for (int i = 0; i < tabs_->count(); ++i) {
-    tabs_->setCurrentIndex(i);
+  const auto specs = dashboard_panels();
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    tabs_->setCurrentIndex(static_cast<int>(i));
     // Lay the panel out, draw what is in view, and let the charts render before the grab.
     QCoreApplication::processEvents();
     refreshNow();
     QCoreApplication::processEvents();
     refreshNow();
     QCoreApplication::processEvents();
-    QWidget* panel = tabs_->widget(i);
-    const QString path = QDir(dir).filePath(QString("%1.png").arg(kPanelFiles[i]));
-    if (!panel->grab().save(path, "PNG")) throw std::runtime_error("cannot write '" + path.toStdString() + "'");
+    const QString path = QDir(dir).filePath(QString("%1.png").arg(specs[i].file));
+    if (!panels_[i]->grab().save(path, "PNG")) throw std::runtime_error("cannot write '" + path.toStdString() + "'");
     written << path;
   }
   tabs_->setCurrentIndex(current);
@@ -146,8 +175,8 @@ QStringList DashboardWindow::savePanels(const QString& dir) {
 }
 
 void DashboardWindow::savePanelAs() {
-  const int i = tabs_->currentIndex();
-  const QString path = QFileDialog::getSaveFileName(this, tr("Save panel"), QString("%1.png").arg(kPanelFiles[i]),
+  const PanelSpec& spec = dashboard_panels()[static_cast<std::size_t>(tabs_->currentIndex())];
+  const QString path = QFileDialog::getSaveFileName(this, tr("Save panel"), QString("%1.png").arg(spec.file),
                                                     tr("PNG (*.png)"));
   if (path.isEmpty()) return;
   if (!tabs_->currentWidget()->grab().save(path, "PNG")) {

@@ -1,5 +1,5 @@
-// The dashboards window: Trainer, Environment pool, Grasp jobs and Viewer panels in tabs, fed by
-// a TelemetryStore that reads the sources of the main window's registry. A window of its own
+// The dashboards window: the panels of dashboard_panels() (Trainer, Environment pool, Grasp jobs,
+// Viewer) in tabs, fed by a TelemetryStore that reads the sources of the main window's registry. A window of its own
 // (not a dock) so its repaints never recompose the 3D view's GL window.
 #pragma once
 
@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "dashboard_panel.h"
 #include "telemetry_store.h"
 #include "viewer_kpi_panel.h"
 
@@ -30,10 +31,10 @@ class DashboardWindow : public QWidget {
   ~DashboardWindow() override;
 
   TelemetryStore& store() { return *store_; }
-  TrainerPanel* trainer() const { return trainer_; }
-  EnvPoolPanel* envPool() const { return env_pool_; }
-  GraspPanel* grasp() const { return grasp_; }
-  ViewerKpiPanel* viewerKpis() const { return viewer_; }
+  TrainerPanel* trainer() const;
+  EnvPoolPanel* envPool() const;
+  GraspPanel* grasp() const;
+  ViewerKpiPanel* viewerKpis() const;
   QTabWidget* tabs() const { return tabs_; }
 
   // Polls the segments and refreshes every panel now (the timers do it continuously).
@@ -49,13 +50,13 @@ class DashboardWindow : public QWidget {
 
  private:
   void savePanelAs();
+  // The first panel of type Panel, or nullptr.
+  template <typename Panel>
+  Panel* panel() const;
 
   std::unique_ptr<TelemetryStore> store_;
   QTabWidget* tabs_;
-  TrainerPanel* trainer_;
-  EnvPoolPanel* env_pool_;
-  GraspPanel* grasp_;
-  ViewerKpiPanel* viewer_;
+  std::vector<DashboardPanel*> panels_;  // as dashboard_panels() lists them (the tabs' order)
   QLabel* status_;
   QTimer poll_timer_;
   QTimer refresh_timer_;

@@ -17,7 +17,7 @@
 
 namespace fleetscope::app {
 
-EnvPoolPanel::EnvPoolPanel(const TelemetryStore& store, QWidget* parent) : QWidget(parent), store_(store) {
+EnvPoolPanel::EnvPoolPanel(const TelemetryStore& store, QWidget* parent) : DashboardPanel(parent), store_(store) {
   setObjectName("envPoolPanel");
   auto* layout = new QVBoxLayout(this);
   summary_ = new QLabel(tr("no workers reported yet"), this);

@@ -2,8 +2,7 @@
 // versus IPC time per worker.
 #pragma once
 
-#include <QWidget>
-
+#include "dashboard_panel.h"
 #include "telemetry_store.h"
 
 class QBarCategoryAxis;
@@ -18,12 +17,12 @@ namespace fleetscope::app {
 class ChartView;
 class WorkerTableModel;
 
-class EnvPoolPanel : public QWidget {
+class EnvPoolPanel : public DashboardPanel {
   Q_OBJECT
  public:
   // Shows what `store` holds (it outlives the panel).
   explicit EnvPoolPanel(const TelemetryStore& store, QWidget* parent = nullptr);
-  void refresh();
+  void refresh() override;
   WorkerTableModel* model() const { return model_; }
   ChartView* throughputChart() const { return throughput_; }
   ChartView* timingChart() const { return timing_; }

@@ -26,7 +26,7 @@ namespace {
 constexpr double kTelemetryLaneWindow_s = 600.0;
 }
 
-GraspPanel::GraspPanel(const TelemetryStore& store, QWidget* parent) : QWidget(parent), store_(store) {
+GraspPanel::GraspPanel(const TelemetryStore& store, QWidget* parent) : DashboardPanel(parent), store_(store) {
   setObjectName("graspPanel");
   auto* layout = new QVBoxLayout(this);
   auto* top = new QHBoxLayout();

@@ -11,11 +11,11 @@
 #include <QFileSystemWatcher>
 #include <QFutureWatcher>
 #include <QTimer>
-#include <QWidget>
 #include <cstdint>
 #include <optional>
 #include <variant>
 
+#include "dashboard_panel.h"
 #include "telemetry_store.h"
 
 class QComboBox;
@@ -28,12 +28,12 @@ namespace fleetscope::app {
 class GpuLanesWidget;
 class JobTableModel;
 
-class GraspPanel : public QWidget {
+class GraspPanel : public DashboardPanel {
   Q_OBJECT
  public:
   // Shows what `store` holds (it outlives the panel) or a manifest.
   explicit GraspPanel(const TelemetryStore& store, QWidget* parent = nullptr);
-  void refresh();
+  void refresh() override;
   // Shows this manifest (and watches it) instead of telemetry.
   void openManifest(const QString& path);
   void chooseManifest();

@@ -83,7 +83,7 @@ const std::vector<std::string>& time_breakdown_tags() {
   return tags;
 }
 
-TrainerPanel::TrainerPanel(const TelemetryStore& store, QWidget* parent) : QWidget(parent), store_(store) {
+TrainerPanel::TrainerPanel(const TelemetryStore& store, QWidget* parent) : DashboardPanel(parent), store_(store) {
   setObjectName("trainerPanel");
   auto* layout = new QVBoxLayout(this);
   auto* tiles = new QGridLayout();

@@ -2,11 +2,11 @@
 // TensorBoard-style smoothing) and a stacked chart of where each iteration's time went.
 #pragma once
 
-#include <QWidget>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "dashboard_panel.h"
 #include "telemetry_store.h"
 
 class QGridLayout;
@@ -47,12 +47,12 @@ const std::vector<TileSpec>& trainer_tiles();
 // The tags of the time-breakdown chart, bottom to top.
 const std::vector<std::string>& time_breakdown_tags();
 
-class TrainerPanel : public QWidget {
+class TrainerPanel : public DashboardPanel {
   Q_OBJECT
  public:
   // Shows what `store` holds (it outlives the panel).
   explicit TrainerPanel(const TelemetryStore& store, QWidget* parent = nullptr);
-  void refresh();
+  void refresh() override;
   double smoothing() const;
   void setSmoothing(double weight);
   QString tileText(const QString& tag) const;

@@ -39,7 +39,7 @@ const std::vector<ChartSpec>& chart_specs() {
 
 }  // namespace
 
-ViewerKpiPanel::ViewerKpiPanel(QWidget* parent) : QWidget(parent) {
+ViewerKpiPanel::ViewerKpiPanel(QWidget* parent) : DashboardPanel(parent) {
   setObjectName("viewerKpiPanel");
   auto* grid = new QGridLayout(this);
   for (const auto& spec : chart_specs()) {
@@ -87,7 +87,7 @@ void ViewerKpiPanel::refresh() {
 }
 
 void ViewerKpiPanel::showEvent(QShowEvent* event) {
-  QWidget::showEvent(event);
+  DashboardPanel::showEvent(event);
   redraw();
 }
 

@@ -2,9 +2,10 @@
 // telemetry alone), memory and dirty links per frame. One sample a second from the main window.
 #pragma once
 
-#include <QWidget>
 #include <deque>
 #include <vector>
+
+#include "dashboard_panel.h"
 
 class QLineSeries;
 class QValueAxis;
@@ -26,13 +27,13 @@ struct ViewerKpiSample {
   double dirty_links = 0.0;
 };
 
-class ViewerKpiPanel : public QWidget {
+class ViewerKpiPanel : public DashboardPanel {
   Q_OBJECT
  public:
   explicit ViewerKpiPanel(QWidget* parent = nullptr);
   void addSample(const ViewerKpiSample& sample);
   // Redraws the charts if the panel is on screen.
-  void refresh();
+  void refresh() override;
   const std::deque<ViewerKpiSample>& samples() const { return samples_; }
   ChartView* chart(int index) const { return charts_.at(static_cast<std::size_t>(index)).view; }
   int chartCount() const { return static_cast<int>(charts_.size()); }
