@@ -178,6 +178,14 @@ class DashboardsTest : public QObject {
     QCOMPARE(cell(workers, w1, app::WorkerTableModel::kPid), QString::number(producer.worker_pids[1]));
     QCOMPARE(cell(workers, w1, app::WorkerTableModel::kExecMean), QString("4.00"));
     QCOMPARE(cell(workers, w1, app::WorkerTableModel::kIpcMean), QString("1.00"));
+    // The execution vs IPC chart exports the same timings, in ms, one series per bar.
+    const auto timing = window.envPool()->timingChart()->exportData();
+    QCOMPARE(timing.size(), std::size_t{2});
+    QCOMPARE(timing[0].name, QString("exec_mean_ms"));
+    QCOMPARE(timing[1].name, QString("ipc_mean_ms"));
+    QCOMPARE(timing[0].points.size(), std::size_t{3});
+    for (const QPointF& p : timing[0].points) QVERIFY(qFuzzyCompare(p.y(), 4.0));
+    for (const QPointF& p : timing[1].points) QVERIFY(qFuzzyCompare(p.y(), 1.0));
 
     const auto* jobs = window.grasp()->model();
     QTRY_COMPARE_WITH_TIMEOUT(jobs->rowCount(), 2, 5000);
@@ -214,6 +222,64 @@ class DashboardsTest : public QObject {
     QCOMPARE(window.tabs()->widget(app::dashboard_panel_index(u"grasp")), window.grasp());
     QCOMPARE(window.tabs()->widget(app::dashboard_panel_index(u"viewer")), window.viewerKpis());
     QCOMPARE(app::dashboard_panel_index(u"nope"), -1);
+  }
+
+  // The column tables (header and cell of each) are what the models show, in their enums' order.
+  void tableModelsShowTheirColumnTables() {
+    app::WorkerView worker;
+    worker.source = "pool";
+    worker.row.worker_id = 7;
+    worker.row.pid = 4321;
+    worker.row.host = "gpu2";
+    worker.row.steps = 123456;
+    worker.state = fleetscope::ipc::WorkerState::kStalled;
+    worker.exec_mean_s = 0.004;
+    app::WorkerTableModel workers;
+    workers.setWorkers({worker});
+    QCOMPARE(workers.columnCount(), int{app::WorkerTableModel::kColumnCount});
+    QCOMPARE(app::worker_columns().size(), std::size_t{app::WorkerTableModel::kColumnCount});
+    for (int c = 0; c < workers.columnCount(); ++c) {
+      QCOMPARE(workers.headerData(c, Qt::Horizontal).toString(),
+               QString(app::worker_columns()[static_cast<std::size_t>(c)].header));
+    }
+    QCOMPARE(workers.headerData(app::WorkerTableModel::kHost, Qt::Horizontal).toString(), QString("Host/GPU"));
+    QCOMPARE(cell(&workers, 0, app::WorkerTableModel::kHost), QString("gpu2"));
+    QCOMPARE(cell(&workers, 0, app::WorkerTableModel::kPid), QString("4321"));
+    QCOMPARE(cell(&workers, 0, app::WorkerTableModel::kExecMean), QString("4.00"));
+    QCOMPARE(cell(&workers, 0, app::WorkerTableModel::kState), QString("stalled"));
+    const QModelIndex state = workers.index(0, app::WorkerTableModel::kState);
+    QCOMPARE(state.data(Qt::UserRole).toInt(), static_cast<int>(fleetscope::ipc::WorkerState::kStalled));
+    QCOMPARE(state.data(Qt::BackgroundRole).value<QColor>(), app::worker_state_color(worker.state));
+    QCOMPARE(workers.index(0, app::WorkerTableModel::kSteps).data(Qt::UserRole).toULongLong(), 123456ULL);
+    QCOMPARE(workers.index(0, app::WorkerTableModel::kPid).data(Qt::TextAlignmentRole).toInt(),
+             int(Qt::AlignRight | Qt::AlignVCenter));
+    QVERIFY(!workers.index(0, app::WorkerTableModel::kHost).data(Qt::TextAlignmentRole).isValid());
+
+    app::JobView job;
+    job.row.object_code = "mug_042";
+    job.row.target_count = 400;
+    job.row.collected_count = 120;
+    job.row.gpu = -1;
+    app::JobTableModel jobs;
+    jobs.setJobs({job});
+    QCOMPARE(jobs.columnCount(), int{app::JobTableModel::kColumnCount});
+    QCOMPARE(app::job_columns().size(), std::size_t{app::JobTableModel::kColumnCount});
+    QCOMPARE(jobs.headerData(app::JobTableModel::kTarget, Qt::Horizontal).toString(), QString("Quota"));
+    QCOMPARE(cell(&jobs, 0, app::JobTableModel::kProgress), QString("30%"));
+    QCOMPARE(jobs.index(0, app::JobTableModel::kProgress).data(Qt::UserRole).toInt(), 30);  // the bar's value
+    QCOMPARE(cell(&jobs, 0, app::JobTableModel::kGpu), QString("–"));
+    QCOMPARE(cell(&jobs, 0, app::JobTableModel::kEta), QString("–"));
+    QVERIFY(jobs.index(0, app::JobTableModel::kState).data(Qt::BackgroundRole).isValid());
+
+    // Totals: each job counts up to its quota.
+    app::GraspState grasp;
+    QVERIFY(!grasp.all_done());
+    job.row.collected_count = 500;  // over its quota of 400
+    grasp.add_job(job);
+    QCOMPARE(grasp.target_total, std::uint64_t{400});
+    QCOMPARE(grasp.collected_total, std::uint64_t{400});
+    QVERIFY(grasp.all_done());
+    QCOMPARE(app::remaining_grasps(job.row), std::uint64_t{0});
   }
 
   void silentWorkerStallsAndKilledWorkerDies() {

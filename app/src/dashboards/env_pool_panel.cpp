@@ -16,6 +16,24 @@
 #include "worker_table_model.h"
 
 namespace fleetscope::app {
+namespace {
+
+// The bars of the execution vs IPC chart, per worker: the one list of which timings it shows (the
+// chart and its CSV export both read it).
+struct TimingBar {
+  const char* name;         // legend (tr() in EnvPoolPanel)
+  const char* export_name;  // CSV series
+  QRgb color;
+  double WorkerView::*mean_s;
+};
+constexpr TimingBar kTimingBars[] = {
+    {"execution", "exec_mean_ms", qRgb(70, 130, 200), &WorkerView::exec_mean_s},
+    {"IPC", "ipc_mean_ms", qRgb(230, 140, 40), &WorkerView::ipc_mean_s},
+};
+
+double mean_ms(const WorkerView& worker, const TimingBar& bar) { return worker.*bar.mean_s * 1000.0; }
+
+}  // namespace
 
 EnvPoolPanel::EnvPoolPanel(const TelemetryStore& store, QWidget* parent) : DashboardPanel(parent), store_(store) {
   setObjectName("envPoolPanel");
@@ -57,13 +75,13 @@ EnvPoolPanel::EnvPoolPanel(const TelemetryStore& store, QWidget* parent) : Dashb
 
   timing_ = new ChartView(tr("Execution vs IPC time per worker (mean ms)"), charts);
   timing_->setObjectName("chart:exec-vs-ipc");
-  exec_set_ = new QBarSet(tr("execution"), timing_);
-  ipc_set_ = new QBarSet(tr("IPC"), timing_);
-  exec_set_->setColor(QColor(70, 130, 200));
-  ipc_set_->setColor(QColor(230, 140, 40));
   auto* bars = new QBarSeries(timing_);
-  bars->append(exec_set_);
-  bars->append(ipc_set_);
+  for (const TimingBar& bar : kTimingBars) {
+    auto* set = new QBarSet(tr(bar.name), timing_);
+    set->setColor(QColor(bar.color));
+    bars->append(set);
+    timing_sets_.push_back(set);
+  }
   timing_->chart()->addSeries(bars);
   timing_x_ = new QBarCategoryAxis(timing_);
   timing_y_ = new QValueAxis(timing_);
@@ -86,12 +104,13 @@ EnvPoolPanel::EnvPoolPanel(const TelemetryStore& store, QWidget* parent) : Dashb
   });
   WorkerTableModel* model = model_;
   timing_->setProvider([model] {
-    ExportSeries exec{"exec_mean_ms", "worker", {}}, ipc{"ipc_mean_ms", "worker", {}};
-    for (const auto& w : model->workers()) {
-      exec.points.emplace_back(w.row.worker_id, w.exec_mean_s * 1000.0);
-      ipc.points.emplace_back(w.row.worker_id, w.ipc_mean_s * 1000.0);
+    std::vector<ExportSeries> out;
+    for (const TimingBar& bar : kTimingBars) {
+      ExportSeries e{bar.export_name, "worker", {}};
+      for (const auto& w : model->workers()) e.points.emplace_back(w.row.worker_id, mean_ms(w, bar));
+      out.push_back(std::move(e));
     }
-    return std::vector<ExportSeries>{exec, ipc};
+    return out;
   });
 }
 
@@ -128,23 +147,22 @@ void EnvPoolPanel::refresh() {
     fit_axis(throughput_y_, 0.0, y1, 0.1);
   }
   QStringList categories;
-  QList<qreal> exec, ipc;
-  double top = 0.001;
-  for (const auto& w : model_->workers()) {
-    categories << QString("w%1").arg(w.row.worker_id);
-    exec << w.exec_mean_s * 1000.0;
-    ipc << w.ipc_mean_s * 1000.0;
-    top = std::max({top, w.exec_mean_s * 1000.0, w.ipc_mean_s * 1000.0});
-  }
+  for (const auto& w : model_->workers()) categories << QString("w%1").arg(w.row.worker_id);
   if (timing_x_->categories() != categories) {
     timing_x_->clear();
     timing_x_->append(categories);
   }
-  // Whole lists at once: a per-value replace() would lay the chart out once per value.
-  exec_set_->remove(0, exec_set_->count());
-  ipc_set_->remove(0, ipc_set_->count());
-  exec_set_->append(exec);
-  ipc_set_->append(ipc);
+  double top = 0.001;
+  for (std::size_t b = 0; b < std::size(kTimingBars); ++b) {
+    QList<qreal> values;
+    for (const auto& w : model_->workers()) {
+      values << mean_ms(w, kTimingBars[b]);
+      top = std::max(top, values.back());
+    }
+    // Whole lists at once: a per-value replace() would lay the chart out once per value.
+    timing_sets_[b]->remove(0, timing_sets_[b]->count());
+    timing_sets_[b]->append(values);
+  }
   fit_axis(timing_y_, 0.0, top, 0.1);
 }
 

@@ -2,6 +2,8 @@
 // versus IPC time per worker.
 #pragma once
 
+#include <vector>
+
 #include "dashboard_panel.h"
 #include "telemetry_store.h"
 
@@ -38,8 +40,7 @@ class EnvPoolPanel : public DashboardPanel {
   QValueAxis* throughput_x_;
   QValueAxis* throughput_y_;
   ChartView* timing_;
-  QBarSet* exec_set_;
-  QBarSet* ipc_set_;
+  std::vector<QBarSet*> timing_sets_;  // one per timing bar, in the chart's order
   QBarCategoryAxis* timing_x_;
   QValueAxis* timing_y_;
   unsigned refreshes_ = 0;

@@ -201,7 +201,7 @@ std::variant<GraspState, QString> parse_grasp_manifest(const QByteArray& json, c
           ++timed_rounds;
         }
       }
-      const std::uint64_t remaining = row.target_count > row.collected_count ? row.target_count - row.collected_count : 0;
+      const std::uint64_t remaining = remaining_grasps(row);
       row.state = remaining == 0 ? ipc::JobState::kDone : running ? ipc::JobState::kRunning : ipc::JobState::kQueued;
       if (o.value("state").toString() == "failed") row.state = ipc::JobState::kFailed;
       // ETA from the manifest alone: grasps per round and time per round so far.
@@ -213,11 +213,9 @@ std::variant<GraspState, QString> parse_grasp_manifest(const QByteArray& json, c
         job.eta_s = remaining / per_round * round_s;
         remaining_work_s += *job.eta_s;
       }
-      state.target_total += row.target_count;
-      state.collected_total += std::min(row.collected_count, row.target_count);
-      state.jobs.push_back(std::move(job));
+      state.add_job(std::move(job));
     }
-    if (state.collected_total == state.target_total && !state.jobs.empty()) {
+    if (state.all_done()) {
       state.eta_s = 0.0;
     } else if (remaining_work_s > 0) {
       state.eta_s = remaining_work_s / std::max<std::size_t>(1, gpus.size());

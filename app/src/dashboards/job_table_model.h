@@ -1,8 +1,10 @@
 // The grasp jobs table: one row per object, with progress towards its quota and an ETA; the
-// Progress column is drawn as a bar by ProgressBarDelegate.
+// Progress column is drawn as a bar by ProgressBarDelegate. Its columns (header and cell of each)
+// are job_columns(), the one list of what a job row shows.
 #pragma once
 
 #include <QStyledItemDelegate>
+#include <span>
 #include <vector>
 
 #include "row_table_model.h"
@@ -18,13 +20,13 @@ class JobTableModel : public RowTableModel<JobView> {
   enum Column {
     kObject, kProgress, kCollected, kTarget, kDone, kFailed, kRetried, kGpu, kLastSeed, kState, kEta, kColumnCount
   };
-  explicit JobTableModel(QObject* parent = nullptr) : RowTableModel(kColumnCount, parent) {}
+  explicit JobTableModel(QObject* parent = nullptr);
   void setJobs(std::vector<JobView> jobs);
   const std::vector<JobView>& jobs() const { return rows(); }
-
-  QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
-  QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 };
+
+// A job row's columns, in JobTableModel::Column order.
+std::span<const TableColumn<JobView>> job_columns();
 
 // Draws an integer percentage (the model's UserRole) as a progress bar.
 class ProgressBarDelegate : public QStyledItemDelegate {

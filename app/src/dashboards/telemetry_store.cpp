@@ -27,6 +27,16 @@ std::pair<double, double> mean_and_p95(std::vector<double> values) {
   return {sum / values.size(), values[k]};
 }
 
+std::uint64_t remaining_grasps(const ipc::JobRowRead& row) {
+  return row.target_count > row.collected_count ? row.target_count - row.collected_count : 0;
+}
+
+void GraspState::add_job(JobView job) {
+  target_total += job.row.target_count;
+  collected_total += std::min(job.row.collected_count, job.row.target_count);
+  jobs.push_back(std::move(job));
+}
+
 TelemetryStore::TelemetryStore(ipc::SourceRegistry& registry) : TelemetryStore(registry, Options{}) {}
 
 TelemetryStore::TelemetryStore(ipc::SourceRegistry& registry, const Options& options)
@@ -246,7 +256,7 @@ GraspState TelemetryStore::grasp_state() const {
     JobView v;
     v.source = key.first;
     v.row = row;
-    const std::uint64_t remaining = row.target_count > row.collected_count ? row.target_count - row.collected_count : 0;
+    const std::uint64_t remaining = remaining_grasps(row);
     if (history.progress.size() >= 2) {
       const auto& [t0, c0] = history.progress.front();
       const double dt = state.now_s - t0;
@@ -255,15 +265,12 @@ GraspState TelemetryStore::grasp_state() const {
       rate_total += rate;
     }
     if (remaining == 0) v.eta_s = 0.0;
-    state.target_total += row.target_count;
-    state.collected_total += std::min(row.collected_count, row.target_count);
-    state.jobs.push_back(std::move(v));
+    state.add_job(std::move(v));
   }
-  const std::uint64_t remaining = state.target_total - state.collected_total;
-  if (remaining == 0 && !state.jobs.empty()) {
+  if (state.all_done()) {
     state.eta_s = 0.0;
   } else if (rate_total > 0) {
-    state.eta_s = remaining / rate_total;
+    state.eta_s = (state.target_total - state.collected_total) / rate_total;
   }
   state.lanes.assign(lanes_.begin(), lanes_.end());
   return state;

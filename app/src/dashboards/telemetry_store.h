@@ -48,6 +48,9 @@ struct JobView {
   std::optional<double> eta_s;  // nullopt: no progress seen yet (or done)
 };
 
+// Grasps the job still has to collect (0 once its quota is reached).
+std::uint64_t remaining_grasps(const ipc::JobRowRead& row);
+
 struct LaneInterval {
   int gpu = 0;
   std::string object_code;
@@ -62,8 +65,13 @@ struct GraspState {
   std::vector<LaneInterval> lanes;
   double now_s = 0.0;  // the lane clock's "now"
   std::uint64_t target_total = 0;
-  std::uint64_t collected_total = 0;
+  std::uint64_t collected_total = 0;  // each job's counted up to its quota
   std::optional<double> eta_s;
+
+  // Appends a job and adds it to the totals (the one place they are summed).
+  void add_job(JobView job);
+  // Every job listed has reached its quota.
+  bool all_done() const { return !jobs.empty() && collected_total == target_total; }
 };
 
 class TelemetryStore {

@@ -1,8 +1,68 @@
 #include "worker_table_model.h"
 
 #include <QColor>
+#include <array>
 
 namespace fleetscope::app {
+namespace {
+
+QString ms(double seconds) { return QString::number(seconds * 1000.0, 'f', 2); }
+
+using Worker = const WorkerView&;
+using Model = WorkerTableModel;
+
+std::array<TableColumn<WorkerView>, Model::kColumnCount> make_worker_columns() {
+  std::array<TableColumn<WorkerView>, Model::kColumnCount> c;
+  c[Model::kSource] = {.header = "Segment",
+                       .text = [](Worker w) -> QVariant { return QString::fromStdString(w.source); }};
+  c[Model::kWorker] = {.header = "Worker", .text = [](Worker w) -> QVariant { return w.row.worker_id; }};
+  c[Model::kPid] = {.header = "PID",
+                    .text = [](Worker w) -> QVariant { return static_cast<int>(w.row.pid); },
+                    .right_aligned = true};
+  c[Model::kHost] = {.header = "Host/GPU",
+                     .text = [](Worker w) -> QVariant { return QString::fromStdString(w.row.host); }};
+  c[Model::kState] = {.header = "State",
+                      .text = [](Worker w) -> QVariant { return QString(ipc::worker_state_name(w.state)); },
+                      .value = [](Worker w) -> QVariant { return static_cast<int>(w.state); },
+                      .background = [](Worker w) -> QVariant { return worker_state_color(w.state); }};
+  c[Model::kHeartbeat] = {.header = "Heartbeat",
+                          .text = [](Worker w) -> QVariant {
+                            return QString::number(w.heartbeat_age_s, 'f', 1) + " s";
+                          },
+                          .right_aligned = true};
+  c[Model::kRestarts] = {.header = "Restarts",
+                         .text = [](Worker w) -> QVariant { return w.row.restarts; },
+                         .right_aligned = true};
+  c[Model::kSteps] = {.header = "Steps",
+                      .text = [](Worker w) -> QVariant { return static_cast<qulonglong>(w.row.steps); },
+                      .right_aligned = true};
+  c[Model::kStepsPerS] = {.header = "Steps/s",
+                          .text = [](Worker w) -> QVariant { return QString::number(w.row.steps_per_s, 'f', 0); },
+                          .right_aligned = true};
+  c[Model::kChunk] = {.header = "Chunk",
+                      .text = [](Worker w) -> QVariant { return w.row.chunk_size; },
+                      .right_aligned = true};
+  c[Model::kExecMean] = {.header = "Exec mean ms",
+                         .text = [](Worker w) -> QVariant { return ms(w.exec_mean_s); },
+                         .right_aligned = true};
+  c[Model::kExecP95] = {.header = "Exec p95 ms",
+                        .text = [](Worker w) -> QVariant { return ms(w.exec_p95_s); },
+                        .right_aligned = true};
+  c[Model::kIpcMean] = {.header = "IPC mean ms",
+                        .text = [](Worker w) -> QVariant { return ms(w.ipc_mean_s); },
+                        .right_aligned = true};
+  c[Model::kIpcP95] = {.header = "IPC p95 ms",
+                       .text = [](Worker w) -> QVariant { return ms(w.ipc_p95_s); },
+                       .right_aligned = true};
+  return c;
+}
+
+}  // namespace
+
+std::span<const TableColumn<WorkerView>> worker_columns() {
+  static const auto columns = make_worker_columns();
+  return columns;
+}
 
 QColor worker_state_color(ipc::WorkerState state) {
   switch (state) {
@@ -16,54 +76,12 @@ QColor worker_state_color(ipc::WorkerState state) {
   return {};
 }
 
+WorkerTableModel::WorkerTableModel(QObject* parent) : RowTableModel(worker_columns(), parent) {}
+
 void WorkerTableModel::setWorkers(std::vector<WorkerView> workers) {
   replaceRows(std::move(workers), [](const WorkerView& a, const WorkerView& b) {
     return a.source == b.source && a.row.worker_id == b.row.worker_id;
   });
-}
-
-QVariant WorkerTableModel::data(const QModelIndex& index, int role) const {
-  const WorkerView* found = rowAt(index);
-  if (!found) return {};
-  const WorkerView& w = *found;
-  if (role == Qt::BackgroundRole && index.column() == kState) return worker_state_color(w.state);
-  if (role == Qt::TextAlignmentRole && index.column() >= kPid && index.column() != kHost && index.column() != kState) {
-    return QVariant(Qt::AlignRight | Qt::AlignVCenter);
-  }
-  if (role == Qt::UserRole) {  // raw values for tests and sorting
-    switch (index.column()) {
-      case kState: return static_cast<int>(w.state);
-      case kPid: return static_cast<int>(w.row.pid);
-      case kSteps: return static_cast<qulonglong>(w.row.steps);
-      default: return data(index, Qt::DisplayRole);
-    }
-  }
-  if (role != Qt::DisplayRole) return {};
-  const auto ms = [](double s) { return QString::number(s * 1000.0, 'f', 2); };
-  switch (index.column()) {
-    case kSource: return QString::fromStdString(w.source);
-    case kWorker: return w.row.worker_id;
-    case kPid: return static_cast<int>(w.row.pid);
-    case kHost: return QString::fromStdString(w.row.host);
-    case kState: return QString(ipc::worker_state_name(w.state));
-    case kHeartbeat: return QString::number(w.heartbeat_age_s, 'f', 1) + " s";
-    case kRestarts: return w.row.restarts;
-    case kSteps: return static_cast<qulonglong>(w.row.steps);
-    case kStepsPerS: return QString::number(w.row.steps_per_s, 'f', 0);
-    case kChunk: return w.row.chunk_size;
-    case kExecMean: return ms(w.exec_mean_s);
-    case kExecP95: return ms(w.exec_p95_s);
-    case kIpcMean: return ms(w.ipc_mean_s);
-    case kIpcP95: return ms(w.ipc_p95_s);
-    default: return {};
-  }
-}
-
-QVariant WorkerTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
-  if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
-  static const char* names[] = {"Segment", "Worker", "PID", "Host/GPU", "State", "Heartbeat", "Restarts", "Steps",
-                                "Steps/s", "Chunk", "Exec mean ms", "Exec p95 ms", "IPC mean ms", "IPC p95 ms"};
-  return section >= 0 && section < kColumnCount ? QString(names[section]) : QVariant();
 }
 
 }  // namespace fleetscope::app
