@@ -7,7 +7,6 @@
 #include <QCloseEvent>
 #include <QDir>
 #include <QFileInfo>
-#include <QTabWidget>
 #include <QLabel>
 #include <QMenuBar>
 #include <QSettings>
@@ -18,7 +17,6 @@
 #include "demo_children.h"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "grasp_manifest.h"
-#include "grasp_panel.h"
 #include "kpi_logger.h"
 #include "process_usage.h"
 #include "live_scene.h"
@@ -59,11 +57,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   started_ns_ = ipc::monotonic_ns();
 
   auto* file = menuBar()->addMenu(tr("&File"));
-  file->addAction(tr("Open &grasp manifest..."), this, [this] {
-    dashboards_->show();
-    dashboards_->tabs()->setCurrentWidget(dashboards_->grasp());
-    dashboards_->grasp()->chooseManifest();
-  });
+  file->addAction(tr("Open &grasp manifest..."), this, [this] { dashboards_->chooseGraspManifest(); });
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   auto* view_menu = menuBar()->addMenu(tr("&View"));
@@ -99,8 +93,8 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   sources_->setAutoAttach(initial_auto_attach_);
   sources_->setKeepDeadRobots(settings_store.value("sources/keepDeadRobots", true).toBool());
   if (!options.kpi_log.isEmpty()) kpi_ = std::make_unique<KpiLogger>(options.kpi_log);
-  if (!options.grasp_manifest.isEmpty()) dashboards_->grasp()->openManifest(options.grasp_manifest);
-  dashboards_->tabs()->setCurrentIndex(options.dashboard_tab);
+  if (!options.grasp_manifest.isEmpty()) dashboards_->openGraspManifest(options.grasp_manifest);
+  dashboards_->showPanel(dashboard_panels()[static_cast<std::size_t>(options.dashboard_tab)].id);
 }
 
 MainWindow::~MainWindow() {
@@ -135,8 +129,7 @@ QString MainWindow::attachFromOptions() {
     }
     // Producers create their segments within a second or two; attach each as it appears.
     sources_->setAutoAttach(true);
-    dashboards_->grasp()->openManifest(demo_->manifestPath());
-    dashboards_->grasp()->refresh();
+    dashboards_->openGraspManifest(demo_->manifestPath());
   }
   for (const QString& name : options_.attach) {
     const QString error = sources_->attach(name);
@@ -214,11 +207,12 @@ void MainWindow::onSummary(const render::FrameSummary& s) {
   sample.rss_mib = ProcessUsage::rss_bytes() / 1048576.0;
   sample.dirty_links = s.dirty_links_per_frame;
   if (kpi_) {
+    const auto telemetry = dashboards_->telemetryTotals();
     kpi_->write(s, live_->scene().instance_count(), sample.cpu_percent, sample.rss_mib,
-                {sample.telemetry_cpu_percent, dashboards_->store().received_total(), dashboards_->store().lost_total()},
+                {sample.telemetry_cpu_percent, telemetry.received, telemetry.lost},
                 {live_->pollsPerSecond(), live_->scene().sources().size()});
   }
-  dashboards_->viewerKpis()->addSample(sample);
+  dashboards_->addViewerSample(sample);
 }
 
 void MainWindow::onSelection(const std::optional<render::PickResult>& pick) {

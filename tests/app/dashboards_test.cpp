@@ -222,6 +222,23 @@ class DashboardsTest : public QObject {
     QCOMPARE(window.tabs()->widget(app::dashboard_panel_index(u"grasp")), window.grasp());
     QCOMPARE(window.tabs()->widget(app::dashboard_panel_index(u"viewer")), window.viewerKpis());
     QCOMPARE(app::dashboard_panel_index(u"nope"), -1);
+
+    // What the main window asks, by intent: a panel by id, viewer samples, telemetry totals.
+    for (const auto& panel : panels) {
+      QVERIFY(window.showPanel(panel.id));
+      QCOMPARE(window.tabs()->currentIndex(), app::dashboard_panel_index(panel.id));
+    }
+    QVERIFY(!window.showPanel(u"nope"));
+    QVERIFY(window.showPanel(u"envpool"));
+    QCOMPARE(window.tabs()->currentWidget(), window.envPool());
+    app::ViewerKpiSample sample;
+    sample.fps = 30.0;
+    window.addViewerSample(sample);
+    QCOMPARE(window.viewerKpis()->samples().size(), std::size_t{1});
+    QCOMPARE(window.viewerKpis()->samples().back().fps, 30.0);
+    const auto totals = window.telemetryTotals();
+    QCOMPARE(totals.received, window.store().received_total());
+    QCOMPARE(totals.lost, window.store().lost_total());
   }
 
   // The column tables (header and cell of each) are what the models show, in their enums' order.
@@ -347,7 +364,7 @@ class DashboardsTest : public QObject {
     fleetscope::ipc::SourceRegistry registry;
     app::DashboardWindow window(registry);
     auto* grasp = window.grasp();
-    grasp->openManifest(path);
+    window.openGraspManifest(path);
     QVERIFY(grasp->showingManifest());
     QTRY_VERIFY_WITH_TIMEOUT(!grasp->manifestLoading(), 10000);  // read off the GUI thread
     QVERIFY2(grasp->manifestError().isEmpty(), qPrintable(grasp->manifestError()));
@@ -368,7 +385,8 @@ class DashboardsTest : public QObject {
     QCOMPARE(grasp->lanes()->lanes().size(), std::size_t{0});  // lanes are drawn only on screen
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
-    window.tabs()->setCurrentWidget(grasp);
+    QVERIFY(window.showPanel(u"grasp"));
+    QCOMPARE(window.tabs()->currentWidget(), grasp);
     QTRY_COMPARE_WITH_TIMEOUT(grasp->lanes()->lanes().size(), std::size_t{3}, 3000);
 
     // Partly written: the watcher re-reads it, shows why, keeps the last good state.

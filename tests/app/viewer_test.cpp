@@ -5,6 +5,7 @@
 #include <QApplication>
 #include <QImage>
 #include <QPushButton>
+#include <QTabWidget>
 #include <QSignalSpy>
 #include <QTableView>
 #include <QTemporaryDir>
@@ -16,7 +17,9 @@
 
 #include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
+#include "dashboard_window.h"
 #include "fleetscope/sim_bridge/sim_writer.hpp"
+#include "grasp_panel.h"
 #include "live_scene.h"
 #include "main_window.h"
 #include "robots_dock.h"
@@ -352,6 +355,14 @@ class ViewerTest : public QObject {
     }
     QCOMPARE(ours(), 0);
 #endif
+  }
+
+  // --dashboard-tab NAME: the main window brings that panel of the dashboards to the front.
+  void theDashboardTabOptionShowsThatPanel() {
+    const auto parsed = app::parse_command_line({"fleetscope", "--dashboard-tab", "grasp"});
+    QVERIFY(parsed.options);
+    app::MainWindow window(*parsed.options);
+    QCOMPARE(window.dashboards()->tabs()->currentWidget(), window.dashboards()->grasp());
   }
 
   void aSegmentOfANewerMajorVersionIsRefusedNamingBothVersions() {

@@ -4,7 +4,7 @@
 // panel is added by adding a row.
 #pragma once
 
-#include <QStringView>
+#include <QAnyStringView>
 #include <QWidget>
 #include <span>
 
@@ -33,6 +33,6 @@ struct PanelSpec {
 // Every panel, in tab order (defined in dashboard_window.cpp, beside the panel types).
 std::span<const PanelSpec> dashboard_panels();
 // The index of panel `id` in dashboard_panels(), or -1.
-int dashboard_panel_index(QStringView id);
+int dashboard_panel_index(QAnyStringView id);
 
 }  // namespace fleetscope::app

@@ -66,9 +66,9 @@ class CpuScope {
 
 std::span<const PanelSpec> dashboard_panels() { return kPanels; }
 
-int dashboard_panel_index(QStringView id) {
+int dashboard_panel_index(QAnyStringView id) {
   for (std::size_t i = 0; i < std::size(kPanels); ++i) {
-    if (id == QLatin1String(kPanels[i].id)) return static_cast<int>(i);
+    if (id == QAnyStringView(kPanels[i].id)) return static_cast<int>(i);
   }
   return -1;
 }
@@ -114,6 +114,27 @@ TrainerPanel* DashboardWindow::trainer() const { return panel<TrainerPanel>(); }
 EnvPoolPanel* DashboardWindow::envPool() const { return panel<EnvPoolPanel>(); }
 GraspPanel* DashboardWindow::grasp() const { return panel<GraspPanel>(); }
 ViewerKpiPanel* DashboardWindow::viewerKpis() const { return panel<ViewerKpiPanel>(); }
+
+bool DashboardWindow::showPanel(QAnyStringView id) {
+  const int index = dashboard_panel_index(id);
+  if (index < 0) return false;
+  tabs_->setCurrentIndex(index);
+  return true;
+}
+
+void DashboardWindow::openGraspManifest(const QString& path) { grasp()->openManifest(path); }
+
+void DashboardWindow::chooseGraspManifest() {
+  show();
+  tabs_->setCurrentWidget(grasp());
+  grasp()->chooseManifest();
+}
+
+void DashboardWindow::addViewerSample(const ViewerKpiSample& sample) { viewerKpis()->addSample(sample); }
+
+DashboardWindow::TelemetryTotals DashboardWindow::telemetryTotals() const {
+  return {store_->received_total(), store_->lost_total()};
+}
 
 void DashboardWindow::pollNow() {
   CpuScope cpu(cpu_ns_, poll_ns_);

@@ -30,6 +30,22 @@ class DashboardWindow : public QWidget {
   explicit DashboardWindow(ipc::SourceRegistry& registry, QWidget* parent = nullptr);
   ~DashboardWindow() override;
 
+  // What the main window asks of the dashboards.
+  // Brings panel `id` (dashboard_panels()) to the front; false when there is none.
+  bool showPanel(QAnyStringView id);
+  // Shows this grasp manifest in the Grasp jobs panel (and follows it on disk) instead of telemetry.
+  void openGraspManifest(const QString& path);
+  // Shows the window and the Grasp jobs panel, and asks the user for a manifest to open.
+  void chooseGraspManifest();
+  // One second of the viewer's own figures, for the Viewer panel.
+  void addViewerSample(const ViewerKpiSample& sample);
+  struct TelemetryTotals {
+    std::uint64_t received = 0;  // records taken from the telemetry rings
+    std::uint64_t lost = 0;      // records the viewer missed (it fell behind a ring)
+  };
+  TelemetryTotals telemetryTotals() const;
+
+  // For tests: the store and the panels.
   TelemetryStore& store() { return *store_; }
   TrainerPanel* trainer() const;
   EnvPoolPanel* envPool() const;
