@@ -159,7 +159,11 @@ class DashboardsTest : public QObject {
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QTRY_COMPARE_WITH_TIMEOUT(window.trainer()->tileText("rollout/reward_mean"), QString("42.50"), 10000);
     QCOMPARE(window.trainer()->tileText("rollout/episodes_per_s"), QString("12.4"));
-    QCOMPARE(window.trainer()->tileText("train/update_time_s"), QString("12.5 ms"));
+    QCOMPARE(window.trainer()->tileText("train/update_time_s"), QString("12.5 ms"));  // 0.0125 s published
+    // Its spec scales seconds to ms; tiles without a scale show the value as published.
+    for (const auto& tile : app::trainer_tiles()) {
+      QCOMPARE(tile.scale, std::string_view(tile.tag) == "train/update_time_s" ? 1000.0 : 1.0);
+    }
     QTRY_VERIFY_WITH_TIMEOUT(window.trainer()->chartFor("train/loss_policy") != nullptr, 5000);
     // A chart in view is drawn: its smoothed line holds the published point.
     auto drawn_points = [&](const char* tag) {

@@ -73,7 +73,7 @@ const std::vector<TileSpec>& trainer_tiles() {
       {"system/cpu_util_pct", "CPU utilisation", "%", 1},
       {"inference/batch_size", "Inference batch size", "", 1},
       {"inference/calls_per_s", "Inference calls/s", "", 1},
-      {"train/update_time_s", "Update time", "ms", 1},
+      {"train/update_time_s", "Update time", "ms", 1, 1000.0},  // arrives in seconds
   };
   return tiles;
 }
@@ -206,8 +206,7 @@ void TrainerPanel::refresh() {
     const Series* s = latest_series(store_, spec.tag);
     QLabel* label = tiles_[spec.tag];
     if (!s) continue;
-    double v = s->points.back().value;
-    if (std::string(spec.unit) == "ms") v *= 1000.0;  // update time arrives in seconds
+    const double v = s->points.back().value * spec.scale;
     const QString text = QString::number(v, 'f', spec.decimals) + (spec.unit[0] ? QString(" ") + spec.unit : QString());
     if (label->text() != text) label->setText(text);
   }

@@ -39,8 +39,9 @@ std::vector<double> smooth_values(const std::vector<double>& values, double weig
 struct TileSpec {
   const char* tag;
   const char* title;
-  const char* unit;
+  const char* unit;  // shown after the value ("" for none)
   int decimals;
+  double scale = 1.0;  // the tag's value times this is what the tile shows (e.g. 1000: seconds as ms)
 };
 // The tags the headline tiles read (README.md lists them for producers).
 const std::vector<TileSpec>& trainer_tiles();
