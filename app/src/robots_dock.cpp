@@ -43,6 +43,10 @@ RobotsDock::RobotsDock(LiveScene* live, QWidget* parent) : QDockWidget(tr("Robot
   setWidget(body);
   rebuild_timer_.setSingleShot(true);
   connect(&rebuild_timer_, &QTimer::timeout, this, &RobotsDock::rebuild);
+  fit_names_timer_.setSingleShot(true);
+  connect(&fit_names_timer_, &QTimer::timeout, this, [this] { tree_->resizeColumnToContents(0); });
+  // Expanding shows rows (robots, links) the last sizing did not measure.
+  connect(tree_, &QTreeWidget::itemExpanded, this, &RobotsDock::scheduleFitNames);
   connect(filter_, &QLineEdit::textChanged, this, &RobotsDock::applyFilter);
   connect(tree_, &QTreeWidget::itemChanged, this, &RobotsDock::onItemChanged);
   connect(tree_, &QTreeWidget::itemDoubleClicked, this, &RobotsDock::onDoubleClicked);
@@ -56,6 +60,10 @@ int RobotsDock::robotCount() const {
 
 void RobotsDock::scheduleRebuild() {
   if (!rebuild_timer_.isActive()) rebuild_timer_.start(kRebuildDelayMs);
+}
+
+void RobotsDock::scheduleFitNames() {
+  if (!fit_names_timer_.isActive()) fit_names_timer_.start(0);
 }
 
 void RobotsDock::fillSegment(QTreeWidgetItem* segment, const std::vector<render::RobotInfo>& robots) {
@@ -75,6 +83,7 @@ void RobotsDock::fillSegment(QTreeWidgetItem* segment, const std::vector<render:
     items.push_back(item);
   }
   segment->addChildren(items);
+  scheduleFitNames();
 }
 
 void RobotsDock::rebuild() {

@@ -3,7 +3,9 @@
 //
 // Layout changes are coalesced (scheduleRebuild: one rebuild within 250 ms however many came),
 // and a rebuild touches only segments that came, went or whose robots changed; a state change
-// only renames the segment's second column.
+// only renames the segment's second column. The name column is sized to its content when rows
+// are added or expanded (once per event loop pass, measuring at most the header's
+// resizeContentsPrecision rows), not on every update.
 #pragma once
 
 #include <QDockWidget>
@@ -43,11 +45,14 @@ class RobotsDock : public QDockWidget {
   void onDoubleClicked(QTreeWidgetItem* item, int column);
   void fillSegment(QTreeWidgetItem* segment, const std::vector<render::RobotInfo>& robots);
   void filterSegment(QTreeWidgetItem* segment, const QString& text);
+  // Sizes the name column to its content on the next event loop pass (many calls, one sizing).
+  void scheduleFitNames();
 
   LiveScene* live_;
   QLineEdit* filter_;
   QTreeWidget* tree_;
   QTimer rebuild_timer_;
+  QTimer fit_names_timer_;
   std::map<std::string, SegmentEntry> segments_;
   bool rebuilding_ = false;
 };

@@ -357,6 +357,49 @@ class ViewerTest : public QObject {
 #endif
   }
 
+  // At the Robots dock's default width a robot's whole name shows (not "rob..."): the name
+  // column is sized to its content when rows are added.
+  void theRobotsDockShowsWholeRobotNames() {
+    const std::string name = fleetscope::testing::unique_name("app.names");
+    auto sim = start_sim(name, 12);
+    QVERIFY(sim);
+    app::MainWindow window(Viewer{{name}}.options());
+    QVERIFY(window.attachFromOptions().isEmpty());
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTRY_COMPARE_WITH_TIMEOUT(window.robotsDock()->robotCount(), 12, 10000);
+    QTreeWidget* tree = window.robotsDock()->tree();
+    QTreeWidgetItem* segment = tree->topLevelItem(0);
+    QVERIFY(segment && segment->isExpanded());
+    // The robot whose name is widest in the tree's font.
+    const QFontMetrics metrics(tree->font());
+    QTreeWidgetItem* widest = nullptr;
+    for (int r = 0; r < segment->childCount(); ++r) {
+      QTreeWidgetItem* robot = segment->child(r);
+      if (!widest || metrics.horizontalAdvance(robot->text(0)) > metrics.horizontalAdvance(widest->text(0))) {
+        widest = robot;
+      }
+    }
+    QVERIFY(widest);
+    const QModelIndex index = tree->indexFromItem(widest, 0);
+    tree->scrollToItem(widest);
+    // What the item needs (check box, margins and the text in the tree's font), against the room
+    // its column gives it after the indentation, all of it inside the viewport.
+    QStyleOptionViewItem option;
+    option.initFrom(tree);
+    option.widget = tree;
+    const int needed = tree->itemDelegateForIndex(index)->sizeHint(option, index).width();
+    const int text = metrics.horizontalAdvance(widest->text(0));
+    QVERIFY2(needed > text, qPrintable(QString("item %1 px, text %2 px").arg(needed).arg(text)));
+    (void)QTest::qWaitFor([&] { return tree->visualRect(index).width() >= needed; }, 2000);  // sized after a rebuild
+    const QRect shown = tree->visualRect(index);
+    QVERIFY2(shown.width() >= needed && shown.left() >= 0 && shown.left() + needed <= tree->viewport()->width(),
+             qPrintable(QString("'%1' needs %2 px from x %3; its column gives %4 px, the viewport is %5 px wide")
+                            .arg(widest->text(0)).arg(needed).arg(shown.left()).arg(shown.width())
+                            .arg(tree->viewport()->width())));
+    QVERIFY(tree->columnWidth(0) >= text);
+  }
+
   // --dashboard-tab NAME: the main window brings that panel of the dashboards to the front.
   void theDashboardTabOptionShowsThatPanel() {
     const auto parsed = app::parse_command_line({"fleetscope", "--dashboard-tab", "grasp"});
