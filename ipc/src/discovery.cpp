@@ -3,9 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/process_liveness.hpp"
+#include "fleetscope/ipc/shared_access.hpp"
 #include "fleetscope/ipc/shared_memory.hpp"
 
 namespace fleetscope::ipc {
@@ -71,8 +75,20 @@ std::optional<std::string> stale_reason(const SharedMemoryMapping& mapping, std:
       return "writer pid " + std::to_string(reader.info().writer_pid) + " is gone";
     }
     if (status.state == WriterState::kClosed) return "closed by its writer but not removed";
-  } catch (const SegmentError&) {
-    // Corrupt or still being created: not ours to judge.
+  } catch (const SegmentError& e) {
+    // Still being created, and nobody holds its lock (the caller took it): a creator that died
+    // half-way (it writes its pid first). A creator in the moment before it locks has written
+    // nothing yet (pid 0) and is left alone. Corrupt segments are not ours to judge.
+    if (e.code() != ErrorCode::kNotReady || mapping.bytes().size() < sizeof(SegmentHeader)) return std::nullopt;
+    alignas(8) std::byte raw[offsetof(SegmentHeader, created_unix_ns)];
+    load_words(raw, mapping.bytes().data(), sizeof raw);
+    std::int32_t pid = 0;
+    std::uint64_t start_ticks = 0;
+    std::memcpy(&pid, raw + offsetof(SegmentHeader, writer_pid), sizeof pid);
+    std::memcpy(&start_ticks, raw + offsetof(SegmentHeader, writer_start_ticks), sizeof start_ticks);
+    if (pid > 0 && !process_alive(pid, start_ticks)) {
+      return "its creation never finished: writer pid " + std::to_string(pid) + " is gone";
+    }
   }
   return std::nullopt;
 }

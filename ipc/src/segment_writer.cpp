@@ -17,15 +17,16 @@
 namespace fleetscope::ipc {
 namespace {
 
-// A segment of ours whose writer is gone but that could not be removed just now: its lock is
-// held (by a remover in the middle of removing it).
-bool stale_but_busy(const std::string& name) {
+// Worth another try: the name was freed meanwhile (another remover, e.g. gc, took the stale
+// segment away), or it still holds a segment whose writer is gone but that could not be removed
+// just now (its lock is held by a remover in the middle of removing it).
+bool worth_retrying(const std::string& name) {
   try {
     const SegmentReader existing = SegmentReader::open(name);
     const WriterState state = existing.writer_status().state;
     return state == WriterState::kDead || state == WriterState::kClosed;
-  } catch (const SegmentError&) {
-    return false;
+  } catch (const SegmentError& e) {
+    return e.code() == ErrorCode::kNotFound;
   }
 }
 
@@ -44,7 +45,7 @@ SharedMemoryMapping create_mapping(const WriterOptions& options, std::uint64_t t
     } catch (const SegmentError& e) {
       if (e.code() != ErrorCode::kAlreadyExists) throw;
     }
-    if (!removed && !stale_but_busy(options.name)) break;
+    if (!removed && !worth_retrying(options.name)) break;
     ::usleep(1000);
   }
   // Say why it stays: another user's (gc cannot remove it), a live writer's, or unreadable.

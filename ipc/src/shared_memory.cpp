@@ -181,9 +181,14 @@ std::string owner_text(uid_t uid) {
 }
 
 SegmentFileInfo stat_segment_file(std::string_view segment_name) {
-  FileDescriptor fd(open_segment_file(segment_name, O_RDONLY));
-  if (fd.get() < 0) throw_open_error(segment_name);
-  const struct stat st = stat_regular(fd.get(), segment_name);
+  // lstat, not open: it needs no read permission (another user's 0600 segment still says who owns
+  // it) and cannot block or follow a link.
+  struct stat st {};
+  if (::lstat(shm_path(segment_name).c_str(), &st) != 0) throw_open_error(segment_name);
+  if (!S_ISREG(st.st_mode)) {
+    throw SegmentError(ErrorCode::kCorrupt, "segment '" + std::string(segment_name) + "': " + shm_path(segment_name) +
+                                                " is " + file_kind(st.st_mode) + ", not a segment");
+  }
   return {st.st_uid, static_cast<unsigned>(st.st_mode & 07777), static_cast<std::uint64_t>(st.st_size)};
 }
 
@@ -253,7 +258,13 @@ SharedMemoryMapping SharedMemoryMapping::create_exclusive(std::string_view segme
     return SegmentError(ErrorCode::kSystem, "cannot size or map segment '" + std::string(segment_name) + "': " + why);
   };
   if (!locked) throw fail("its lock is held by another process");
-  if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) throw fail(errno_text());
+  // Reserve the memory now: a tmpfs without room for it (a small /dev/shm, as in containers)
+  // then fails here with ENOSPC instead of killing the writer with SIGBUS on its first store.
+  if (const int error = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(size)); error != 0) {
+    throw fail(error == ENOSPC ? "not enough space in " + std::string(kShmDirectory) + " for " +
+                                     std::to_string(size) + " bytes (see df " + std::string(kShmDirectory) + ")"
+                               : std::strerror(error));
+  }
   void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
   if (address == MAP_FAILED) throw fail(errno_text());
   return SharedMemoryMapping(fd.release(), static_cast<std::byte*>(address), size, std::string(segment_name));
@@ -261,7 +272,20 @@ SharedMemoryMapping SharedMemoryMapping::create_exclusive(std::string_view segme
 
 SharedMemoryMapping SharedMemoryMapping::open_read_only(std::string_view segment_name, bool allow_other_users) {
   FileDescriptor fd(open_segment_file(segment_name, O_RDONLY));
-  if (fd.get() < 0) throw_open_error(segment_name);
+  if (fd.get() < 0) {
+    const int error = errno;
+    struct stat st {};
+    if ((error == EACCES || error == EPERM) && ::lstat(shm_path(segment_name).c_str(), &st) == 0 &&
+        st.st_uid != ::geteuid()) {
+      throw SegmentError(ErrorCode::kPermission,
+                         "segment '" + std::string(segment_name) + "' belongs to " + owner_text(st.st_uid) +
+                             " and its owner has not made it readable to you (mode " +
+                             std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7) +
+                             std::to_string(st.st_mode & 7) + ")");
+    }
+    errno = error;
+    throw_open_error(segment_name);
+  }
   const struct stat st = stat_regular(fd.get(), segment_name);
   if (st.st_uid != ::geteuid() && !allow_other_users) {
     throw SegmentError(ErrorCode::kPermission,

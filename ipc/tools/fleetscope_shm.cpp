@@ -281,7 +281,7 @@ int main(int argc, char** argv) {
     std::cerr << "fleetscope-shm: unknown command '" << ipc::printable(command) << "'\n" << kUsage;
     return 2;
   } catch (const ipc::SegmentError& e) {
-    std::cerr << "fleetscope-shm: " << ipc::printable(e.what()) << "\n";
+    std::cerr << "fleetscope-shm: " << e.what() << "\n";  // names in messages are escaped where they are built
     return 1;
   }
 }

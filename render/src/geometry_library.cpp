@@ -1,5 +1,7 @@
 #include "geometry_library.hpp"
 
+#include "fleetscope/ipc/shared_memory.hpp"
+
 #include <spdlog/spdlog.h>
 #include <vtkAppendPolyData.h>
 #include <vtkCleanPolyData.h>
@@ -138,11 +140,11 @@ class GeometryLibrary::Loader {
     const MeshCheck check = read_mesh_file(path, &cancel_);
     if (check.problem == MeshProblem::kCancelled) return nullptr;
     if (!check.ok()) {
-      spdlog::warn("mesh '{}' is not drawn: {}; drawing a unit box instead", path, check.reason);
+      spdlog::warn("mesh '{}' is not drawn: {}; drawing a unit box instead", ipc::printable(path), ipc::printable(check.reason));
       return nullptr;
     }
     auto geometry = finish(nullptr, false, check.polydata);
-    if (!geometry) spdlog::warn("mesh '{}' is not drawn (its normals could not be computed); drawing a unit box instead", path);
+    if (!geometry) spdlog::warn("mesh '{}' is not drawn (its normals could not be computed); drawing a unit box instead", ipc::printable(path));
     return geometry;
   }
 

@@ -81,3 +81,48 @@ TEST(HostileTools, WatchEndsWithAnErrorWhenItsSegmentIsTruncated) {
   writer.wait();
   fleetscope::ipc::SharedMemoryMapping::remove(name);
 }
+
+namespace {
+
+// Runs `command` with sh, stdout and stderr together.
+std::pair<std::string, int> shell(const std::string& command) {
+  return run({"/bin/sh", "-c", command + " 2>&1"});
+}
+
+bool can_run_as_root_with(const char* tool) { return ::geteuid() == 0 && ::access(tool, X_OK) == 0; }
+
+}  // namespace
+
+// A /dev/shm too small for the segment (a container's 64 MB one, filled by data loaders): the
+// writer gets an error it can report, not SIGBUS on its first store, and leaves no half-made file.
+TEST(HostileTools, AWriterInAFullShmDirectoryFailsWithAMessageNotSigbus) {
+  if (!can_run_as_root_with("/usr/bin/unshare")) GTEST_SKIP() << "needs root and unshare for a private /dev/shm";
+  const auto [out, status] = shell(std::string("/usr/bin/unshare -m /bin/sh -c 'mount -t tmpfs -o size=64k tmpfs /dev/shm && ") +
+                                   FLEETSCOPE_TEST_WRITER + " full steady 64 64; echo rc=$?; ls /dev/shm | wc -l'");
+  EXPECT_NE(out.find("not enough space in /dev/shm"), std::string::npos) << out;
+  EXPECT_NE(out.find("rc=1"), std::string::npos) << out;
+  EXPECT_NE(out.find("\n0\n"), std::string::npos) << "a half-made segment was left: " << out;
+}
+
+// Another user (one the test creates) finds a name held by root's segment: every tool names the
+// owner, though the user cannot open the file; `list` shows it without reading it.
+TEST(HostileTools, AnotherUserIsToldWhoHoldsTheName) {
+  if (!can_run_as_root_with("/usr/sbin/runuser") || ::access("/usr/sbin/useradd", X_OK) != 0) {
+    GTEST_SKIP() << "needs root, runuser and useradd";
+  }
+  const std::string user = "fleetscope-e2e-other";
+  shell("userdel " + user);
+  ASSERT_EQ(shell("useradd --system --no-create-home --shell /usr/sbin/nologin " + user).second, 0);
+  const std::string name = fleetscope::testing::unique_name("held-by-root");
+  ChildProcess writer({FLEETSCOPE_TEST_WRITER, name, "steady", "2", "3"});
+  ASSERT_TRUE(writer.wait_for("ready"));
+  const std::string as_user = "/usr/sbin/runuser -u " + user + " -- ";
+  const auto [sim, sim_status] = shell(as_user + FLEETSCOPE_SIM + " --name " + name + " --duration 0.1 --quiet");
+  const auto [list, list_status] = shell(as_user + FLEETSCOPE_SHM + " list");
+  const auto [inspect, inspect_status] = shell(as_user + FLEETSCOPE_SHM + " inspect " + name);
+  shell("userdel " + user);
+  EXPECT_NE(sim.find("belongs to uid 0 (root)"), std::string::npos) << sim;
+  EXPECT_NE(list.find("another user's; not read"), std::string::npos) << list;
+  EXPECT_EQ(list.find("Permission denied"), std::string::npos) << list;
+  EXPECT_NE(inspect.find("belongs to uid 0 (root)"), std::string::npos) << inspect;
+}

@@ -441,3 +441,21 @@ TEST(HostileSegments, ADeadWritersSegmentHeldOpenByItsChildIsNotReplacedAndTheMe
   for (int i = 0; i < 100 && ::kill(child, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_NO_THROW(SegmentWriter{options});
 }
+
+TEST(HostileSegments, ASegmentWhoseCreatorDiedHalfWayIsRemovedByGc) {
+  const std::string name = fleetscope::testing::unique_name("half-made");
+  const pid_t child = ::fork();
+  if (child == 0) {
+    SegmentWriter w = small_writer(name);
+    WritableMapping m(name);
+    m.header().state.store(static_cast<std::uint32_t>(SegmentState::kInitialising));  // as if never finished
+    std::_Exit(0);
+  }
+  ::waitpid(child, nullptr, 0);
+  EXPECT_THROW(SegmentReader::open(name), SegmentError);  // "still being created"
+  const auto removed = remove_if_stale(name);
+  ASSERT_TRUE(removed.has_value());
+  EXPECT_NE(removed->find("creation never finished"), std::string::npos) << *removed;
+  struct stat st {};
+  EXPECT_NE(::lstat(path_of(name).c_str(), &st), 0);
+}
