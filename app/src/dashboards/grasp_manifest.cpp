@@ -15,6 +15,8 @@
 #include <cstring>
 #include <set>
 
+#include "fleetscope/ipc/posix_file.hpp"
+
 namespace fleetscope::app {
 namespace {
 
@@ -46,20 +48,11 @@ QString text(const QJsonObject& o, const char* field, const QString& where) {
   return v.toString();
 }
 
-QString kind_of(mode_t mode) {
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a regular file";
-}
-
 QString mib(qint64 bytes) { return QString::number(static_cast<double>(bytes) / (1 << 20), 'f', 1) + " MiB"; }
 
 QString not_regular(const QString& path, mode_t mode) {
   return QString("%1: cannot read: %2, not a regular file; a manifest is read only from a regular file")
-      .arg(path, kind_of(mode));
+      .arg(path, QString::fromLatin1(ipc::file_kind(mode)));
 }
 
 QString too_large(const QString& path, qint64 size) {
