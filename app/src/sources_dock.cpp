@@ -34,8 +34,6 @@ QColor state_color(ipc::WriterState s) {
   return {};
 }
 
-bool gone(ipc::WriterState s) { return s == ipc::WriterState::kDead || s == ipc::WriterState::kClosed; }
-
 }  // namespace
 
 SourcesDock::SourcesDock(LiveScene* live, QWidget* parent) : QDockWidget(tr("Sources"), parent), live_(live) {
@@ -178,7 +176,7 @@ void SourcesDock::refresh() {
   if (autoAttach()) {
     bool more = false;
     for (auto& [name, i] : infos) {
-      if (i.attached || !i.known || !i.error.empty() || gone(i.state)) continue;
+      if (i.attached || !i.known || !i.error.empty() || ipc::writer_is_gone(i.state)) continue;
       if (auto it = refused_.find(name); it != refused_.end() && it->second.created_unix_ns == i.created_unix_ns) continue;
       if (ipc::monotonic_ns() - now > kAttachBudgetNs) {
         more = true;

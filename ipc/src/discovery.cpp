@@ -34,37 +34,35 @@ std::vector<SegmentSummary> discover_segments(std::uint64_t stale_after_ns, bool
 }
 
 SegmentSummary summarise_segment(const std::string& name, std::uint64_t stale_after_ns, bool read_other_users) {
-  {
-    SegmentSummary s;
-    s.name = name;
-    try {
-      validate_segment_name(name);
-      // Another user's segment is not mapped just to list it: its owner could truncate it under
-      // us, and a forged one could claim anything.
-      const SegmentFileInfo file = stat_segment_file(name);
-      s.owner_uid = file.owner_uid;
-      s.size_bytes = file.size;
-      if (file.owner_uid != ::geteuid() && !read_other_users) {
-        s.other_user = true;
-        s.error = "belongs to " + owner_text(file.owner_uid) + "; not read (allow other users' segments to read it)";
-        return s;
-      }
-      const SegmentReader reader = SegmentReader::open(name, ReaderOptions{.allow_other_users = read_other_users});
-      const LayoutSnapshot layout = reader.read_layout();
-      s.readable = true;
-      s.owner_uid = reader.info().owner_uid;
-      s.writer_pid = reader.info().writer_pid;
-      s.status = reader.writer_status(stale_after_ns);
-      s.robots = static_cast<std::uint32_t>(layout.robots.size());
-      for (const RobotSnapshot& r : layout.robots) s.links += r.link_count;
-      s.frame = reader.frame().frame;
-      s.created_unix_ns = reader.info().created_unix_ns;
-      s.size_bytes = reader.info().layout.total_size;
-    } catch (const SegmentError& e) {
-      s.error = e.what();
+  SegmentSummary s;
+  s.name = name;
+  try {
+    validate_segment_name(name);
+    // Another user's segment is not mapped just to list it: its owner could truncate it under
+    // us, and a forged one could claim anything.
+    const SegmentFileInfo file = stat_segment_file(name);
+    s.owner_uid = file.owner_uid;
+    s.size_bytes = file.size;
+    if (file.owner_uid != ::geteuid() && !read_other_users) {
+      s.other_user = true;
+      s.error = "belongs to " + owner_text(file.owner_uid) + "; not read (allow other users' segments to read it)";
+      return s;
     }
-    return s;
+    const SegmentReader reader = SegmentReader::open(name, ReaderOptions{.allow_other_users = read_other_users});
+    const LayoutSnapshot layout = reader.read_layout();
+    s.readable = true;
+    s.owner_uid = reader.info().owner_uid;
+    s.writer_pid = reader.info().writer_pid;
+    s.status = reader.writer_status(stale_after_ns);
+    s.robots = static_cast<std::uint32_t>(layout.robots.size());
+    for (const RobotSnapshot& r : layout.robots) s.links += r.link_count;
+    s.frame = reader.frame().frame;
+    s.created_unix_ns = reader.info().created_unix_ns;
+    s.size_bytes = reader.info().layout.total_size;
+  } catch (const SegmentError& e) {
+    s.error = e.what();
   }
+  return s;
 }
 
 std::optional<std::string> stale_reason(const SharedMemoryMapping& mapping, std::string_view name) {

@@ -217,9 +217,7 @@ FrameInfo SegmentReader::frame() const {
     info.dirty_links = h.frame_dirty_links.load(std::memory_order_relaxed);
     info.changed_robots = h.frame_changed_robots.load(std::memory_order_relaxed);
   };
-  if (seqlock_read(h.frame_seq, kFramePolicy, state_->writer_gone(), copy) == SeqlockOutcome::kBusy && learn_writer_gone()) {
-    seqlock_read(h.frame_seq, kFramePolicy, true, copy);
-  }
+  read_seqlocked(h.frame_seq, kFramePolicy, copy);
   return info;  // after a writer died mid-publish the last values are as good as any
 }
 
@@ -288,10 +286,7 @@ LayoutSnapshot SegmentReader::read_layout() const {
     robots.resize(robots_to_copy);
     load_words(robots.data(), base + l.robots_offset, robots_to_copy * sizeof(RobotSlot));
   };
-  SeqlockOutcome outcome = seqlock_read(h.layout_seq, kLayoutPolicy, state_->writer_gone(), copy);
-  if (outcome == SeqlockOutcome::kBusy && learn_writer_gone()) {
-    outcome = seqlock_read(h.layout_seq, kLayoutPolicy, true, copy);
-  }
+  const SeqlockOutcome outcome = read_seqlocked(h.layout_seq, kLayoutPolicy, copy);
   if (outcome == SeqlockOutcome::kBusy) {
     throw SegmentError(ErrorCode::kNotReady,
                        "segment '" + info_.name + "': the layout kept changing while being read");
@@ -421,10 +416,7 @@ std::optional<RobotRead> SegmentReader::read_robot(std::uint32_t slot,
       }
     }
   };
-  SeqlockOutcome outcome = seqlock_read(sync.seq, kRobotPolicy, state_->writer_gone(), copy);
-  if (outcome == SeqlockOutcome::kBusy && learn_writer_gone()) {
-    outcome = seqlock_read(sync.seq, kRobotPolicy, true, copy);
-  }
+  const SeqlockOutcome outcome = read_seqlocked(sync.seq, kRobotPolicy, copy);
   if (outcome == SeqlockOutcome::kBusy) return std::nullopt;
   read.torn = outcome == SeqlockOutcome::kTorn;
   return read;

@@ -23,8 +23,7 @@ namespace {
 bool worth_retrying(const std::string& name) {
   try {
     const SegmentReader existing = SegmentReader::open(name);
-    const WriterState state = existing.writer_status().state;
-    return state == WriterState::kDead || state == WriterState::kClosed;
+    return writer_is_gone(existing.writer_status().state);
   } catch (const SegmentError& e) {
     return e.code() == ErrorCode::kNotFound;
   }

@@ -14,8 +14,6 @@ constexpr std::uint64_t kStateEveryNs = 200'000'000ULL;
 constexpr std::uint64_t kStateReadsPerSecond = 1000;
 constexpr std::uint64_t kRestartCheckNs = 500'000'000ULL;
 
-bool gone(WriterState state) { return state == WriterState::kDead || state == WriterState::kClosed; }
-
 }  // namespace
 
 SourceRegistry::SourceRegistry(const RegistryOptions& options) : options_(options) {}
@@ -65,7 +63,7 @@ RegistryChanges SourceRegistry::refresh() {
       s.refresh_state(options_.stale_after_ns);
       if (s.state() != before) changes.sources_changed = true;
     }
-    if (!gone(s.state())) continue;
+    if (!writer_is_gone(s.state())) continue;
     if (now - t.last_restart_check_ns >= kRestartCheckNs) {
       t.last_restart_check_ns = now;
       if (s.follow_restart()) {

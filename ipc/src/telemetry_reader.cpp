@@ -27,7 +27,7 @@ bool read_row(const Row& shared, Row& local, bool writer_gone) noexcept {
 }
 
 // A count above its capacity is corruption, as for models: refused, never clamped.
-std::uint32_t checked_count_in(std::string_view segment, std::uint32_t count, std::uint32_t capacity, const char* what) {
+std::uint32_t checked_count(std::string_view segment, std::uint32_t count, std::uint32_t capacity, const char* what) {
   if (count > capacity) {
     corrupt(segment, std::string(what) + " count " + std::to_string(count) + " exceeds capacity " + std::to_string(capacity));
   }
@@ -105,17 +105,13 @@ TelemetryReader::TelemetryReader(std::shared_ptr<ReaderState> state, std::span<c
                                  const TelemetryLayout& layout, std::string name)
     : state_(std::move(state)), section_(section), layout_(layout), name_(std::move(name)) {}
 
-std::uint32_t TelemetryReader::checked_count(std::uint32_t count, std::uint32_t capacity, const char* what) const {
-  return checked_count_in(name_, count, capacity, what);
-}
-
 const TelemetryHeader& TelemetryReader::header() const noexcept {
   return *std::launder(reinterpret_cast<const TelemetryHeader*>(section_.data()));
 }
 
 std::uint32_t TelemetryReader::tag_count() const {
   // SYNC POINT READ (tags): pairs with the writer's release store after a tag's name.
-  return checked_count(header().tag_count.load(std::memory_order_acquire), layout_.capacities.tags, "tag");
+  return checked_count(name_, header().tag_count.load(std::memory_order_acquire), layout_.capacities.tags, "tag");
 }
 
 std::vector<std::string> TelemetryReader::tags_from(std::uint32_t first) const {
@@ -200,7 +196,7 @@ std::vector<WorkerRowRead> TelemetryReader::workers() const {
   state_->check_mapping();
   // SYNC POINT READ (worker rows): rows below the count were initialised before it was stored.
   const std::uint32_t count =
-      checked_count(header().worker_count.load(std::memory_order_acquire), layout_.capacities.workers, "worker");
+      checked_count(name_, header().worker_count.load(std::memory_order_acquire), layout_.capacities.workers, "worker");
   const auto* rows = reinterpret_cast<const WorkerRow*>(section_.data() + layout_.workers_offset);
   std::vector<WorkerRowRead> out;
   out.reserve(count);
@@ -230,7 +226,7 @@ std::vector<JobRowRead> TelemetryReader::jobs() const {
   state_->check_mapping();
   // SYNC POINT READ (job rows)
   const std::uint32_t count =
-      checked_count(header().job_count.load(std::memory_order_acquire), layout_.capacities.jobs, "job");
+      checked_count(name_, header().job_count.load(std::memory_order_acquire), layout_.capacities.jobs, "job");
   const auto* rows = reinterpret_cast<const JobRow*>(section_.data() + layout_.jobs_offset);
   std::vector<JobRowRead> out;
   out.reserve(count);

@@ -209,7 +209,7 @@ int cmd_watch(const std::string& name, const ipc::ReaderOptions& options, double
                   ipc::writer_state_name(status.state), frames / secs, frames ? double(links) / frames : 0.0,
                   pct(0.5), pct(0.99), ingests ? ingest_ns / 1e3 / ingests : 0.0, ingestor.layout().robots.size());
       std::fflush(stdout);
-      if (status.state == ipc::WriterState::kClosed || status.state == ipc::WriterState::kDead) {
+      if (ipc::writer_is_gone(status.state)) {
         std::printf("writer is %s; stopping\n", ipc::writer_state_name(status.state));
         return 0;
       }

@@ -22,7 +22,6 @@ namespace {
 
 constexpr std::array<std::uint8_t, 4> kDeadColor{120, 120, 120, 255};
 
-bool gone(ipc::WriterState state) { return state == ipc::WriterState::kDead || state == ipc::WriterState::kClosed; }
 
 std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
   return {static_cast<std::uint8_t>((c[0] + 255) / 2), static_cast<std::uint8_t>((c[1] + 230) / 2),
@@ -206,7 +205,7 @@ struct FleetScene::Impl {
   }
 
   std::array<std::uint8_t, 4> color_of(const Source& s, std::uint32_t slot, const LinkDraw& l) const {
-    std::array<std::uint8_t, 4> c = gone(s.state) ? kDeadColor : l.rgba;
+    std::array<std::uint8_t, 4> c = ipc::writer_is_gone(s.state) ? kDeadColor : l.rgba;
     if (selected && selected->segment == s.name && selected->slot == slot) c = highlighted(c);
     return c;
   }
@@ -336,10 +335,10 @@ UpdateResult FleetScene::update() {
     Source& s = *sp;
     ipc::Source& src = *s.source;
     if (src.state() != s.state) {
-      const bool was_gone = gone(s.state);
+      const bool was_gone = ipc::writer_is_gone(s.state);
       s.state = src.state();
       result.layout_changed = true;
-      if (gone(s.state) != was_gone) {
+      if (ipc::writer_is_gone(s.state) != was_gone) {
         impl_->recolor(s);
         result.changed = true;
       }

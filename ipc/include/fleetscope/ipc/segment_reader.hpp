@@ -17,6 +17,7 @@
 #include "fleetscope/ipc/format.hpp"
 #include "fleetscope/ipc/layout.hpp"
 #include "fleetscope/ipc/reader_state.hpp"
+#include "fleetscope/ipc/shared_access.hpp"
 #include "fleetscope/ipc/shared_memory.hpp"
 
 namespace fleetscope::ipc {
@@ -59,6 +60,10 @@ struct FrameInfo {
 
 enum class WriterState { kLive, kPaused, kDead, kClosed };
 const char* writer_state_name(WriterState state);
+// Dead or closed: this writer will not write again.
+constexpr bool writer_is_gone(WriterState state) noexcept {
+  return state == WriterState::kDead || state == WriterState::kClosed;
+}
 
 struct WriterStatus {
   WriterState state = WriterState::kDead;
@@ -150,6 +155,14 @@ class SegmentReader {
   const std::byte* block(std::uint32_t slot) const noexcept;
   // After a seqlock stayed busy: is the writer gone? Reads /proc at most every 100 ms.
   bool learn_writer_gone() const;
+  // seqlock_read with this segment's knowledge of its writer: when the lock stays busy and the
+  // writer turns out to be gone, the lock is read once more, as a gone writer's.
+  template <typename Copy>
+  SeqlockOutcome read_seqlocked(const std::atomic<std::uint64_t>& seq, const SeqlockPolicy& policy, Copy&& copy) const {
+    const SeqlockOutcome outcome = seqlock_read(seq, policy, writer_gone(), copy);
+    if (outcome != SeqlockOutcome::kBusy || !learn_writer_gone()) return outcome;
+    return seqlock_read(seq, policy, true, copy);
+  }
 
   std::shared_ptr<ReaderState> state_;
   std::span<const std::byte> bytes_;

@@ -76,7 +76,6 @@ class TelemetryReader {
   TelemetryReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> section,
                   const TelemetryLayout& layout, std::string name);
   const TelemetryHeader& header() const noexcept;
-  std::uint32_t checked_count(std::uint32_t count, std::uint32_t capacity, const char* what) const;
 
   std::shared_ptr<ReaderState> state_;
   std::span<const std::byte> section_;
