@@ -3,6 +3,7 @@
 #include <string>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/geometry_format.hpp"
 #include "fleetscope/ipc/telemetry_format.hpp"
 
 namespace fleetscope::ipc {
@@ -65,6 +66,22 @@ TelemetryLayout compute_telemetry_layout(const TelemetryCapacities& c) {
   l.workers_offset = align_up(l.scalars_offset + std::uint64_t{c.scalars} * sizeof(ScalarRecord));
   l.jobs_offset = align_up(l.workers_offset + std::uint64_t{c.workers} * sizeof(WorkerRow));
   l.size = align_up(l.jobs_offset + std::uint64_t{c.jobs} * sizeof(JobRow));
+  return l;
+}
+
+GeometryLayout compute_geometry_layout(const GeometryCapacities& c) {
+  require_in_range("geometry visual capacity", c.visuals, kMaxExtendedVisuals);
+  require_in_range("mesh capacity", c.meshes, kMaxMeshes);
+  if (c.mesh_bytes > kMaxMeshArenaBytes) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "mesh bytes must be at most " + std::to_string(kMaxMeshArenaBytes) +
+                                                        ", got " + std::to_string(c.mesh_bytes));
+  }
+  GeometryLayout l;
+  l.capacities = c;
+  l.visuals_offset = align_up(sizeof(GeometryHeader));
+  l.meshes_offset = align_up(l.visuals_offset + std::uint64_t{c.visuals} * sizeof(VisualRecord));
+  l.arena_offset = align_up(l.meshes_offset + std::uint64_t{c.meshes} * sizeof(MeshRecord));
+  l.size = align_up(l.arena_offset + c.mesh_bytes);
   return l;
 }
 

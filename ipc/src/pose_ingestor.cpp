@@ -16,6 +16,11 @@ std::span<const PoseRecord> PoseIngestor::poses(std::uint32_t slot) const noexce
   return tracked_[slot].poses;
 }
 
+RobotAttributeWords PoseIngestor::attributes(std::uint32_t slot) const noexcept {
+  if (slot >= tracked_.size()) return {};
+  return tracked_[slot].attributes;
+}
+
 void PoseIngestor::refresh_layout() {
   if (failed_layout_) throw *failed_layout_;
   try {
@@ -37,7 +42,7 @@ void PoseIngestor::refresh_layout() {
     in_use[robot.slot] = 1;
     Tracked& t = tracked_[robot.slot];
     if (t.spawn_id != robot.spawn_id || t.poses.size() != robot.link_count) {
-      t = Tracked{robot.spawn_id, std::nullopt, std::vector<PoseRecord>(robot.link_count, identity)};
+      t = Tracked{robot.spawn_id, std::nullopt, std::vector<PoseRecord>(robot.link_count, identity), {}};
     }
   }
   for (std::size_t slot = 0; slot < slots; ++slot) {
@@ -48,6 +53,7 @@ void PoseIngestor::refresh_layout() {
 IngestStats PoseIngestor::ingest() {
   IngestStats stats;
   changes_.clear();
+  attribute_changes_.clear();
   reader_.check_mapping();
   if (failed_layout_) throw *failed_layout_;
   if (!have_layout_ || reader_.layout_epoch() != layout_.epoch) {
@@ -84,6 +90,10 @@ IngestStats PoseIngestor::ingest() {
       ++stats.robots_torn;
       // Keep the last consistent poses; a robot never read before shows what the writer left.
       if (!first_read) continue;
+    }
+    if (read->attributes != t.attributes) {
+      t.attributes = read->attributes;
+      attribute_changes_.push_back(robot.slot);
     }
     std::uint64_t links = 0;
     for (std::size_t w = 0; w < dirty_.size(); ++w) {

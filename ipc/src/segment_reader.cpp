@@ -33,6 +33,26 @@ std::string hex(std::uint64_t value) {
   return out.str();
 }
 
+// The geometry section header against the layout its capacities imply (as for the pose part).
+GeometryLayout validate_geometry_section(std::span<const std::byte> section, const std::string& seg) {
+  if (section.size() < sizeof(GeometryHeader)) corrupt(seg, "geometry section is smaller than its header");
+  alignas(kCacheLine) std::byte raw[sizeof(GeometryHeader)];
+  load_words(raw, section.data(), sizeof raw);
+  const auto& g = *std::launder(reinterpret_cast<const GeometryHeader*>(raw));
+  if (g.magic != kGeometryMagic) corrupt(seg, "geometry section has magic " + hex(g.magic));
+  GeometryLayout l;
+  try {
+    l = compute_geometry_layout(GeometryCapacities{g.visual_capacity, g.mesh_capacity, g.arena_size});
+  } catch (const SegmentError& e) {
+    corrupt(seg, std::string("geometry capacities out of range: ") + e.what());
+  }
+  if (g.visuals_offset != l.visuals_offset || g.meshes_offset != l.meshes_offset ||
+      g.arena_offset != l.arena_offset || g.size != l.size || l.size != section.size()) {
+    corrupt(seg, "geometry section offsets do not match its capacities");
+  }
+  return l;
+}
+
 }  // namespace
 
 const char* writer_state_name(WriterState state) {
@@ -196,6 +216,17 @@ void SegmentReader::validate() {
     info_.telemetry_offset = h.telemetry_offset;
     info_.telemetry = validate_telemetry_section(bytes_.subspan(h.telemetry_offset, h.telemetry_size), seg);
   }
+  if (h.abi_minor >= 3 && (h.geometry_offset != 0 || h.geometry_size != 0)) {
+    // 1.3: the geometry section follows the 1.2 part, inside the object (which is that much larger).
+    if (h.geometry_offset != h.total_size || h.geometry_size > kMaxSegmentBytes ||
+        h.geometry_size > bytes_.size() - h.total_size) {
+      corrupt(seg, "geometry section (offset " + std::to_string(h.geometry_offset) + ", " +
+                       std::to_string(h.geometry_size) + " bytes) does not follow the layout inside the " +
+                       std::to_string(bytes_.size()) + "-byte segment");
+    }
+    info_.geometry_offset = h.geometry_offset;
+    info_.geometry = validate_geometry_section(bytes_.subspan(h.geometry_offset, h.geometry_size), seg);
+  }
   info_.abi_major = h.abi_major;
   info_.abi_minor = h.abi_minor;
   info_.layout = layout;
@@ -263,6 +294,8 @@ LayoutSnapshot SegmentReader::read_layout() const {
   std::vector<ModelRecord> models;
   std::vector<LinkVisual> visuals;
   std::vector<RobotSlot> robots;
+  std::vector<VisualRecord> extended;  // the geometry section's visuals the models use
+  const bool has_extended = info_.abi_minor >= 3 && info_.geometry.has_value();
   std::uint64_t s1 = 0;
   std::uint32_t model_count = 0;
   std::uint64_t high_water = 0;
@@ -283,6 +316,16 @@ LayoutSnapshot SegmentReader::read_layout() const {
     }
     visuals.resize(visuals_used);
     load_words(visuals.data(), base + l.visuals_offset, visuals_used * sizeof(LinkVisual));
+    if (has_extended) {
+      const GeometryLayout& g = *info_.geometry;
+      std::uint64_t extended_used = 0;
+      for (const ModelRecord& m : models) {
+        const std::uint64_t end = std::uint64_t{m.first_extended_visual} + m.extended_visual_count;
+        if (end <= g.capacities.visuals) extended_used = std::max(extended_used, end);
+      }
+      extended.resize(extended_used);
+      load_words(extended.data(), base + info_.geometry_offset + g.visuals_offset, extended_used * sizeof(VisualRecord));
+    }
     robots.resize(robots_to_copy);
     load_words(robots.data(), base + l.robots_offset, robots_to_copy * sizeof(RobotSlot));
   };
@@ -332,6 +375,35 @@ LayoutSnapshot SegmentReader::read_layout() const {
         corrupt(seg, which + " has a link name or mesh path that is not NUL-terminated");
       }
     }
+    const std::uint32_t extended_count = info_.abi_minor >= 3 ? m.extended_visual_count : 0;
+    if (extended_count == 0) {
+      for (std::uint32_t link = 0; link < m.link_count; ++link) {
+        model.all_visuals.push_back(ModelVisual{link, model.visuals[link], 0});
+      }
+    } else {
+      if (!has_extended || std::uint64_t{m.first_extended_visual} + extended_count > info_.geometry->capacities.visuals) {
+        corrupt(seg, which + " visuals [" + std::to_string(m.first_extended_visual) + ", +" +
+                         std::to_string(extended_count) + ") lie outside the geometry section's visual table");
+      }
+      model.all_visuals.reserve(extended_count);
+      for (std::uint32_t i = 0; i < extended_count; ++i) {
+        const VisualRecord& r = extended[m.first_extended_visual + i];
+        if (r.visual.shape >= kExtendedShapeCount) {
+          corrupt(seg, which + " has unknown shape " + std::to_string(r.visual.shape));
+        }
+        if (r.link >= m.link_count) {
+          corrupt(seg, which + " has a visual of link " + std::to_string(r.link) + " of " + std::to_string(m.link_count));
+        }
+        if (!terminated(r.visual.link_name) || !terminated(r.visual.mesh_path)) {
+          corrupt(seg, which + " has a link name or mesh path that is not NUL-terminated");
+        }
+        const bool inline_mesh = r.visual.shape == static_cast<std::uint32_t>(Shape::kInlineMesh);
+        if (inline_mesh && r.mesh >= info_.geometry->capacities.meshes) {
+          corrupt(seg, which + " refers to mesh " + std::to_string(r.mesh) + " beyond the mesh table");
+        }
+        model.all_visuals.push_back(ModelVisual{r.link, r.visual, inline_mesh ? r.mesh : 0});
+      }
+    }
     snapshot.models.push_back(std::move(model));
   }
   for (std::uint32_t slot = 0; slot < robots.size(); ++slot) {
@@ -362,6 +434,35 @@ LayoutSnapshot SegmentReader::read_layout() const {
   return snapshot;
 }
 
+std::uint32_t SegmentReader::mesh_count() const {
+  if (!info_.geometry) return 0;
+  const auto& g = *std::launder(reinterpret_cast<const GeometryHeader*>(bytes_.data() + info_.geometry_offset));
+  // SYNC POINT READ (meshes): pairs with the writer's release store after a mesh is complete.
+  return std::min(g.mesh_count.load(std::memory_order_acquire), info_.geometry->capacities.meshes);
+}
+
+MeshData SegmentReader::read_mesh(std::uint32_t index) const {
+  check_mapping();
+  const std::uint32_t count = mesh_count();
+  if (index >= count) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "segment '" + info_.name + "' has " + std::to_string(count) +
+                                                        " meshes; there is no mesh " + std::to_string(index));
+  }
+  const GeometryLayout& g = *info_.geometry;
+  const std::byte* section = bytes_.data() + info_.geometry_offset;
+  MeshRecord record;
+  load_words(&record, section + g.meshes_offset + std::uint64_t{index} * sizeof(MeshRecord), sizeof record);
+  const std::string where = "segment '" + info_.name + "' mesh " + std::to_string(index);
+  const std::uint64_t arena = g.capacities.mesh_bytes;
+  if (record.data_offset > arena || record.stored_bytes > arena - record.data_offset) {
+    throw SegmentError(ErrorCode::kCorrupt, where + " is corrupt: its data lies outside the mesh arena");
+  }
+  // Copied out before it is checked: the copy is what gets validated and used.
+  std::vector<std::byte> stored(record.stored_bytes);
+  std::memcpy(stored.data(), section + g.arena_offset + record.data_offset, stored.size());
+  return decode_mesh(record, stored, where);
+}
+
 std::uint64_t SegmentReader::change_count(std::uint32_t slot) const noexcept {
   if (slot >= info_.layout.capacities.robots) return 0;
   const auto& sync = *std::launder(reinterpret_cast<const RobotSync*>(block(slot)));
@@ -384,12 +485,18 @@ std::optional<RobotRead> SegmentReader::read_robot(std::uint32_t slot,
   const auto* masks = reinterpret_cast<const std::uint64_t*>(b + l.masks_in_block);
   const std::byte* poses = b + l.poses_in_block;
   const std::uint64_t history = l.capacities.dirty_history;
+  const bool with_attributes = info_.abi_minor >= 3;  // reserved (zero) before 1.3
 
   RobotRead read;
   auto copy = [&](std::uint64_t) {
     read.spawn_id = sync.spawn_id.load(std::memory_order_relaxed);
     read.change_count = sync.change_count.load(std::memory_order_relaxed);
     read.last_change_frame = sync.last_change_frame.load(std::memory_order_relaxed);
+    if (with_attributes) {
+      read.attributes.color_and_flags = sync.color_and_flags.load(std::memory_order_relaxed);
+      read.attributes.producer = sync.producer.load(std::memory_order_relaxed);
+      read.attributes.scalar_bits = sync.scalar_bits.load(std::memory_order_relaxed);
+    }
     const bool full = !seen_changes || read.change_count < *seen_changes ||
                       read.change_count - *seen_changes > history;
     for (std::uint32_t w = 0; w < words; ++w) dirty_out[w] = 0;

@@ -20,6 +20,7 @@ void SegmentSource::open() {
   telemetry_ = TelemetryReader::of(*reader);
   ingestor_ = std::move(ingestor);
   reader_ = std::move(reader);
+  meshes_.clear();
   state_ = WriterState::kLive;
   error_.clear();
 }
@@ -46,6 +47,19 @@ std::span<const PoseRecord> SegmentSource::poses(std::uint32_t slot) const noexc
 std::span<const LinkChange> SegmentSource::changes() const noexcept { return ingestor_->changes(); }
 
 FrameInfo SegmentSource::frame() const { return reader_->frame(); }
+
+std::shared_ptr<const MeshData> SegmentSource::mesh(std::uint32_t index) {
+  auto& cached = meshes_[index];
+  if (!cached) {
+    try {
+      cached = std::make_shared<const MeshData>(reader_->read_mesh(index));
+    } catch (...) {
+      meshes_.erase(index);
+      throw;
+    }
+  }
+  return cached;
+}
 
 std::uint32_t SegmentSource::tag_count() const { return telemetry_ ? telemetry_->tag_count() : 0; }
 

@@ -82,10 +82,19 @@ SegmentWriter::SegmentWriter(const WriterOptions& options)
   }
 }
 
+namespace {
+std::optional<GeometryLayout> geometry_layout(const WriterOptions& options) {
+  if (!options.geometry) return std::nullopt;
+  return compute_geometry_layout(*options.geometry);
+}
+}  // namespace
+
 SegmentWriter::SegmentWriter(const WriterOptions& options, const std::optional<TelemetryLayout>& telemetry)
     : name_(options.name),
       layout_(compute_layout(options.capacities)),
-      mapping_(create_mapping(options, layout_.total_size + (telemetry ? telemetry->size : 0))),
+      geometry_(geometry_layout(options)),
+      geometry_offset_(layout_.total_size + (telemetry ? telemetry->size : 0)),
+      mapping_(create_mapping(options, geometry_offset_ + (geometry_ ? geometry_->size : 0))),
       slot_used_(layout_.capacities.robots, 0),
       last_written_frame_(layout_.capacities.robots, 0) {
   std::byte* base = mapping_.bytes().data();
@@ -121,6 +130,20 @@ SegmentWriter::SegmentWriter(const WriterOptions& options, const std::optional<T
   copy_fixed_text(h->name, name_, "segment name");
   h->created_unix_ns = unix_time_ns();
   h->flags = options.telemetry_only ? kFlagTelemetryOnly : 0;
+  if (geometry_) {
+    // 1.3: after the 1.2 part (total_size), where 1.2 readers never look.
+    h->geometry_offset = geometry_offset_;
+    h->geometry_size = geometry_->size;
+    auto* g = new (geometry_base()) GeometryHeader();
+    g->magic = kGeometryMagic;
+    g->visual_capacity = geometry_->capacities.visuals;
+    g->mesh_capacity = geometry_->capacities.meshes;
+    g->arena_size = geometry_->capacities.mesh_bytes;
+    g->visuals_offset = geometry_->visuals_offset;
+    g->meshes_offset = geometry_->meshes_offset;
+    g->arena_offset = geometry_->arena_offset;
+    g->size = geometry_->size;
+  }
 
   PoseRecord identity{};
   identity.orientation[3] = 1.0f;
@@ -155,7 +178,83 @@ std::byte* SegmentWriter::block(std::uint32_t slot) const noexcept {
   return mapping_.bytes().data() + layout_.blocks_offset + std::uint64_t{slot} * layout_.block_stride;
 }
 
+std::byte* SegmentWriter::geometry_base() const noexcept { return mapping_.bytes().data() + geometry_offset_; }
+
+std::uint32_t SegmentWriter::add_mesh(const EncodedMesh& mesh) {
+  if (closed_) throw SegmentError(ErrorCode::kClosed, "segment '" + name_ + "' is closed");
+  if (!geometry_) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "segment '" + name_ + "' has no geometry section for meshes");
+  }
+  if (mesh_count_ >= geometry_->capacities.meshes) {
+    throw SegmentError(ErrorCode::kCapacity, "segment '" + name_ + "' holds at most " +
+                                                 std::to_string(geometry_->capacities.meshes) + " meshes");
+  }
+  const std::uint64_t start = (arena_used_ + 63) / 64 * 64;
+  if (start + mesh.stored.size() > geometry_->capacities.mesh_bytes) {
+    throw SegmentError(ErrorCode::kCapacity,
+                       "segment '" + name_ + "' has " + std::to_string(geometry_->capacities.mesh_bytes - std::min(start, geometry_->capacities.mesh_bytes)) +
+                           " bytes left for meshes; this one needs " + std::to_string(mesh.stored.size()) +
+                           " (reserve more with mesh_bytes)");
+  }
+  std::byte* g = geometry_base();
+  auto& header = *std::launder(reinterpret_cast<GeometryHeader*>(g));
+  MeshRecord record = mesh.record;
+  record.data_offset = start;
+  record.stored_bytes = mesh.stored.size();
+  // Written once, before the count that publishes them (release): readers never see them change.
+  std::memcpy(g + geometry_->arena_offset + start, mesh.stored.data(), mesh.stored.size());
+  std::memcpy(g + geometry_->meshes_offset + std::uint64_t{mesh_count_} * sizeof(MeshRecord), &record, sizeof record);
+  arena_used_ = start + mesh.stored.size();
+  header.arena_used.store(arena_used_, std::memory_order_release);
+  header.mesh_count.store(mesh_count_ + 1, std::memory_order_release);
+  return mesh_count_++;
+}
+
+std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const LinkVisual> links,
+                                       std::span<const VisualRecord> visuals) {
+  if (!geometry_) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "segment '" + name_ + "' has no geometry section for visuals");
+  }
+  if (extended_visual_count_ + visuals.size() > geometry_->capacities.visuals) {
+    throw SegmentError(ErrorCode::kCapacity, "segment '" + name_ + "' holds at most " +
+                                                 std::to_string(geometry_->capacities.visuals) +
+                                                 " visuals in its geometry section over all models");
+  }
+  for (const VisualRecord& v : visuals) {
+    if (v.visual.shape >= kExtendedShapeCount) {
+      throw SegmentError(ErrorCode::kInvalidArgument, "unknown shape " + std::to_string(v.visual.shape));
+    }
+    if (v.link >= links.size()) {
+      throw SegmentError(ErrorCode::kInvalidArgument, "a visual refers to link " + std::to_string(v.link) + " of " +
+                                                          std::to_string(links.size()));
+    }
+    if (v.visual.shape == static_cast<std::uint32_t>(Shape::kInlineMesh) && v.mesh >= mesh_count_) {
+      throw SegmentError(ErrorCode::kInvalidArgument, "a visual refers to mesh " + std::to_string(v.mesh) + " of " +
+                                                          std::to_string(mesh_count_));
+    }
+    if (!terminated(v.visual.link_name) || !terminated(v.visual.mesh_path)) {
+      throw SegmentError(ErrorCode::kInvalidArgument, "link name or mesh path not NUL-terminated");
+    }
+  }
+  const std::uint32_t first = extended_visual_count_;
+  add_model_records(name, links, first, static_cast<std::uint32_t>(visuals.size()), [&](std::byte* base) {
+    store_words(geometry_base() + geometry_->visuals_offset + std::uint64_t{first} * sizeof(VisualRecord),
+                visuals.data(), visuals.size_bytes());
+    (void)base;
+  });
+  extended_visual_count_ += static_cast<std::uint32_t>(visuals.size());
+  return model_count_ - 1;
+}
+
 std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const LinkVisual> visuals) {
+  add_model_records(name, visuals, 0, 0, [](std::byte*) {});
+  return model_count_ - 1;
+}
+
+template <typename StoreMore>
+void SegmentWriter::add_model_records(std::string_view name, std::span<const LinkVisual> visuals,
+                                      std::uint32_t first_extended, std::uint32_t extended_count,
+                                      StoreMore&& store_more) {
   if (closed_) throw SegmentError(ErrorCode::kClosed, "segment '" + name_ + "' is closed");
   if (visuals.empty() || visuals.size() > layout_.capacities.links_per_robot) {
     throw SegmentError(ErrorCode::kInvalidArgument,
@@ -185,12 +284,15 @@ std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const Li
   copy_fixed_text(record.name, name, "model name");
   record.first_visual = visual_count_;
   record.link_count = static_cast<std::uint32_t>(visuals.size());
+  record.first_extended_visual = first_extended;
+  record.extended_visual_count = extended_count;
 
   std::byte* base = mapping_.bytes().data();
   {
     const SeqlockWrite layout_change(header().layout_seq);
     store_words(base + layout_.visuals_offset + std::uint64_t{visual_count_} * sizeof(LinkVisual),
                 visuals.data(), visuals.size_bytes());
+    store_more(base);
     store_words(base + layout_.models_offset + std::uint64_t{model_count_} * sizeof(ModelRecord),
                 &record, sizeof record);
     header().model_count.store(model_count_ + 1, std::memory_order_relaxed);
@@ -198,7 +300,7 @@ std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const Li
 
   visual_count_ += record.link_count;
   model_links_.push_back(record.link_count);
-  return model_count_++;
+  ++model_count_;
 }
 
 std::uint32_t SegmentWriter::model_link_count(std::uint32_t model) const {
@@ -212,7 +314,8 @@ bool SegmentWriter::slot_in_use(std::uint32_t slot) const noexcept {
   return slot < slot_used_.size() && slot_used_[slot] != 0;
 }
 
-std::uint32_t SegmentWriter::spawn_robot(std::string_view name, std::uint32_t model) {
+std::uint32_t SegmentWriter::spawn_robot(std::string_view name, std::uint32_t model,
+                                         const RobotAttributeWords& attributes) {
   if (closed_) throw SegmentError(ErrorCode::kClosed, "segment '" + name_ + "' is closed");
   const std::uint32_t links = model_link_count(model);
   const auto free_slot = std::find(slot_used_.begin(), slot_used_.end(), 0);
@@ -240,6 +343,9 @@ std::uint32_t SegmentWriter::spawn_robot(std::string_view name, std::uint32_t mo
       sync.spawn_id.store(record.spawn_id, std::memory_order_relaxed);
       sync.change_count.store(0, std::memory_order_relaxed);
       sync.last_change_frame.store(frame_, std::memory_order_relaxed);
+      sync.color_and_flags.store(attributes.color_and_flags, std::memory_order_relaxed);
+      sync.producer.store(attributes.producer, std::memory_order_relaxed);
+      sync.scalar_bits.store(attributes.scalar_bits, std::memory_order_relaxed);
       PoseRecord identity{};
       identity.orientation[3] = 1.0f;
       auto* poses = b + layout_.poses_in_block;
@@ -289,20 +395,11 @@ void SegmentWriter::write_robot(std::uint32_t slot, std::span<const float> poses
   }
   std::byte* b = block(slot);
   auto& sync = *std::launder(reinterpret_cast<RobotSync*>(b));
-  auto* masks = reinterpret_cast<std::uint64_t*>(b + layout_.masks_in_block);
   std::byte* pose_base = b + layout_.poses_in_block;
-  const std::uint64_t building = frame_ + 1;
-  const std::uint64_t history = layout_.capacities.dirty_history;
 
   const SeqlockWrite robot_change(sync.seq);
-  std::uint64_t changes = sync.change_count.load(std::memory_order_relaxed);
-  const bool merge = last_written_frame_[slot] == building && changes > 0;
-  if (!merge) ++changes;
-  std::uint64_t* entry = masks + ((changes - 1) % history) * words;
-  for (std::uint32_t w = 0; w < words; ++w) {
-    const std::uint64_t previous = merge ? load_word(entry + w) : 0;
-    store_word(entry + w, previous | dirty[w]);
-  }
+  std::uint64_t* entry = begin_change(slot);
+  for (std::uint32_t w = 0; w < words; ++w) store_word(entry + w, load_word(entry + w) | dirty[w]);
   for (std::uint32_t w = 0; w < words; ++w) {
     std::uint64_t bits = dirty[w];
     while (bits != 0) {
@@ -322,9 +419,38 @@ void SegmentWriter::write_robot(std::uint32_t slot, std::span<const float> poses
       store_word(dst + 3, last);
     }
   }
+}
+
+std::uint64_t* SegmentWriter::begin_change(std::uint32_t slot) {
+  std::byte* b = block(slot);
+  auto& sync = *std::launder(reinterpret_cast<RobotSync*>(b));
+  auto* masks = reinterpret_cast<std::uint64_t*>(b + layout_.masks_in_block);
+  const std::uint32_t words = layout_.dirty_words;
+  const std::uint64_t building = frame_ + 1;
+  std::uint64_t changes = sync.change_count.load(std::memory_order_relaxed);
+  // A robot written twice in one frame gets one change: the union of both masks.
+  const bool merge = last_written_frame_[slot] == building && changes > 0;
+  if (!merge) ++changes;
+  std::uint64_t* entry = masks + ((changes - 1) % layout_.capacities.dirty_history) * words;
+  if (!merge) {
+    for (std::uint32_t w = 0; w < words; ++w) store_word(entry + w, 0);
+  }
   sync.change_count.store(changes, std::memory_order_relaxed);
   sync.last_change_frame.store(building, std::memory_order_relaxed);
   last_written_frame_[slot] = building;
+  return entry;
+}
+
+void SegmentWriter::write_robot_attributes(std::uint32_t slot, const RobotAttributeWords& attributes) {
+  if (!slot_in_use(slot)) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "robot slot " + std::to_string(slot) + " is not in use");
+  }
+  auto& sync = *std::launder(reinterpret_cast<RobotSync*>(block(slot)));
+  const SeqlockWrite robot_change(sync.seq);
+  begin_change(slot);  // a change with no dirty link: readers look at the robot again
+  sync.color_and_flags.store(attributes.color_and_flags, std::memory_order_relaxed);
+  sync.producer.store(attributes.producer, std::memory_order_relaxed);
+  sync.scalar_bits.store(attributes.scalar_bits, std::memory_order_relaxed);
 }
 
 void SegmentWriter::end_frame(double sim_time, std::uint64_t dirty_links,

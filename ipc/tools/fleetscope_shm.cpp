@@ -83,8 +83,8 @@ int cmd_list(bool read_other_users) {
 }
 
 const char* shape_name(std::uint32_t shape) {
-  static const char* names[] = {"box", "sphere", "cylinder", "capsule", "mesh"};
-  return shape < ipc::kShapeCount ? names[shape] : "?";
+  static const char* names[] = {"box", "sphere", "cylinder", "capsule", "mesh", "plane", "ellipsoid", "mesh*"};
+  return shape < ipc::kExtendedShapeCount ? names[shape] : "?";
 }
 
 int cmd_inspect(const std::string& name, const ipc::ReaderOptions& options) {
@@ -113,12 +113,30 @@ int cmd_inspect(const std::string& name, const ipc::ReaderOptions& options) {
   std::printf("models       %zu\n", layout.models.size());
   for (std::size_t m = 0; m < layout.models.size(); ++m) {
     const auto& model = layout.models[m];
-    std::printf("  [%zu] %s: %zu links\n", m, ipc::printable(model.name).c_str(), model.visuals.size());
-    for (const auto& v : model.visuals) {
-      std::printf("       %-12s %-8s dims %.3f %.3f %.3f offset %.3f %.3f %.3f rgba %u %u %u %u%s%s\n",
-                  ipc::printable(v.link_name).c_str(), shape_name(v.shape), v.dims[0], v.dims[1], v.dims[2], v.offset_position[0],
-                  v.offset_position[1], v.offset_position[2], v.rgba[0], v.rgba[1], v.rgba[2], v.rgba[3],
-                  v.mesh_path[0] ? " mesh " : "", ipc::printable(v.mesh_path).c_str());
+    std::printf("  [%zu] %s: %zu links, %zu visuals\n", m, ipc::printable(model.name).c_str(), model.visuals.size(),
+                model.all_visuals.size());
+    for (const auto& mv : model.all_visuals) {
+      const auto& v = mv.visual;
+      std::printf("       %-12s %-9s dims %.3f %.3f %.3f offset %.3f %.3f %.3f rgba %u %u %u %u%s%s",
+                  ipc::printable(model.visuals[mv.link].link_name).c_str(), shape_name(v.shape), v.dims[0], v.dims[1],
+                  v.dims[2], v.offset_position[0], v.offset_position[1], v.offset_position[2], v.rgba[0], v.rgba[1],
+                  v.rgba[2], v.rgba[3], v.mesh_path[0] ? " mesh " : "", ipc::printable(v.mesh_path).c_str());
+      if (v.shape == static_cast<std::uint32_t>(ipc::Shape::kInlineMesh)) std::printf(" stored mesh %u", mv.mesh);
+      std::printf("\n");
+    }
+  }
+  if (info.geometry) {
+    const std::uint32_t meshes = reader.mesh_count();
+    std::printf("meshes       %u of %u stored, %llu-byte arena (* = stored in the segment)\n", meshes,
+                info.geometry->capacities.meshes, static_cast<unsigned long long>(info.geometry->capacities.mesh_bytes));
+    for (std::uint32_t i = 0; i < meshes; ++i) {
+      try {
+        const ipc::MeshData mesh = reader.read_mesh(i);
+        std::printf("  mesh %-4u %zu vertices, %zu triangles%s\n", i, mesh.vertex_count(), mesh.triangle_count(),
+                    mesh.normals.empty() ? "" : ", normals");
+      } catch (const ipc::SegmentError& e) {
+        std::printf("  mesh %-4u refused: %s\n", i, e.what());
+      }
     }
   }
   std::printf("robots       %zu\n", layout.robots.size());

@@ -28,8 +28,20 @@ std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
           static_cast<std::uint8_t>(c[2] / 3), c[3]};
 }
 
+// What decides which batch draws an instance: its geometry, and whether it is translucent (a
+// translucent instance must not share a batch with opaque ones: VTK would draw the whole batch in
+// the translucent pass, and every opaque visual in it would look see-through).
+struct BatchKey {
+  GeometryKey geometry;
+  bool translucent = false;
+  auto operator<=>(const BatchKey&) const = default;
+};
+
+// One visual of one robot: an instance in a batch.
 struct LinkDraw {
   LinkBatch* batch = nullptr;
+  GeometryKey key;
+  std::uint32_t link = 0;  // the link it belongs to
   std::uint32_t handle = 0;
   Eigen::Vector3f offset_position;
   Eigen::Quaternionf offset_orientation;
@@ -44,8 +56,12 @@ struct RobotDraw {
   std::uint64_t spawn_id = 0;
   std::string name;
   std::uint32_t model = 0;
+  std::uint32_t link_count = 0;
   bool visible = true;
+  ipc::RobotAttributeWords attributes;
+  // Every visual, grouped by link: link l's are links[link_first[l] .. link_first[l + 1]).
   std::vector<LinkDraw> links;
+  std::vector<std::uint32_t> link_first;
 };
 
 // What the scene draws of one source of the registry (which owns the source itself).
@@ -57,6 +73,8 @@ struct Source {
   std::vector<ipc::ModelSnapshot> models;
   ipc::WriterState state = ipc::WriterState::kLive;  // as drawn (grey when gone)
   std::string logged_error;
+  // Stored meshes of this generation: their content key (0: refused, drawn as nothing).
+  std::map<std::uint32_t, std::uint64_t> mesh_keys;
 };
 
 InstancePose compose(const ipc::PoseRecord& link, const LinkDraw& d) {
@@ -98,7 +116,7 @@ struct FleetScene::Impl {
   vtkSmartPointer<vtkRenderer> renderer;
   SceneSettings settings;
   GeometryLibrary geometry;
-  std::map<GeometryKey, std::unique_ptr<LinkBatch>> batches;
+  std::map<BatchKey, std::unique_ptr<LinkBatch>> batches;
   std::unique_ptr<ipc::SourceRegistry> own_registry;  // when no registry was given
   ipc::SourceRegistry* registry = nullptr;
   std::uint64_t registry_revision = ~0ULL;  // of the registry when the draws last matched it
@@ -111,8 +129,8 @@ struct FleetScene::Impl {
   std::uint64_t frames_taken = 0;
   std::uint64_t links_changed_in_frame = 0;
 
-  LinkBatch* batch_for(const GeometryKey& key) {
-    auto& batch = batches[key];
+  LinkBatch* batch_for(const GeometryKey& key, bool translucent) {
+    auto& batch = batches[BatchKey{key, translucent}];
     if (!batch) {
       auto geo = geometry.get(key);
       batch = settings.mode == BatchMode::kActorPerLink
@@ -184,6 +202,7 @@ struct FleetScene::Impl {
       if (s->generation == s->source->generation()) continue;
       spdlog::info("segment '{}' has a new writer (pid {}); re-attached", s->name, s->source->writer_pid());
       drop_all(*s);
+      s->mesh_keys.clear();
       s->generation = s->source->generation();
       s->state = s->source->state();
       sync_robots(*s);
@@ -197,6 +216,26 @@ struct FleetScene::Impl {
     r.links.clear();
   }
 
+  // The content key of a stored mesh of `s`, its geometry built on first use; 0 when the mesh
+  // is refused (corrupt, or beyond what the renderer takes), warned once per mesh.
+  std::uint64_t mesh_key(Source& s, std::uint32_t index) {
+    if (const auto it = s.mesh_keys.find(index); it != s.mesh_keys.end()) return it->second;
+    std::uint64_t key = 0;
+    try {
+      const auto mesh = s.source->mesh(index);
+      key = mesh_content_key(*mesh);
+      GeometryKey gk;
+      gk.shape = static_cast<std::uint32_t>(ipc::Shape::kInlineMesh);
+      gk.content = key;
+      geometry.get(gk, *mesh);
+    } catch (const std::exception& e) {
+      spdlog::warn("a mesh of segment '{}' is not drawn: {}", s.name, e.what());
+      key = 0;
+    }
+    s.mesh_keys[index] = key;
+    return key;
+  }
+
   void drop_all(Source& s) {
     for (auto& r : s.robots) {
       if (r) drop_robot(*r);
@@ -204,15 +243,39 @@ struct FleetScene::Impl {
     }
   }
 
-  std::array<std::uint8_t, 4> color_of(const Source& s, std::uint32_t slot, const LinkDraw& l) const {
-    std::array<std::uint8_t, 4> c = ipc::writer_is_gone(s.state) ? kDeadColor : l.rgba;
+  // The model's colour, or the robot's own (format 1.3); grey once the writer is gone (keeping
+  // the alpha), highlighted when selected.
+  std::array<std::uint8_t, 4> color_of(const Source& s, std::uint32_t slot, const RobotDraw& r, const LinkDraw& l) const {
+    std::array<std::uint8_t, 4> c = l.rgba;
+    if ((r.attributes.flags() & ipc::kRobotColorOverride) != 0) {
+      const auto word = static_cast<std::uint32_t>(r.attributes.color_and_flags);
+      c = {static_cast<std::uint8_t>(word), static_cast<std::uint8_t>(word >> 8), static_cast<std::uint8_t>(word >> 16),
+           static_cast<std::uint8_t>(word >> 24)};
+    }
+    if (ipc::writer_is_gone(s.state)) c = {kDeadColor[0], kDeadColor[1], kDeadColor[2], c[3]};
     if (selected && selected->segment == s.name && selected->slot == slot) c = highlighted(c);
     return c;
   }
 
+  // Gives the instance its colour, moving it between the opaque and the translucent batch of its
+  // geometry when its alpha crosses 255.
+  void paint(LinkDraw& l, std::array<std::uint8_t, 4> c, bool visible) {
+    const bool translucent = c[3] < 255;
+    LinkBatch* wanted = batch_for(l.key, translucent);
+    if (l.batch == wanted) {
+      l.batch->set_color(l.handle, c);
+      return;
+    }
+    if (l.batch) l.batch->remove(l.handle);
+    l.batch = wanted;
+    l.handle = wanted->add(l.world, c);
+    if (!visible) wanted->set_visible(l.handle, false);
+  }
+
   void recolor_robot(Source& s, std::uint32_t slot) {
     if (slot >= s.robots.size() || !s.robots[slot]) return;
-    for (auto& l : s.robots[slot]->links) l.batch->set_color(l.handle, color_of(s, slot, l));
+    RobotDraw& r = *s.robots[slot];
+    for (auto& l : r.links) paint(l, color_of(s, slot, r, l), r.visible);
   }
 
   void recolor(Source& s) {
@@ -224,6 +287,7 @@ struct FleetScene::Impl {
   void sync_robots(Source& s) {
     const ipc::LayoutSnapshot& layout = s.source->layout();
     s.models = layout.models;
+    if (layout.robots.empty()) s.mesh_keys.clear();
     std::size_t slots = 0;
     for (const auto& robot : layout.robots) slots = std::max<std::size_t>(slots, robot.slot + 1);
     if (s.robots.size() < slots) s.robots.resize(slots);
@@ -237,13 +301,25 @@ struct FleetScene::Impl {
       drawn->spawn_id = robot.spawn_id;
       drawn->name = robot.name;
       drawn->model = robot.model;
+      drawn->link_count = robot.link_count;
+      drawn->attributes = s.source->attributes(robot.slot);
       const auto poses = s.source->poses(robot.slot);
-      const auto& visuals = layout.models[robot.model].visuals;
-      for (std::size_t i = 0; i < visuals.size(); ++i) {
-        const ipc::LinkVisual& v = visuals[i];
-        const GeometryUse use = geometry_for(v);
+      // Visuals grouped by link (the format does not promise they come in link order).
+      std::vector<const ipc::ModelVisual*> visuals;
+      for (const auto& mv : layout.models[robot.model].all_visuals) visuals.push_back(&mv);
+      std::stable_sort(visuals.begin(), visuals.end(), [](auto* a, auto* b) { return a->link < b->link; });
+      drawn->link_first.assign(robot.link_count + 1, 0);
+      for (const ipc::ModelVisual* mv : visuals) {
+        const ipc::LinkVisual& v = mv->visual;
+        std::uint64_t content = 0;
+        if (v.shape == static_cast<std::uint32_t>(ipc::Shape::kInlineMesh)) {
+          content = mesh_key(s, mv->mesh);
+          if (content == 0) continue;  // refused (warned once): not drawn
+        }
+        const GeometryUse use = geometry_for(v, content);
         LinkDraw d;
-        d.batch = batch_for(use.key);
+        d.key = use.key;
+        d.link = mv->link;
         d.offset_position = Eigen::Vector3f(v.offset_position[0], v.offset_position[1], v.offset_position[2]);
         d.offset_orientation = Eigen::Quaternionf(v.offset_orientation[3], v.offset_orientation[0],
                                                   v.offset_orientation[1], v.offset_orientation[2]);
@@ -254,10 +330,12 @@ struct FleetScene::Impl {
         geometry.get(use.key)->GetBounds(d.local_bounds.data());
         ipc::PoseRecord identity{};
         identity.orientation[3] = 1.0f;
-        d.world = compose(i < poses.size() ? poses[i] : identity, d);
-        d.handle = d.batch->add(d.world, color_of(s, robot.slot, d));
+        d.world = compose(d.link < poses.size() ? poses[d.link] : identity, d);
+        paint(d, color_of(s, robot.slot, *drawn, d), true);
         drawn->links.push_back(d);
+        ++drawn->link_first[d.link + 1];
       }
+      for (std::uint32_t l = 0; l < robot.link_count; ++l) drawn->link_first[l + 1] += drawn->link_first[l];
     }
     for (std::uint32_t slot = 0; slot < s.robots.size(); ++slot) {
       if (!present[slot] && s.robots[slot]) {
@@ -283,6 +361,12 @@ FleetScene::FleetScene(vtkRenderer* renderer, ipc::SourceRegistry* registry, con
   impl_->registry = registry;
   impl_->renderer = renderer;
   impl_->settings = settings;
+  // Translucent visuals are sorted per pixel by depth peeling (dual depth peeling in VTK 9), so
+  // they blend right among themselves and over opaque ones; opaque instances are never in a
+  // translucent batch (BatchKey). Peeling costs render passes only in frames with translucency.
+  renderer->SetUseDepthPeeling(1);
+  renderer->SetMaximumNumberOfPeels(4);
+  renderer->SetOcclusionRatio(0.05);
   auto callback = vtkSmartPointer<vtkCallbackCommand>::New();
   callback->SetCallback(&Impl::on_render_start);
   callback->SetClientData(impl_.get());
@@ -316,14 +400,15 @@ UpdateResult FleetScene::update() {
   const auto start = std::chrono::steady_clock::now();
   // Meshes read in the background since the last update replace their placeholder boxes.
   for (const auto& [key, geo] : impl_->geometry.poll_ready()) {
-    const auto it = impl_->batches.find(key);
-    if (it == impl_->batches.end()) continue;
-    it->second->set_geometry(geo);
+    for (const bool translucent : {false, true}) {
+      const auto it = impl_->batches.find(BatchKey{key, translucent});
+      if (it != impl_->batches.end()) it->second->set_geometry(geo);
+    }
     for (auto& s : impl_->sources) {
       for (auto& r : s->robots) {
         if (!r) continue;
         for (auto& l : r->links) {
-          if (l.batch == it->second.get()) geo->GetBounds(l.local_bounds.data());
+          if (l.key == key) geo->GetBounds(l.local_bounds.data());
         }
       }
     }
@@ -354,15 +439,24 @@ UpdateResult FleetScene::update() {
       impl_->sync_robots(s);
       result.layout_changed = result.changed = true;
     }
+    for (const std::uint32_t slot : src.attribute_changes()) {
+      if (slot >= s.robots.size() || !s.robots[slot]) continue;
+      s.robots[slot]->attributes = src.attributes(slot);
+      impl_->recolor_robot(s, slot);
+      result.changed = true;
+    }
     for (const ipc::LinkChange& c : src.changes()) {
       auto& robot = s.robots[c.slot];
-      if (!robot || c.link >= robot->links.size()) continue;
-      LinkDraw& d = robot->links[c.link];
-      d.world = compose(src.poses(c.slot)[c.link], d);
-      d.batch->set_pose(d.handle, d.world);
-      if (d.changed_in_frame != impl_->frames_taken) {
+      if (!robot || c.link >= robot->link_count) continue;
+      const ipc::PoseRecord& pose = src.poses(c.slot)[c.link];
+      bool counted = false;
+      for (std::uint32_t i = robot->link_first[c.link]; i < robot->link_first[c.link + 1]; ++i) {
+        LinkDraw& d = robot->links[i];
+        d.world = compose(pose, d);
+        d.batch->set_pose(d.handle, d.world);
+        if (!counted && d.changed_in_frame != impl_->frames_taken) ++impl_->links_changed_in_frame;
+        counted = true;
         d.changed_in_frame = impl_->frames_taken;
-        ++impl_->links_changed_in_frame;
       }
     }
     if (!src.changes().empty()) {
@@ -392,7 +486,7 @@ std::vector<SourceInfo> FleetScene::sources() const {
     for (const auto& r : s->robots) {
       if (!r) continue;
       ++info.robots;
-      info.links += r->links.size();
+      info.links += r->link_count;
     }
     out.push_back(std::move(info));
   }
@@ -442,8 +536,9 @@ std::optional<PickResult> FleetScene::pick(int x, int y) const {
     for (std::uint32_t slot = 0; slot < s->robots.size(); ++slot) {
       const auto& r = s->robots[slot];
       if (!r || !r->visible) continue;
-      for (std::uint32_t link = 0; link < r->links.size(); ++link) {
-        const auto t = ray_hit(r->links[link], origin, dir);
+      for (const LinkDraw& visual : r->links) {
+        const std::uint32_t link = visual.link;
+        const auto t = ray_hit(visual, origin, dir);
         if (!t || *t >= best_t) continue;
         best_t = *t;
         PickResult p;
@@ -524,6 +619,23 @@ std::uint64_t sum_over(const Batches& batches, Figure figure) {
   return n;
 }
 }  // namespace
+
+bool FleetScene::has_ground_plane() const {
+  const auto plane = static_cast<std::uint32_t>(ipc::Shape::kPlane);
+  for (const auto& s : impl_->sources) {
+    for (const auto& r : s->robots) {
+      if (!r || !r->visible) continue;
+      for (const auto& l : r->links) {
+        if (l.key.shape != plane) continue;
+        const auto& q = l.world.orientation;
+        // z of the plane's normal (local +z) in the world: 1 - 2(qx^2 + qy^2).
+        const float nz = 1.0f - 2.0f * (q[0] * q[0] + q[1] * q[1]);
+        if (std::abs(nz) > 0.98f) return true;
+      }
+    }
+  }
+  return false;
+}
 
 std::uint64_t FleetScene::take_changed_links() {
   ++impl_->frames_taken;

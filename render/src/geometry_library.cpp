@@ -6,7 +6,12 @@
 #include <vtkAppendPolyData.h>
 #include <vtkCleanPolyData.h>
 #include <vtkCubeSource.h>
+#include <vtkCellArray.h>
 #include <vtkCylinderSource.h>
+#include <vtkFloatArray.h>
+#include <vtkPlaneSource.h>
+#include <vtkPointData.h>
+#include <vtkPoints.h>
 #include <vtkPolyDataNormals.h>
 #include <vtkSphereSource.h>
 #include <vtkTransform.h>
@@ -160,7 +165,22 @@ class GeometryLibrary::Loader {
   std::thread thread_;  // last: started once everything above exists
 };
 
-GeometryUse geometry_for(const ipc::LinkVisual& v) {
+std::uint64_t mesh_content_key(const ipc::MeshData& m) {
+  // FNV-1a over the three arrays and their sizes.
+  std::uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](const void* data, std::size_t bytes) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    for (std::size_t i = 0; i < bytes; ++i) h = (h ^ p[i]) * 1099511628211ULL;
+  };
+  const std::size_t sizes[3] = {m.vertices.size(), m.triangles.size(), m.normals.size()};
+  mix(sizes, sizeof sizes);
+  mix(m.vertices.data(), m.vertices.size() * sizeof(float));
+  mix(m.triangles.data(), m.triangles.size() * sizeof(std::uint32_t));
+  mix(m.normals.data(), m.normals.size() * sizeof(float));
+  return h | 1;  // never 0, which means "no stored mesh"
+}
+
+GeometryUse geometry_for(const ipc::LinkVisual& v, std::uint64_t content) {
   GeometryUse use;
   use.key.shape = v.shape;
   const float d0 = std::max(v.dims[0], 1e-4f), d1 = std::max(v.dims[1], 1e-4f), d2 = std::max(v.dims[2], 1e-4f);
@@ -174,6 +194,12 @@ GeometryUse geometry_for(const ipc::LinkVisual& v) {
       break;
     case ipc::Shape::kMesh:
       use.key.mesh = v.mesh_path;
+      use.scale = {v.scale[0], v.scale[1], v.scale[2]};
+      break;
+    case ipc::Shape::kPlane: use.scale = {d0, d1, 1.0f}; break;
+    case ipc::Shape::kEllipsoid: use.scale = {d0, d1, d2}; break;
+    case ipc::Shape::kInlineMesh:
+      use.key.content = content;
       use.scale = {v.scale[0], v.scale[1], v.scale[2]};
       break;
   }
@@ -244,8 +270,64 @@ vtkSmartPointer<vtkPolyData> GeometryLibrary::get(const GeometryKey& key) {
       loader_->queue(key);
       break;
     }
+    case ipc::Shape::kEllipsoid: {
+      // The unit sphere, scaled per instance by the three radii. Finer than a sphere's: a
+      // stretched ellipsoid shows its facets.
+      auto s = vtkSmartPointer<vtkSphereSource>::New();
+      s->SetRadius(1.0);
+      s->SetThetaResolution(16);
+      s->SetPhiResolution(10);
+      geometry = finish(s, false);
+      break;
+    }
+    case ipc::Shape::kPlane: {
+      // A unit quad in the x-y plane, normal +z; drawn from both sides (two-sided lighting).
+      auto s = vtkSmartPointer<vtkPlaneSource>::New();
+      s->SetOrigin(-0.5, -0.5, 0.0);
+      s->SetPoint1(0.5, -0.5, 0.0);
+      s->SetPoint2(-0.5, 0.5, 0.0);
+      geometry = finish(s, false);
+      break;
+    }
+    case ipc::Shape::kInlineMesh:  // without its data (get(key, mesh) first): a box
     case ipc::Shape::kBox:
       break;
+  }
+  if (!geometry) geometry = unit_box();
+  cache_.emplace(key, geometry);
+  return geometry;
+}
+
+vtkSmartPointer<vtkPolyData> GeometryLibrary::get(const GeometryKey& key, const ipc::MeshData& mesh) {
+  if (const auto it = cache_.find(key); it != cache_.end()) return it->second;
+  // The mesh was validated by the reader (counts, indices, finite bounded coordinates).
+  auto points = vtkSmartPointer<vtkPoints>::New();
+  points->SetDataTypeToFloat();
+  points->SetNumberOfPoints(static_cast<vtkIdType>(mesh.vertex_count()));
+  for (std::size_t i = 0; i < mesh.vertex_count(); ++i) {
+    points->SetPoint(static_cast<vtkIdType>(i), mesh.vertices[3 * i], mesh.vertices[3 * i + 1], mesh.vertices[3 * i + 2]);
+  }
+  auto polys = vtkSmartPointer<vtkCellArray>::New();
+  polys->AllocateExact(static_cast<vtkIdType>(mesh.triangle_count()), static_cast<vtkIdType>(mesh.triangles.size()));
+  for (std::size_t t = 0; t < mesh.triangle_count(); ++t) {
+    const vtkIdType ids[3] = {mesh.triangles[3 * t], mesh.triangles[3 * t + 1], mesh.triangles[3 * t + 2]};
+    polys->InsertNextCell(3, ids);
+  }
+  auto data = vtkSmartPointer<vtkPolyData>::New();
+  data->SetPoints(points);
+  data->SetPolys(polys);
+  vtkSmartPointer<vtkPolyData> geometry;
+  if (!mesh.normals.empty()) {
+    // The writer's normals are kept (smooth shading as the model's author meant it).
+    auto normals = vtkSmartPointer<vtkFloatArray>::New();
+    normals->SetNumberOfComponents(3);
+    normals->SetName("Normals");
+    normals->SetNumberOfTuples(static_cast<vtkIdType>(mesh.vertex_count()));
+    std::copy(mesh.normals.begin(), mesh.normals.end(), normals->GetPointer(0));
+    data->GetPointData()->SetNormals(normals);
+    geometry = data;
+  } else {
+    geometry = finish(nullptr, false, data);
   }
   if (!geometry) geometry = unit_box();
   cache_.emplace(key, geometry);

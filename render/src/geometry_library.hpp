@@ -21,13 +21,15 @@
 #include <vector>
 
 #include "fleetscope/ipc/format.hpp"
+#include "fleetscope/ipc/mesh_data.hpp"
 
 namespace fleetscope::render {
 
 struct GeometryKey {
   std::uint32_t shape = 0;
   float a = 0.0f, b = 0.0f;  // capsule radius and length
-  std::string mesh;
+  std::string mesh;           // a mesh file's path
+  std::uint64_t content = 0;  // a stored mesh: its content (mesh_content_key), whatever segment holds it
   auto operator<=>(const GeometryKey&) const = default;
 };
 
@@ -37,7 +39,11 @@ struct GeometryUse {
   std::array<float, 3> scale{1.0f, 1.0f, 1.0f};
 };
 
-GeometryUse geometry_for(const ipc::LinkVisual& visual);
+// `content`: for a stored mesh (kInlineMesh), its mesh_content_key.
+GeometryUse geometry_for(const ipc::LinkVisual& visual, std::uint64_t content = 0);
+
+// Identical stored meshes (from any segment) get the same key: one geometry, one batch.
+std::uint64_t mesh_content_key(const ipc::MeshData& mesh);
 
 class GeometryLibrary {
  public:
@@ -50,6 +56,8 @@ class GeometryLibrary {
   // The unit geometry for `key`, created on first use. A mesh is queued for the worker and is a
   // unit box until poll_ready() hands it over; one that cannot be read stays a box.
   vtkSmartPointer<vtkPolyData> get(const GeometryKey& key);
+  // The geometry of a stored mesh (key.shape kInlineMesh), built from `mesh` on first use.
+  vtkSmartPointer<vtkPolyData> get(const GeometryKey& key, const ipc::MeshData& mesh);
   // Meshes read since the last call, now in the cache: each key with its new geometry.
   std::vector<std::pair<GeometryKey, vtkSmartPointer<vtkPolyData>>> poll_ready();
   // Mesh files queued or being read, not yet handed over by poll_ready().

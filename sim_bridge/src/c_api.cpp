@@ -1,4 +1,6 @@
 // The C ABI over SimWriter. Every entry point catches everything: no exception crosses it.
+#include <array>
+#include <cmath>
 #include <exception>
 #include <memory>
 #include <new>
@@ -112,6 +114,11 @@ fs_status fs_writer_create(const fs_writer_options* o, fs_writer** out) {
 
 fs_status fs_writer_create_with_telemetry(const fs_writer_options* o, const fs_telemetry_options* t,
                                           fs_writer** out) {
+  return fs_writer_create_with_geometry(o, t, nullptr, out);
+}
+
+fs_status fs_writer_create_with_geometry(const fs_writer_options* o, const fs_telemetry_options* t,
+                                         const fs_geometry_options* g, fs_writer** out) {
   FS_REQUIRE(o != nullptr && out != nullptr, "options and out must not be NULL");
   FS_REQUIRE(o->name != nullptr, "options.name must not be NULL");
   FS_REQUIRE(t != nullptr || o->max_robots != FS_TELEMETRY_ONLY,
@@ -139,6 +146,12 @@ fs_status fs_writer_create_with_telemetry(const fs_writer_options* o, const fs_t
     if (o->epsilon >= 0.0f) c.epsilon = o->epsilon;
     c.detect_changes = o->detect_changes != 0;
     c.replace_stale = o->replace_stale != 0;
+    if (g != nullptr) {
+      c.max_geometry_visuals = g->max_visuals;
+      if (g->max_meshes) c.max_meshes = g->max_meshes;
+      c.mesh_bytes = g->mesh_bytes;
+      c.compress_meshes = g->compress != 0;
+    }
     auto handle = std::make_unique<fs_writer>();
     handle->writer.emplace(c);
     *out = handle.release();
@@ -351,6 +364,100 @@ fs_status fs_writer_job(fs_writer* w, const fs_job_status* in) {
     r.last_seed = in->last_seed;
     r.state = static_cast<fleetscope::ipc::JobState>(in->state);
     w->writer->telemetry().job(r);
+  });
+}
+
+fs_status fs_writer_add_mesh(fs_writer* w, const float* vertices, size_t vertex_count, const uint32_t* triangles,
+                             size_t triangle_count, const float* normals, uint32_t* out_mesh) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(vertices != nullptr && triangles != nullptr && out_mesh != nullptr,
+             "vertices, triangles and out_mesh must not be NULL");
+  FS_REQUIRE(vertex_count <= fleetscope::ipc::kMaxMeshVertices && triangle_count <= fleetscope::ipc::kMaxMeshTriangles,
+             "vertex or triangle count above the format's limits");
+  return guarded([&] {
+    fleetscope::MeshData mesh;
+    mesh.vertices.assign(vertices, vertices + vertex_count * 3);
+    mesh.triangles.assign(triangles, triangles + triangle_count * 3);
+    if (normals != nullptr) mesh.normals.assign(normals, normals + vertex_count * 3);
+    *out_mesh = w->writer->add_mesh(mesh);
+  });
+}
+
+fs_status fs_writer_add_model_visuals(fs_writer* w, const char* name, const char* const* link_names, size_t link_count,
+                                      const fs_visual* visuals, size_t visual_count, uint32_t* out_model) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(name != nullptr && out_model != nullptr, "name and out_model must not be NULL");
+  FS_REQUIRE(link_names != nullptr || link_count == 0, "link_names is NULL");
+  FS_REQUIRE(visuals != nullptr || visual_count == 0, "visuals is NULL");
+  return guarded([&] {
+    using fleetscope::ipc::ErrorCode;
+    using fleetscope::ipc::SegmentError;
+    fleetscope::RobotModelDesc model;
+    model.name = name;
+    model.links.resize(link_count);
+    for (size_t l = 0; l < link_count; ++l) model.links[l].name = link_names[l] ? link_names[l] : "";
+    for (size_t i = 0; i < visual_count; ++i) {
+      const fs_visual& in = visuals[i];
+      if (in.link >= link_count) {
+        throw SegmentError(ErrorCode::kInvalidArgument, "visual " + std::to_string(i) + " refers to link " +
+                                                            std::to_string(in.link) + " of " + std::to_string(link_count));
+      }
+      if (in.shape < FS_SHAPE_BOX || in.shape > FS_SHAPE_INLINE_MESH) {
+        throw SegmentError(ErrorCode::kInvalidArgument, "visual " + std::to_string(i) + " has unknown shape " +
+                                                            std::to_string(in.shape));
+      }
+      fleetscope::LinkVisualDesc d;
+      d.shape = static_cast<fleetscope::ipc::Shape>(in.shape);
+      for (int k = 0; k < 3; ++k) {
+        d.dims[k] = in.dims[k];
+        d.scale[k] = in.scale[k] == 0.0f ? 1.0f : in.scale[k];
+        d.offset_position[k] = in.offset_position[k];
+      }
+      const bool zero_q = in.offset_orientation[0] == 0 && in.offset_orientation[1] == 0 &&
+                          in.offset_orientation[2] == 0 && in.offset_orientation[3] == 0;
+      for (int k = 0; k < 4; ++k) {
+        d.offset_orientation[k] = zero_q ? (k == 3 ? 1.0f : 0.0f) : in.offset_orientation[k];
+        d.rgba[k] = in.rgba[k];
+      }
+      if (in.shape == FS_SHAPE_MESH) d.mesh_path = in.mesh_path ? in.mesh_path : "";
+      if (in.shape == FS_SHAPE_INLINE_MESH) d.mesh = in.mesh;
+      model.links[in.link].visuals.push_back(std::move(d));
+    }
+    *out_model = w->writer->add_model(model);
+  });
+}
+
+fs_status fs_writer_spawn_static(fs_writer* w, const char* name, uint32_t model, const double* poses, size_t link_count,
+                                 uint32_t* out_robot) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(name != nullptr && poses != nullptr && out_robot != nullptr, "name, poses and out_robot must not be NULL");
+  return guarded([&] {
+    *out_robot = w->writer->spawn_static(name, model, std::span<const double>(poses, link_count * 7));
+  });
+}
+
+fs_status fs_writer_set_robot_color(fs_writer* w, uint32_t robot, const uint8_t* rgba) {
+  FS_REQUIRE_WRITER(w);
+  return guarded([&] {
+    if (rgba == nullptr) {
+      w->writer->set_robot_color(robot, std::nullopt);
+    } else {
+      w->writer->set_robot_color(robot, std::array<std::uint8_t, 4>{rgba[0], rgba[1], rgba[2], rgba[3]});
+    }
+  });
+}
+
+fs_status fs_writer_set_robot_attributes(fs_writer* w, uint32_t robot, int64_t worker, int64_t environment,
+                                         double scalar) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(worker < (int64_t{1} << 32) - 1 && environment < (int64_t{1} << 32) - 1,
+             "worker and environment must be below 2^32 - 1");
+  return guarded([&] {
+    fleetscope::RobotAttributes a;
+    if (worker >= 0) a.worker = static_cast<std::uint32_t>(worker);
+    if (environment >= 0) a.environment = static_cast<std::uint32_t>(environment);
+    if (!std::isnan(scalar)) a.scalar = scalar;
+    w->writer->set_robot_attributes(robot, a);
   });
 }
 

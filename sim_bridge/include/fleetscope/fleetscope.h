@@ -41,7 +41,10 @@ typedef enum fs_shape {
   FS_SHAPE_SPHERE = 1,   /* dims[0]: radius */
   FS_SHAPE_CYLINDER = 2, /* dims[0]: radius, dims[1]: length along local z */
   FS_SHAPE_CAPSULE = 3,  /* dims[0]: radius, dims[1]: length of the straight part */
-  FS_SHAPE_MESH = 4      /* mesh_path (STL, OBJ, PLY), scale */
+  FS_SHAPE_MESH = 4,     /* mesh_path (STL, OBJ, PLY), scale */
+  FS_SHAPE_PLANE = 5,    /* dims[0], dims[1]: full size x, y; normal +z (fs_writer_add_model_visuals) */
+  FS_SHAPE_ELLIPSOID = 6,   /* dims: radii x, y, z (fs_writer_add_model_visuals) */
+  FS_SHAPE_INLINE_MESH = 7  /* mesh: an id from fs_writer_add_mesh, scale (fs_writer_add_model_visuals) */
 } fs_shape;
 
 typedef struct fs_writer fs_writer;
@@ -189,6 +192,56 @@ FS_API fs_status fs_writer_scalars(fs_writer* writer, uint32_t tag, const int64_
                                    const double* values, size_t count);
 FS_API fs_status fs_writer_worker(fs_writer* writer, const fs_worker_status* status);
 FS_API fs_status fs_writer_job(fs_writer* writer, const fs_job_status* status);
+
+/* --- Geometry (segment format 1.3) ---------------------------------------------------------
+ * Any number of visuals per link, planes, ellipsoids and meshes stored in the segment. The
+ * segment reserves room for them at creation: fs_geometry_options (0 = defaults). */
+typedef struct fs_geometry_options {
+  uint32_t max_visuals; /* visuals over all models; 0 = max_visuals of fs_writer_options */
+  uint32_t max_meshes;  /* distinct stored meshes; 0 = 64 */
+  uint64_t mesh_bytes;  /* bytes for stored mesh data (compressed); 0 = none */
+  int compress;         /* nonzero: zstd-compress meshes when that is smaller */
+} fs_geometry_options;
+
+/* Like fs_writer_create_with_telemetry (telemetry may be NULL) with room for geometry. */
+FS_API fs_status fs_writer_create_with_geometry(const fs_writer_options* options,
+                                                const fs_telemetry_options* telemetry,
+                                                const fs_geometry_options* geometry, fs_writer** out);
+
+/* One visual of a model: the link it belongs to (index into link_names), shape and the rest as in
+ * fs_link_visual. */
+typedef struct fs_visual {
+  uint32_t link;
+  int32_t shape; /* fs_shape */
+  float dims[3];
+  float scale[3];              /* 0 components mean 1 */
+  float offset_position[3];
+  float offset_orientation[4]; /* qx qy qz qw; all zero means identity */
+  uint8_t rgba[4];             /* alpha < 255: translucent */
+  const char* mesh_path;       /* FS_SHAPE_MESH */
+  uint32_t mesh;               /* FS_SHAPE_INLINE_MESH */
+} fs_visual;
+
+/* Stores a triangle mesh in the segment: vertex_count x 3 floats, triangle_count x 3 indices,
+ * normals NULL or vertex_count x 3 floats. An identical mesh stored before gives the same id. */
+FS_API fs_status fs_writer_add_mesh(fs_writer* writer, const float* vertices, size_t vertex_count,
+                                    const uint32_t* triangles, size_t triangle_count,
+                                    const float* normals, uint32_t* out_mesh);
+/* A model of link_count links (names) with visual_count visuals over them (a link may have none). */
+FS_API fs_status fs_writer_add_model_visuals(fs_writer* writer, const char* name,
+                                             const char* const* link_names, size_t link_count,
+                                             const fs_visual* visuals, size_t visual_count,
+                                             uint32_t* out_model);
+/* World geometry: spawned and published once at `poses` (link_count x 7), never dirty again. */
+FS_API fs_status fs_writer_spawn_static(fs_writer* writer, const char* name, uint32_t model,
+                                        const double* poses, size_t link_count, uint32_t* out_robot);
+/* The robot drawn in rgba instead of its model's colours; rgba NULL: its model's colours again.
+ * Takes effect with the next publish. */
+FS_API fs_status fs_writer_set_robot_color(fs_writer* writer, uint32_t robot, const uint8_t* rgba);
+/* Who produced the robot (worker id, environment index; negative: unset) and a scalar to colour
+ * it by (NaN: unset). Takes effect with the next publish. */
+FS_API fs_status fs_writer_set_robot_attributes(fs_writer* writer, uint32_t robot, int64_t worker,
+                                                int64_t environment, double scalar);
 
 #ifdef __cplusplus
 }

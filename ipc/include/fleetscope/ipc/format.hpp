@@ -1,4 +1,5 @@
-// The byte layout of a fleetscope pose segment, version 1.2 (telemetry: telemetry_format.hpp). ipc/FORMAT.md is the prose version of
+// The byte layout of a fleetscope pose segment, version 1.3 (telemetry: telemetry_format.hpp;
+// visuals, meshes and robot attributes of 1.3: geometry_format.hpp). ipc/FORMAT.md is the prose version of
 // this file; the two must agree (the static_asserts below pin every offset FORMAT.md names).
 //
 // Conventions: little-endian, naturally aligned, every section starts on a 64-byte boundary.
@@ -14,7 +15,8 @@ namespace fleetscope::ipc {
 
 inline constexpr std::uint64_t kMagic = 0x45504F4353544C46ULL;  // bytes "FLTSCOPE"
 inline constexpr std::uint16_t kAbiMajor = 1;
-inline constexpr std::uint16_t kAbiMinor = 2;  // 1.1 adds the telemetry section, 1.2 the flags
+// 1.1 adds the telemetry section, 1.2 the flags, 1.3 the geometry section and robot attributes.
+inline constexpr std::uint16_t kAbiMinor = 3;
 inline constexpr std::size_t kCacheLine = 64;
 
 // Name limits: a segment name is [A-Za-z0-9_.-]{1,47}; the shared memory object is
@@ -39,8 +41,20 @@ enum class SegmentState : std::uint32_t { kInitialising = 0, kOpen = 1, kClosed 
 inline constexpr std::uint32_t kFlagTelemetryOnly = 1u << 0;  // no robots: the pose part is a placeholder
 inline constexpr std::uint32_t kKnownFlags = kFlagTelemetryOnly;
 
-enum class Shape : std::uint32_t { kBox = 0, kSphere = 1, kCylinder = 2, kCapsule = 3, kMesh = 4 };
-inline constexpr std::uint32_t kShapeCount = 5;
+// Shapes 0..4 may appear in the per-link visual table (LinkVisual); the geometry section's visual
+// table (1.3) adds plane, ellipsoid and meshes stored in the segment.
+enum class Shape : std::uint32_t {
+  kBox = 0,
+  kSphere = 1,
+  kCylinder = 2,
+  kCapsule = 3,
+  kMesh = 4,        // a mesh file by path
+  kPlane = 5,       // 1.3: a finite plane, dims x, y: full side lengths; normal +z
+  kEllipsoid = 6,   // 1.3: dims: the three radii
+  kInlineMesh = 7,  // 1.3: a mesh stored in the segment's geometry section
+};
+inline constexpr std::uint32_t kShapeCount = 5;          // valid in the per-link table
+inline constexpr std::uint32_t kExtendedShapeCount = 8;  // valid in the geometry section's table
 
 // --- header (512 bytes at offset 0) --------------------------------------------------------------
 struct SegmentHeader {
@@ -70,7 +84,10 @@ struct SegmentHeader {
   std::uint64_t writer_start_ticks;     // 160 /proc/<pid>/stat field 22, against pid reuse
   std::uint64_t created_unix_ns;        // 168
   std::uint32_t flags;                  // 176 kFlag* (1.2); unknown bits are ignored
-  std::uint8_t reserved0[256 - 180];    // 180 zero
+  std::uint32_t reserved_flags_pad;     // 180 zero
+  std::uint64_t geometry_offset;        // 184 1.3: == total_size when there is a geometry section, else 0
+  std::uint64_t geometry_size;          // 192 1.3: bytes of the geometry section (after total_size)
+  std::uint8_t reserved0[256 - 200];    // 200 zero
 
   // Live fields, one cache line each.
   alignas(kCacheLine) std::atomic<std::uint32_t> state;  // 256 SegmentState
@@ -100,7 +117,10 @@ struct ModelRecord {  // 64 bytes
   char name[kModelNameBytes];     // 0
   std::uint32_t first_visual;     // 48 index into LinkVisual[]
   std::uint32_t link_count;       // 52 number of links (and visuals) of this model
-  std::uint64_t reserved;         // 56
+  // 1.3: the model's visuals in the geometry section's table, [first, first + count); count 0:
+  // the per-link table above is the whole story (one visual per link, as before 1.3).
+  std::uint32_t first_extended_visual;  // 56
+  std::uint32_t extended_visual_count;  // 60
 };
 
 struct LinkVisual {  // 288 bytes: one visual per link, pose relative to the link frame
@@ -132,7 +152,26 @@ struct RobotSync {  // 64 bytes
   std::atomic<std::uint64_t> spawn_id;           // 8  copy of RobotSlot::spawn_id
   std::atomic<std::uint64_t> change_count;       // 16 publishes that changed this robot
   std::atomic<std::uint64_t> last_change_frame;  // 24 frame number of the latest change
-  std::uint8_t reserved[32];
+  // 1.3: attributes of this robot, under `seq` like the poses; zero in older segments.
+  std::atomic<std::uint64_t> color_and_flags;    // 32 low 32 bits: rgba (r in the lowest byte); high: kRobot* flags
+  std::atomic<std::uint64_t> producer;           // 40 low 32 bits: worker id; high: environment index
+  std::atomic<std::uint64_t> scalar_bits;        // 48 IEEE-754 double, the robot's "colour by" value
+  std::uint8_t reserved[8];                      // 56
+};
+
+// RobotSync::color_and_flags >> 32 (1.3).
+inline constexpr std::uint32_t kRobotColorOverride = 1u << 0;  // draw every visual in the rgba above
+inline constexpr std::uint32_t kRobotStatic = 1u << 1;         // world geometry: poses never change
+inline constexpr std::uint32_t kRobotHasProducer = 1u << 2;    // `producer` holds worker and environment
+inline constexpr std::uint32_t kRobotHasScalar = 1u << 3;      // `scalar_bits` holds a value
+
+// The three attribute words of a robot block (1.3), as stored.
+struct RobotAttributeWords {
+  std::uint64_t color_and_flags = 0;
+  std::uint64_t producer = 0;
+  std::uint64_t scalar_bits = 0;
+  std::uint32_t flags() const noexcept { return static_cast<std::uint32_t>(color_and_flags >> 32); }
+  bool operator==(const RobotAttributeWords&) const = default;
 };
 
 struct PoseRecord {  // 32 bytes: x, y, z, qx, qy, qz, qw (float32), pad
@@ -147,6 +186,12 @@ static_assert(offsetof(SegmentHeader, name) == 104);
 static_assert(offsetof(SegmentHeader, writer_pid) == 152);
 static_assert(offsetof(SegmentHeader, created_unix_ns) == 168);
 static_assert(offsetof(SegmentHeader, flags) == 176);
+static_assert(offsetof(SegmentHeader, geometry_offset) == 184);
+static_assert(offsetof(SegmentHeader, geometry_size) == 192);
+static_assert(offsetof(ModelRecord, first_extended_visual) == 56);
+static_assert(offsetof(RobotSync, color_and_flags) == 32);
+static_assert(offsetof(RobotSync, producer) == 40);
+static_assert(offsetof(RobotSync, scalar_bits) == 48);
 static_assert(offsetof(SegmentHeader, state) == 256);
 static_assert(offsetof(SegmentHeader, heartbeat_ns) == 264);
 static_assert(offsetof(SegmentHeader, closed_unix_ns) == 272);

@@ -54,4 +54,22 @@ struct TelemetryLayout {
 // power of two.
 TelemetryLayout compute_telemetry_layout(const TelemetryCapacities& capacities);
 
+// The geometry section (format 1.3): every visual of every model, and meshes stored inline.
+struct GeometryCapacities {
+  std::uint32_t visuals = 1024;   // visual records over all models
+  std::uint32_t meshes = 64;      // distinct stored meshes
+  std::uint64_t mesh_bytes = 0;   // arena for their (compressed) data; 0: no stored meshes
+};
+
+struct GeometryLayout {
+  GeometryCapacities capacities;
+  std::uint64_t visuals_offset = 0;  // all offsets from the start of the section
+  std::uint64_t meshes_offset = 0;
+  std::uint64_t arena_offset = 0;
+  std::uint64_t size = 0;
+};
+
+// Throws SegmentError(kInvalidArgument) for a capacity out of range (mesh_bytes may be 0).
+GeometryLayout compute_geometry_layout(const GeometryCapacities& capacities);
+
 }  // namespace fleetscope::ipc

@@ -45,12 +45,18 @@ class PoseIngestor {
   std::span<const PoseRecord> poses(std::uint32_t slot) const noexcept;
   // (slot, link) pairs whose pose changed in the last ingest(), robot by robot.
   std::span<const LinkChange> changes() const noexcept { return changes_; }
+  // The robot's attributes (format 1.3: colour, flags, producer, scalar) as last ingested.
+  RobotAttributeWords attributes(std::uint32_t slot) const noexcept;
+  // Slots whose attributes changed in the last ingest() (a robot's first read counts when it
+  // has any).
+  std::span<const std::uint32_t> attribute_changes() const noexcept { return attribute_changes_; }
 
  private:
   struct Tracked {
     std::uint64_t spawn_id = 0;
     std::optional<std::uint64_t> seen_changes;
     std::vector<PoseRecord> poses;  // link_count entries
+    RobotAttributeWords attributes;
   };
   void refresh_layout();
 
@@ -63,6 +69,7 @@ class PoseIngestor {
   std::vector<PoseRecord> scratch_;       // one robot, for reads that may be retried
   std::vector<std::uint64_t> dirty_;      // one robot's mask
   std::vector<LinkChange> changes_;
+  std::vector<std::uint32_t> attribute_changes_;
 };
 
 }  // namespace fleetscope::ipc

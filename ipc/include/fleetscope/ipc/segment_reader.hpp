@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "fleetscope/ipc/format.hpp"
+#include "fleetscope/ipc/geometry_format.hpp"
 #include "fleetscope/ipc/layout.hpp"
+#include "fleetscope/ipc/mesh_data.hpp"
 #include "fleetscope/ipc/reader_state.hpp"
 #include "fleetscope/ipc/shared_access.hpp"
 #include "fleetscope/ipc/shared_memory.hpp"
@@ -40,6 +42,9 @@ struct SegmentInfo {
   // The telemetry section (format 1.1), when the segment has one.
   std::uint64_t telemetry_offset = 0;
   std::optional<TelemetryLayout> telemetry;
+  // The geometry section (format 1.3), when the segment has one.
+  std::uint64_t geometry_offset = 0;
+  std::optional<GeometryLayout> geometry;
   uid_t owner_uid = 0;  // of the shared memory object
   unsigned mode = 0;    // permission bits of the shared memory object
 };
@@ -71,9 +76,22 @@ struct WriterStatus {
   std::uint64_t publish_age_ns = 0;  // since the last publish (or creation)
 };
 
+// One visual of a model with the link it belongs to (format 1.3; before 1.3 every link has
+// exactly one, its LinkVisual).
+struct ModelVisual {
+  std::uint32_t link = 0;
+  LinkVisual visual{};     // shape any of kExtendedShapeCount; strings validated NUL-terminated
+  std::uint32_t mesh = 0;  // kInlineMesh: index of the stored mesh (SegmentReader::read_mesh)
+};
+
 struct ModelSnapshot {
   std::string name;
-  std::vector<LinkVisual> visuals;  // one per link; strings validated NUL-terminated
+  // One per link: its name, and the visual a 1.2 reader draws (shapes 0..4). Its size is the
+  // model's link count.
+  std::vector<LinkVisual> visuals;
+  // Every visual to draw, of any shape, any number per link: the geometry section's list when
+  // the model has one, else the per-link table.
+  std::vector<ModelVisual> all_visuals;
 };
 
 struct RobotSnapshot {
@@ -96,6 +114,7 @@ struct RobotRead {
   std::uint64_t spawn_id = 0;
   std::uint64_t change_count = 0;
   std::uint64_t last_change_frame = 0;
+  RobotAttributeWords attributes;  // format 1.3; zero before
   bool torn = false;  // copied from a dead writer in the middle of a write: no later copy is better
 };
 
@@ -145,6 +164,12 @@ class SegmentReader {
   std::optional<RobotRead> read_robot(std::uint32_t slot, std::optional<std::uint64_t> seen_changes,
                                       std::uint32_t link_count, std::span<std::uint64_t> dirty_out,
                                       std::span<PoseRecord> poses_out) const;
+  // Stored meshes counted so far (format 1.3; 0 without a geometry section).
+  std::uint32_t mesh_count() const;
+  // A stored mesh, validated: record and sizes checked, decompressed, CRC verified, indices in
+  // range, coordinates finite and bounded. Throws SegmentError(kCorrupt) naming the mesh, or
+  // kInvalidArgument for an index not below mesh_count().
+  MeshData read_mesh(std::uint32_t index) const;
   // Cheap pre-check without the seqlock: the robot's change counter now.
   std::uint64_t change_count(std::uint32_t slot) const noexcept;
 

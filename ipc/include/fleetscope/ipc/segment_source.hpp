@@ -2,6 +2,7 @@
 // ingestor and telemetry reader, for every consumer.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -28,6 +29,9 @@ class SegmentSource final : public Source {
   const LayoutSnapshot& layout() const noexcept override;
   std::span<const PoseRecord> poses(std::uint32_t slot) const noexcept override;
   std::span<const LinkChange> changes() const noexcept override;
+  RobotAttributeWords attributes(std::uint32_t slot) const noexcept override { return ingestor_->attributes(slot); }
+  std::span<const std::uint32_t> attribute_changes() const noexcept override { return ingestor_->attribute_changes(); }
+  std::shared_ptr<const MeshData> mesh(std::uint32_t index) override;
   FrameInfo frame() const override;
 
   bool has_telemetry() const noexcept override { return telemetry_.has_value(); }
@@ -50,6 +54,7 @@ class SegmentSource final : public Source {
   std::unique_ptr<SegmentReader> reader_;  // heap: the ingestor and telemetry reader point at it
   std::unique_ptr<PoseIngestor> ingestor_;
   std::optional<TelemetryReader> telemetry_;
+  std::map<std::uint32_t, std::shared_ptr<const MeshData>> meshes_;  // of this generation
   std::uint64_t generation_ = 0;
   WriterState state_ = WriterState::kLive;
   std::string error_;

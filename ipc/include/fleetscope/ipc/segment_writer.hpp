@@ -12,6 +12,7 @@
 
 #include "fleetscope/ipc/format.hpp"
 #include "fleetscope/ipc/layout.hpp"
+#include "fleetscope/ipc/mesh_data.hpp"
 #include "fleetscope/ipc/shared_memory.hpp"
 #include "fleetscope/ipc/telemetry_writer.hpp"
 
@@ -28,6 +29,9 @@ struct WriterOptions {
   // The segment carries telemetry only (needs `telemetry`): its pose part is a placeholder and
   // readers know not to look for robots (kFlagTelemetryOnly).
   bool telemetry_only = false;
+  // The geometry section (format 1.3): visuals of any shape, any number per link, and meshes
+  // stored in the segment. Without it the segment is readable as 1.2 is (one visual per link).
+  std::optional<GeometryCapacities> geometry;
 };
 
 class SegmentWriter {
@@ -45,10 +49,23 @@ class SegmentWriter {
 
   // Appends a model; returns its index. Throws kCapacity or kInvalidArgument.
   std::uint32_t add_model(std::string_view name, std::span<const LinkVisual> visuals);
+  // Format 1.3: `links` holds one record per link for 1.2 readers (shapes 0..4, see FORMAT.md),
+  // `visuals` every visual of the model (any shape, any number per link) for the geometry
+  // section. Needs WriterOptions::geometry.
+  std::uint32_t add_model(std::string_view name, std::span<const LinkVisual> links,
+                          std::span<const VisualRecord> visuals);
   std::uint32_t model_link_count(std::uint32_t model) const;
+  bool has_geometry() const noexcept { return geometry_.has_value(); }
 
-  // Takes a free robot slot; returns its index. Its poses start as identity.
-  std::uint32_t spawn_robot(std::string_view name, std::uint32_t model);
+  // Stores an encoded mesh (encode_mesh) in the geometry section; returns its index. Throws
+  // kCapacity when the mesh table or the arena is full, kInvalidArgument without geometry.
+  std::uint32_t add_mesh(const EncodedMesh& mesh);
+  std::uint32_t mesh_count() const noexcept { return mesh_count_; }
+
+  // Takes a free robot slot; returns its index. Its poses start as identity; its attributes
+  // (format 1.3: colour, flags, producer, scalar) are `attributes`.
+  std::uint32_t spawn_robot(std::string_view name, std::uint32_t model,
+                            const RobotAttributeWords& attributes = {});
   void remove_robot(std::uint32_t slot);
   bool slot_in_use(std::uint32_t slot) const noexcept;
 
@@ -57,6 +74,9 @@ class SegmentWriter {
   // (x y z qx qy qz qw). A robot written twice in one frame gets the union of both masks.
   void write_robot(std::uint32_t slot, std::span<const float> poses,
                    std::span<const std::uint64_t> dirty);
+  // Stores the robot's attributes (format 1.3) as part of the frame being built: a change of
+  // the robot with no dirty link (or merged into this frame's change), so readers notice it.
+  void write_robot_attributes(std::uint32_t slot, const RobotAttributeWords& attributes);
   // Ends the frame being built: bumps the frame counter and records its time.
   void end_frame(double sim_time, std::uint64_t dirty_links, std::uint64_t changed_robots);
 
@@ -74,9 +94,20 @@ class SegmentWriter {
   SegmentWriter(const WriterOptions& options, const std::optional<TelemetryLayout>& telemetry);
   SegmentHeader& header() const noexcept;
   std::byte* block(std::uint32_t slot) const noexcept;
+  std::byte* geometry_base() const noexcept;
+  // Opens (or continues) this frame's change of the robot in `slot`, inside its seqlock: returns
+  // its mask entry, cleared for a new change.
+  std::uint64_t* begin_change(std::uint32_t slot);
+  // Appends a model record and its per-link visuals under the layout seqlock; `store_more`
+  // stores what else the model needs inside the same change (its geometry-section visuals).
+  template <typename StoreMore>
+  void add_model_records(std::string_view name, std::span<const LinkVisual> visuals, std::uint32_t first_extended,
+                         std::uint32_t extended_count, StoreMore&& store_more);
 
   std::string name_;
   Layout layout_;
+  std::optional<GeometryLayout> geometry_;
+  std::uint64_t geometry_offset_ = 0;  // == the header's total_size
   SharedMemoryMapping mapping_;
   std::uint64_t frame_ = 0;          // last published frame
   std::uint64_t next_spawn_id_ = 1;
@@ -86,6 +117,9 @@ class SegmentWriter {
   std::vector<std::uint8_t> slot_used_;
   std::vector<std::uint64_t> last_written_frame_;  // per slot, to merge masks within a frame
   std::optional<TelemetryWriter> telemetry_;
+  std::uint32_t extended_visual_count_ = 0;
+  std::uint32_t mesh_count_ = 0;
+  std::uint64_t arena_used_ = 0;
   bool closed_ = false;
 };
 

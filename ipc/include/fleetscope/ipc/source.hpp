@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +45,13 @@ class Source {
   virtual const LayoutSnapshot& layout() const noexcept = 0;
   virtual std::span<const PoseRecord> poses(std::uint32_t slot) const noexcept = 0;
   virtual std::span<const LinkChange> changes() const noexcept = 0;
+  // Per-robot colour, flags, producer and scalar (format 1.3), and the slots whose attributes
+  // changed in the last ingest().
+  virtual RobotAttributeWords attributes(std::uint32_t slot) const noexcept = 0;
+  virtual std::span<const std::uint32_t> attribute_changes() const noexcept = 0;
+  // A mesh stored in the source (ModelVisual::mesh), validated and kept once read: the same
+  // object for every later call. Throws SegmentError when it is corrupt or missing.
+  virtual std::shared_ptr<const MeshData> mesh(std::uint32_t index) = 0;
   virtual FrameInfo frame() const = 0;
 
   // --- telemetry (its consumer keeps its own cursor) ---------------------------------------------

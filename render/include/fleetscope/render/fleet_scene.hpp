@@ -121,9 +121,13 @@ class FleetScene {
   std::optional<std::array<double, 6>> robot_bounds(const std::string& segment, std::uint32_t slot) const;
   std::optional<std::array<double, 6>> scene_bounds() const;
 
-  // Distinct link visuals whose pose changed since the last call (a frame's "dirty links").
+  // Whether a source draws its own ground: a plane visual facing up (its normal within about
+  // 11 degrees of vertical). The viewer then hides its own ground grid.
+  bool has_ground_plane() const;
+
+  // Distinct links whose pose changed since the last call (a frame's "dirty links").
   std::uint64_t take_changed_links();
-  std::uint64_t instance_count() const;  // link visuals drawn (visible)
+  std::uint64_t instance_count() const;  // visuals drawn (visible)
   std::uint64_t point_count() const;     // of those, drawn as points by the level of detail
   std::size_t actor_count() const;
   std::size_t mapper_count() const;
