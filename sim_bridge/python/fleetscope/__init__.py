@@ -160,16 +160,24 @@ def _check_float32(name: str, value, minimum: float | None = None) -> float:
     return number
 
 
-def _find_library() -> str:
-    explicit = os.environ.get("FLEETSCOPE_LIBRARY")
-    if explicit:
-        return explicit
-    here = os.path.dirname(os.path.abspath(__file__))
-    for name in sorted(os.listdir(here)):
-        if name.startswith("libfleetscope.so"):
-            return os.path.join(here, name)
-    raise ImportError("libfleetscope.so not found next to the fleetscope package; build the project "
-                      "(cmake --build build) and put build/python on PYTHONPATH, or set FLEETSCOPE_LIBRARY")
+_SONAME = "libfleetscope.so.1"
+
+
+def _load_library() -> ctypes.CDLL:
+    """The C ABI: $FLEETSCOPE_LIBRARY, else the library next to this file (the build tree's
+    build/python, a wheel, or `cmake --install`'s link to the installed one), else the system
+    loader's search (LD_LIBRARY_PATH, ld.so.cache), for a package installed apart from it."""
+    path = os.environ.get("FLEETSCOPE_LIBRARY")
+    if not path:
+        here = os.path.dirname(os.path.abspath(__file__))
+        path = next((os.path.join(here, name) for name in sorted(os.listdir(here))
+                     if name.startswith("libfleetscope.so")), _SONAME)
+    try:
+        return ctypes.CDLL(path)
+    except OSError as e:
+        raise ImportError(f"cannot load the fleetscope library ({e}); build the project (cmake --build "
+                          "build) and put build/python on PYTHONPATH, install it (cmake --install build), "
+                          "or set FLEETSCOPE_LIBRARY") from None
 
 
 class _WriterOptions(ctypes.Structure):
@@ -210,7 +218,7 @@ class _PublishStats(ctypes.Structure):
                 ("changed_robots", ctypes.c_uint32)]
 
 
-_lib = ctypes.CDLL(_find_library())
+_lib = _load_library()
 _h = ctypes.c_void_p
 _u32p = ctypes.POINTER(ctypes.c_uint32)
 _dbl = ctypes.POINTER(ctypes.c_double)
