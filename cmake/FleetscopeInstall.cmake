@@ -3,12 +3,13 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-# Programs installed when they are built (the viewer only with FLEETSCOPE_BUILD_VIEWER); a new
-# program is one more name here.
+# Programs installed when they are built (the viewer with FLEETSCOPE_BUILD_VIEWER, fleetscope-mujoco
+# when MuJoCo is found); a new program is one more name here.
 set(FLEETSCOPE_INSTALL_PROGRAMS
   fleetscope
   fleetscope-sim
   fleetscope-shm
+  fleetscope-mujoco
 )
 foreach(program IN LISTS FLEETSCOPE_INSTALL_PROGRAMS)
   if(TARGET ${program})
