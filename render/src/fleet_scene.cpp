@@ -158,7 +158,15 @@ struct FleetScene::Impl {
                               ? half_height / std::max(cam->GetParallelScale(), 1e-9)
                               : half_height / std::tan(cam->GetViewAngle() * 3.14159265358979 / 360.0);
     ctx.point_radius_px = self->settings.point_radius_px;
-    for (auto& [key, batch] : self->batches) batch->apply_lod(ctx);
+    bool translucent = false;
+    for (auto& [key, batch] : self->batches) {
+      batch->apply_lod(ctx);
+      translucent = translucent || (key.translucent && batch->visible_count() > 0);
+    }
+    // Depth peeling sorts translucent visuals per pixel; its extra passes are wanted only when
+    // something translucent is drawn (geometry_bench: 100 x 30 links, 1 in 10 translucent,
+    // 13 ms a frame without peeling, 20 ms with, on llvmpipe).
+    self->renderer->SetUseDepthPeeling(translucent ? 1 : 0);
   }
   unsigned long render_observer = 0;
 
@@ -363,8 +371,8 @@ FleetScene::FleetScene(vtkRenderer* renderer, ipc::SourceRegistry* registry, con
   impl_->settings = settings;
   // Translucent visuals are sorted per pixel by depth peeling (dual depth peeling in VTK 9), so
   // they blend right among themselves and over opaque ones; opaque instances are never in a
-  // translucent batch (BatchKey). Peeling costs render passes only in frames with translucency.
-  renderer->SetUseDepthPeeling(1);
+  // translucent batch (BatchKey). Turned on per frame only when something translucent is drawn
+  // (on_render_start).
   renderer->SetMaximumNumberOfPeels(4);
   renderer->SetOcclusionRatio(0.05);
   auto callback = vtkSmartPointer<vtkCallbackCommand>::New();

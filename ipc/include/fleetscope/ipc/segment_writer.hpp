@@ -61,6 +61,10 @@ class SegmentWriter {
   // kCapacity when the mesh table or the arena is full, kInvalidArgument without geometry.
   std::uint32_t add_mesh(const EncodedMesh& mesh);
   std::uint32_t mesh_count() const noexcept { return mesh_count_; }
+  // Bytes of the mesh arena used so far (stored, i.e. compressed, sizes and alignment).
+  std::uint64_t mesh_bytes_used() const noexcept { return arena_used_; }
+  // Bytes of the whole shared memory object.
+  std::uint64_t size_bytes() const noexcept { return mapping_.bytes().size(); }
 
   // Takes a free robot slot; returns its index. Its poses start as identity; its attributes
   // (format 1.3: colour, flags, producer, scalar) are `attributes`.
