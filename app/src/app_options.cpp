@@ -40,8 +40,10 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   const QCommandLineOption camera("camera", "With --screenshot or --panels-screenshot: 'fit' (everything, the default), "
                                             "'robot:SEGMENT:ROBOT' (frame one robot), or 'X,Y,Z@X,Y,Z' (eye and "
                                             "target in metres, z up).", "SPEC");
+  const QCommandLineOption ground("ground", "The viewer's ground plane: 'auto' (hidden when a simulation draws its own "
+                                            "floor, the default), 'on' or 'off'.", "MODE", "auto");
   parser.addOptions({help, version, attach, attach_all, screenshot, frames, max_fps, kpi_log, verbose, other_users,
-                     per_actor, demo, manifest, no_dashboards, panels, after, tab, size, camera});
+                     per_actor, demo, manifest, no_dashboards, panels, after, tab, size, camera, ground});
 
   ParseOutcome out;
   if (!parser.parse(arguments)) {
@@ -145,6 +147,18 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
       out.output = "fleetscope: --camera must be 'fit', 'robot:SEGMENT:ROBOT' or 'X,Y,Z@X,Y,Z' (eye@target)\n";
       return out;
     }
+  }
+  const QString ground_mode = parser.value(ground);
+  if (ground_mode == "auto") {
+    o.ground = GroundMode::kAuto;
+  } else if (ground_mode == "on") {
+    o.ground = GroundMode::kOn;
+  } else if (ground_mode == "off") {
+    o.ground = GroundMode::kOff;
+  } else {
+    out.exit_code = 2;
+    out.output = "fleetscope: --ground must be 'auto', 'on' or 'off'\n";
+    return out;
   }
   out.options = o;
   return out;

@@ -19,6 +19,10 @@ struct CameraSpec {
   std::array<double, 3> target{};  // kEyeTarget
 };
 
+// The viewer's own ground plane: hidden when a simulation draws its own floor (auto), or always
+// shown, or never.
+enum class GroundMode { kAuto, kOn, kOff };
+
 struct AppOptions {
   QStringList attach;
   bool attach_all = false;
@@ -37,6 +41,7 @@ struct AppOptions {
   double screenshot_after_s = 10.0;
   QSize size;                   // --size: the 3D view's size in pixels (empty: the window's)
   CameraSpec camera;            // --camera
+  GroundMode ground = GroundMode::kAuto;  // --ground
 
   // Command-line modes run for a purpose and never change the user's saved settings.
   bool command_line_mode() const {

@@ -63,7 +63,10 @@ void LiveScene::poll() {
   ++polls_;
   const render::UpdateResult r = scene_->update();
   stats_.add_ingest(r.ingest_us);
-  if (r.layout_changed) emit layoutChanged();
+  if (r.layout_changed) {
+    applyGroundMode();
+    emit layoutChanged();
+  }
   if (!camera_framed_ && scene_->scene_bounds()) {
     applyInitialCamera();
     camera_framed_ = true;
@@ -139,6 +142,17 @@ void LiveScene::onFrameSwapped() {
   ++frames_;
   emit frameDone(frames_);
   schedule();
+}
+
+void LiveScene::setGroundMode(GroundMode mode) {
+  ground_mode_ = mode;
+  applyGroundMode();
+  requestFrame();
+}
+
+void LiveScene::applyGroundMode() {
+  const bool show = ground_mode_ == GroundMode::kOn || (ground_mode_ == GroundMode::kAuto && !scene_->has_ground_plane());
+  ground_.set_visible(show);
 }
 
 void LiveScene::resetCamera() {

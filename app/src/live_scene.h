@@ -48,6 +48,10 @@ class LiveScene : public QObject {
   void detach(const std::string& segment);
   // Asks for a frame even without changes (e.g. after a visibility toggle).
   void requestFrame();
+  // The viewer's ground plane: auto hides it while a source draws its own floor.
+  void setGroundMode(GroundMode mode);
+  GroundMode groundMode() const { return ground_mode_; }
+  bool groundVisible() const { return ground_.visible(); }
 
  signals:
   void layoutChanged();
@@ -62,6 +66,7 @@ class LiveScene : public QObject {
   void onClicked(int x, int y);
   void schedule();
   void applyInitialCamera();
+  void applyGroundMode();
 
   VtkHostWidget* view_;
   std::unique_ptr<render::FleetScene> scene_;
@@ -76,6 +81,7 @@ class LiveScene : public QObject {
   bool awaiting_swap_ = false;     // paintGL ran, its swap not yet seen
   bool camera_framed_ = false;     // the camera was fitted to the first robots
   CameraSpec initial_camera_;
+  GroundMode ground_mode_ = GroundMode::kAuto;
   std::uint64_t pending_publish_ns_ = 0;   // newest publish not yet drawn
   std::uint64_t drawn_publish_ns_ = 0;     // newest publish in the frame being presented
   std::uint64_t drawn_dirty_ = 0;  // distinct links changed in the frame being presented

@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QLabel>
+#include <QActionGroup>
 #include <QMenuBar>
 #include <QSettings>
 #include <QStatusBar>
@@ -66,6 +67,21 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   follow->setCheckable(true);
   follow->setShortcut(QKeySequence(Qt::Key_F));
   connect(follow, &QAction::toggled, live_, &LiveScene::setFollowSelection);
+  // The viewer's ground plane; "automatic" hides it while a simulation draws its own floor.
+  auto* ground_menu = view_menu->addMenu(tr("&Ground plane"));
+  auto* ground_group = new QActionGroup(this);
+  const std::pair<QString, GroundMode> ground_modes[] = {
+      {tr("&Automatic (hidden under a simulation's own floor)"), GroundMode::kAuto},
+      {tr("Always &shown"), GroundMode::kOn},
+      {tr("&Hidden"), GroundMode::kOff}};
+  for (const auto& [label, mode] : ground_modes) {
+    auto* action = ground_menu->addAction(label);
+    action->setCheckable(true);
+    action->setChecked(mode == options.ground);
+    ground_group->addAction(action);
+    connect(action, &QAction::triggered, live_, [this, mode = mode] { live_->setGroundMode(mode); });
+  }
+  live_->setGroundMode(options.ground);
   view_menu->addSeparator();
   view_menu->addAction(sources_->toggleViewAction());
   view_menu->addAction(robots_->toggleViewAction());

@@ -68,6 +68,9 @@ struct Ground::Impl {
   vtkSmartPointer<vtkRenderer> renderer;
   vtkSmartPointer<vtkPlaneSource> source = vtkSmartPointer<vtkPlaneSource>::New();
   vtkSmartPointer<vtkActor> actor = vtkSmartPointer<vtkActor>::New();
+  bool fitted = false;
+  bool wanted = true;
+  void apply() { actor->SetVisibility(fitted && wanted); }
 };
 
 Ground::Ground(vtkRenderer* renderer) : impl_(std::make_unique<Impl>()) {
@@ -89,7 +92,15 @@ void Ground::fit(const Bounds& b) {
   impl_->source->SetOrigin(b[0] - margin, b[2] - margin, 0.0);
   impl_->source->SetPoint1(b[1] + margin, b[2] - margin, 0.0);
   impl_->source->SetPoint2(b[0] - margin, b[3] + margin, 0.0);
-  impl_->actor->VisibilityOn();
+  impl_->fitted = true;
+  impl_->apply();
 }
+
+void Ground::set_visible(bool visible) {
+  impl_->wanted = visible;
+  impl_->apply();
+}
+
+bool Ground::visible() const { return impl_->actor->GetVisibility() != 0; }
 
 }  // namespace fleetscope::render

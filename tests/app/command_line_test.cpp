@@ -120,7 +120,8 @@ class CommandLineTest : public QObject {
           QStringList{"--screenshot", "a.png", "--camera", "robot:only-segment"},
           QStringList{"--screenshot", "a.png", "--camera", "1,2@3,4,5"},
           QStringList{"--screenshot", "a.png", "--camera", "1,2,3@1,2,3"}, QStringList{"--camera", "fit"},
-          QStringList{"--frames", "0", "--screenshot", "a.png"}, QStringList{"--dashboard-tab", "nope"}}) {
+          QStringList{"--frames", "0", "--screenshot", "a.png"}, QStringList{"--dashboard-tab", "nope"},
+          QStringList{"--ground", "sometimes"}}) {
       const auto outcome = app::parse_command_line(QStringList{"fleetscope"} + bad);
       QVERIFY2(!outcome.options, qPrintable(bad.join(' ')));
       QCOMPARE(outcome.exit_code, 2);
@@ -131,6 +132,9 @@ class CommandLineTest : public QObject {
     QVERIFY(camera.camera.kind == app::CameraSpec::Kind::kEyeTarget);
     QCOMPARE(camera.camera.eye[2], 3.5);
     QCOMPARE(camera.camera.target[2], 0.5);
+    QVERIFY(parsed({}).ground == app::GroundMode::kAuto);
+    QVERIFY(parsed({"--ground", "off"}).ground == app::GroundMode::kOff);
+    QVERIFY(parsed({"--ground", "on"}).ground == app::GroundMode::kOn);
   }
 
   void aScreenshotFramesTheNamedRobotAtTheGivenSize() {

@@ -29,8 +29,11 @@ class Ground {
   ~Ground();
   Ground(const Ground&) = delete;
   Ground& operator=(const Ground&) = delete;
-  // Spans the x-y extent of `b` plus a margin.
+  // Spans the x-y extent of `b` plus a margin; shown from the first fit on unless hidden.
   void fit(const Bounds& b);
+  // Hides or shows it (a simulation with its own floor: the two would fight at z = 0).
+  void set_visible(bool visible);
+  bool visible() const;
 
  private:
   struct Impl;
