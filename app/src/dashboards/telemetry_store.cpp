@@ -110,7 +110,7 @@ void TelemetryStore::read_source(const ipc::Source& from, Source& source, double
       series = &entry;
       series_tag = s.tag;
     }
-    series->points.push_back({static_cast<double>(s.step), now, s.value});
+    series->points.push_back({static_cast<double>(s.step), now, s.value, s.wall_unix_ns});
     ++series->received;
     if (series->points.size() > options_.max_points) {
       auto& pts = series->points;

@@ -20,6 +20,7 @@ struct SeriesPoint {
   double step = 0.0;
   double time_s = 0.0;  // seconds since the store started (local receive clock)
   double value = 0.0;
+  std::uint64_t wall_ns = 0;  // the writer's wall time (CLOCK_REALTIME, ns since the epoch)
 };
 
 // Recent points at full resolution, older history thinned: when a series reaches its bound, every
