@@ -4,6 +4,7 @@
 
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/geometry_format.hpp"
+#include "fleetscope/ipc/history_format.hpp"
 #include "fleetscope/ipc/telemetry_format.hpp"
 
 namespace fleetscope::ipc {
@@ -66,6 +67,21 @@ TelemetryLayout compute_telemetry_layout(const TelemetryCapacities& c) {
   l.workers_offset = align_up(l.scalars_offset + std::uint64_t{c.scalars} * sizeof(ScalarRecord));
   l.jobs_offset = align_up(l.workers_offset + std::uint64_t{c.workers} * sizeof(WorkerRow));
   l.size = align_up(l.jobs_offset + std::uint64_t{c.jobs} * sizeof(JobRow));
+  return l;
+}
+
+HistoryLayout compute_history_layout(const HistoryCapacities& c) {
+  require_in_range("history tag capacity", c.tags, kMaxHistoryTags);
+  require_in_range("history buckets", c.buckets, kMaxHistoryBuckets);
+  if ((c.buckets & (c.buckets - 1)) != 0 || c.buckets < 2) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "history buckets must be a power of two of at least 2, got " +
+                                                        std::to_string(c.buckets));
+  }
+  HistoryLayout l;
+  l.capacities = c;
+  l.blocks_offset = sizeof(HistoryHeader);
+  l.block_stride = align_up(sizeof(HistoryBlockHeader) + std::uint64_t{c.buckets} * sizeof(HistoryBucket));
+  l.size = l.blocks_offset + std::uint64_t{c.tags} * l.block_stride;
   return l;
 }
 

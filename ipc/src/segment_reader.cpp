@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/history_format.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/ipc/shared_access.hpp"
 #include "fleetscope/ipc/telemetry_reader.hpp"
@@ -31,6 +32,26 @@ std::string hex(std::uint64_t value) {
   std::ostringstream out;
   out << "0x" << std::hex << value;
   return out.str();
+}
+
+// The history section header against the layout its capacities imply.
+HistoryLayout validate_history_section(std::span<const std::byte> section, const std::string& seg) {
+  if (section.size() < sizeof(HistoryHeader)) corrupt(seg, "scalar history section is smaller than its header");
+  alignas(kCacheLine) std::byte raw[sizeof(HistoryHeader)];
+  load_words(raw, section.data(), sizeof raw);
+  const auto& g = *std::launder(reinterpret_cast<const HistoryHeader*>(raw));
+  if (g.magic != kHistoryMagic) corrupt(seg, "scalar history section has magic " + hex(g.magic));
+  HistoryLayout l;
+  try {
+    l = compute_history_layout(HistoryCapacities{g.tag_capacity, g.bucket_count});
+  } catch (const SegmentError& e) {
+    corrupt(seg, std::string("scalar history capacities out of range: ") + e.what());
+  }
+  if (g.blocks_offset != l.blocks_offset || g.block_stride != l.block_stride || g.size != l.size ||
+      l.size != section.size()) {
+    corrupt(seg, "scalar history offsets do not match its capacities");
+  }
+  return l;
 }
 
 // The geometry section header against the layout its capacities imply (as for the pose part).
@@ -226,6 +247,18 @@ void SegmentReader::validate() {
     }
     info_.geometry_offset = h.geometry_offset;
     info_.geometry = validate_geometry_section(bytes_.subspan(h.geometry_offset, h.geometry_size), seg);
+  }
+  if (h.abi_minor >= 3 && (h.history_offset != 0 || h.history_size != 0)) {
+    // 1.3: the scalar history follows the geometry section (or the 1.2 part without one).
+    const std::uint64_t expected = info_.geometry ? h.geometry_offset + h.geometry_size : h.total_size;
+    if (h.telemetry_size == 0 || h.history_offset != expected || h.history_size > kMaxSegmentBytes ||
+        h.history_size > bytes_.size() - h.history_offset) {
+      corrupt(seg, "scalar history section (offset " + std::to_string(h.history_offset) + ", " +
+                       std::to_string(h.history_size) + " bytes) does not follow the layout inside the " +
+                       std::to_string(bytes_.size()) + "-byte segment");
+    }
+    info_.history_offset = h.history_offset;
+    info_.history = validate_history_section(bytes_.subspan(h.history_offset, h.history_size), seg);
   }
   info_.abi_major = h.abi_major;
   info_.abi_minor = h.abi_minor;
@@ -459,7 +492,8 @@ MeshData SegmentReader::read_mesh(std::uint32_t index) const {
   }
   // Copied out before it is checked: the copy is what gets validated and used.
   std::vector<std::byte> stored(record.stored_bytes);
-  std::memcpy(stored.data(), section + g.arena_offset + record.data_offset, stored.size());
+  // (An empty vector's data() may be null, which memcpy must not get even for 0 bytes.)
+  if (!stored.empty()) std::memcpy(stored.data(), section + g.arena_offset + record.data_offset, stored.size());
   return decode_mesh(record, stored, where);
 }
 

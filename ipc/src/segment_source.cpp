@@ -79,6 +79,10 @@ std::vector<JobRowRead> SegmentSource::jobs() const {
   return telemetry_ ? telemetry_->jobs() : std::vector<JobRowRead>{};
 }
 
+std::optional<TagHistory> SegmentSource::history(std::uint32_t tag) const {
+  return telemetry_ ? telemetry_->history(tag) : std::nullopt;
+}
+
 void SegmentSource::refresh_state(std::uint64_t stale_after_ns) {
   try {
     state_ = reader_->writer_status(stale_after_ns).state;

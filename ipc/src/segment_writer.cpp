@@ -87,6 +87,14 @@ std::optional<GeometryLayout> geometry_layout(const WriterOptions& options) {
   if (!options.geometry) return std::nullopt;
   return compute_geometry_layout(*options.geometry);
 }
+
+std::optional<HistoryLayout> history_layout(const WriterOptions& options) {
+  if (!options.history) return std::nullopt;
+  if (!options.telemetry) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "a scalar history needs a telemetry section");
+  }
+  return compute_history_layout(*options.history);
+}
 }  // namespace
 
 SegmentWriter::SegmentWriter(const WriterOptions& options, const std::optional<TelemetryLayout>& telemetry)
@@ -94,7 +102,9 @@ SegmentWriter::SegmentWriter(const WriterOptions& options, const std::optional<T
       layout_(compute_layout(options.capacities)),
       geometry_(geometry_layout(options)),
       geometry_offset_(layout_.total_size + (telemetry ? telemetry->size : 0)),
-      mapping_(create_mapping(options, geometry_offset_ + (geometry_ ? geometry_->size : 0))),
+      history_(history_layout(options)),
+      history_offset_(geometry_offset_ + (geometry_ ? geometry_->size : 0)),
+      mapping_(create_mapping(options, history_offset_ + (history_ ? history_->size : 0))),
       slot_used_(layout_.capacities.robots, 0),
       last_written_frame_(layout_.capacities.robots, 0) {
   std::byte* base = mapping_.bytes().data();
@@ -122,7 +132,14 @@ SegmentWriter::SegmentWriter(const WriterOptions& options, const std::optional<T
   if (telemetry) {
     h->telemetry_offset = layout_.total_size;
     h->telemetry_size = telemetry->size;
-    telemetry_.emplace(mapping_.bytes().subspan(layout_.total_size, telemetry->size), *telemetry, h->heartbeat_ns);
+    std::span<std::byte> history;
+    if (history_) {
+      h->history_offset = history_offset_;
+      h->history_size = history_->size;
+      history = mapping_.bytes().subspan(history_offset_, history_->size);
+    }
+    telemetry_.emplace(mapping_.bytes().subspan(layout_.total_size, telemetry->size), *telemetry, h->heartbeat_ns,
+                       history, history_);
   } else {
     h->telemetry_offset = 0;
     h->telemetry_size = 0;

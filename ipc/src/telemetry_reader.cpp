@@ -1,10 +1,13 @@
 #include "fleetscope/ipc/telemetry_reader.hpp"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstring>
 #include <new>
 
 #include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/history_format.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 #include "fleetscope/ipc/shared_access.hpp"
 
@@ -97,13 +100,71 @@ TelemetryLayout validate_telemetry_section(std::span<const std::byte> section, s
 std::optional<TelemetryReader> TelemetryReader::of(const SegmentReader& segment) {
   const SegmentInfo& info = segment.info();
   if (!info.telemetry) return std::nullopt;
+  std::span<const std::byte> history;
+  if (info.history) history = segment.bytes().subspan(info.history_offset, info.history->size);
   return TelemetryReader(segment.state(), segment.bytes().subspan(info.telemetry_offset, info.telemetry->size),
-                         *info.telemetry, info.name);
+                         *info.telemetry, info.name, history, info.history);
 }
 
 TelemetryReader::TelemetryReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> section,
-                                 const TelemetryLayout& layout, std::string name)
-    : state_(std::move(state)), section_(section), layout_(layout), name_(std::move(name)) {}
+                                 const TelemetryLayout& layout, std::string name, std::span<const std::byte> history,
+                                 const std::optional<HistoryLayout>& history_layout)
+    : state_(std::move(state)),
+      section_(section),
+      layout_(layout),
+      name_(std::move(name)),
+      history_(history),
+      history_layout_(history_layout) {}
+
+std::optional<TagHistory> TelemetryReader::history(std::uint32_t tag) const {
+  if (!history_layout_ || tag >= history_layout_->capacities.tags) return std::nullopt;
+  state_->check_mapping();
+  const std::uint64_t buckets = history_layout_->capacities.buckets;
+  const std::byte* block = history_.data() + history_layout_->blocks_offset + std::uint64_t{tag} * history_layout_->block_stride;
+  const auto& head = *std::launder(reinterpret_cast<const HistoryBlockHeader*>(block));
+  std::uint64_t words[4] = {};
+  std::vector<std::uint64_t> raw(buckets * 6);
+  auto copy = [&](std::uint64_t) {
+    words[0] = head.origin.load(std::memory_order_relaxed);
+    words[1] = head.width.load(std::memory_order_relaxed);
+    words[2] = head.used.load(std::memory_order_relaxed);
+    words[3] = head.records.load(std::memory_order_relaxed);
+    const std::uint64_t used = std::min(words[2], buckets);
+    load_words(raw.data(), block + sizeof(HistoryBlockHeader), used * sizeof(HistoryBucket));
+  };
+  const SeqlockOutcome outcome = seqlock_read(head.seq, kRowPolicy, state_->writer_gone(), copy);
+  if (outcome == SeqlockOutcome::kBusy) return std::nullopt;
+  const std::string which = "the scalar history of tag " + std::to_string(tag);
+  TagHistory h;
+  h.origin = static_cast<std::int64_t>(words[0]);
+  h.width = words[1];
+  h.records = words[3];
+  if (h.width == 0) {
+    if (words[2] != 0 || h.records != 0) corrupt(name_, which + " has records but no bucket width");
+    return h;
+  }
+  if ((h.width & (h.width - 1)) != 0) corrupt(name_, which + " has a bucket width that is not a power of two");
+  if (words[2] > buckets) corrupt(name_, which + " uses " + std::to_string(words[2]) + " of " + std::to_string(buckets) + " buckets");
+  std::uint64_t total = 0;
+  for (std::uint64_t i = 0; i < words[2]; ++i) {
+    const std::uint64_t* b = &raw[i * 6];
+    if (b[5] == 0) continue;
+    HistoryPoint p;
+    p.last_step = static_cast<std::int64_t>(b[0]);
+    p.last_wall_unix_ns = b[1];
+    p.min = std::bit_cast<double>(b[2]);
+    p.max = std::bit_cast<double>(b[3]);
+    p.count = b[5];
+    p.mean = std::bit_cast<double>(b[4]) / static_cast<double>(p.count);
+    if (!std::isfinite(p.min) || !std::isfinite(p.max) || !std::isfinite(p.mean) || p.min > p.max) {
+      corrupt(name_, which + ": bucket " + std::to_string(i) + " has min, max or mean out of order or not finite");
+    }
+    total += p.count;
+    h.points.push_back(p);
+  }
+  if (total > h.records) corrupt(name_, which + " holds more records in its buckets than it counted");
+  return h;
+}
 
 const TelemetryHeader& TelemetryReader::header() const noexcept {
   return *std::launder(reinterpret_cast<const TelemetryHeader*>(section_.data()));

@@ -1,10 +1,14 @@
 #include "fleetscope/ipc/telemetry_writer.hpp"
 
+#include <bit>
+#include <cmath>
 #include <cstring>
+#include <utility>
 #include <new>
 
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/fixed_text.hpp"
+#include "fleetscope/ipc/history_format.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/ipc/shared_access.hpp"
 
@@ -22,8 +26,19 @@ void store_after_seq(Row& shared, const Row& local) noexcept {
 }  // namespace
 
 TelemetryWriter::TelemetryWriter(std::span<std::byte> section, const TelemetryLayout& layout,
-                                 std::atomic<std::uint64_t>& heartbeat)
-    : section_(section), layout_(layout), heartbeat_(&heartbeat) {
+                                 std::atomic<std::uint64_t>& heartbeat, std::span<std::byte> history,
+                                 const std::optional<HistoryLayout>& history_layout)
+    : section_(section), layout_(layout), heartbeat_(&heartbeat), history_(history), history_layout_(history_layout) {
+  if (history_layout_) {
+    auto* hh = new (history_.data()) HistoryHeader();
+    hh->magic = kHistoryMagic;
+    hh->tag_capacity = history_layout_->capacities.tags;
+    hh->bucket_count = history_layout_->capacities.buckets;
+    hh->blocks_offset = history_layout_->blocks_offset;
+    hh->block_stride = history_layout_->block_stride;
+    hh->size = history_layout_->size;
+    history_state_.resize(history_layout_->capacities.tags);
+  }
   auto* h = new (section_.data()) TelemetryHeader();
   h->magic = kTelemetryMagic;
   h->scalar_capacity = layout_.capacities.scalars;
@@ -82,6 +97,83 @@ void TelemetryWriter::put_scalar(std::uint32_t tag, std::int64_t step, double va
   // SYNC POINT WRITE: the record is complete for a reader that loads 2n+2 with acquire.
   slot.seq.store(2 * n + 2, std::memory_order_release);
   written_ = n + 1;
+  fold_history(tag, step, value, wall_ns);
+}
+
+void TelemetryWriter::fold_history(std::uint32_t tag, std::int64_t step, double value, std::uint64_t wall_ns) noexcept {
+  if (!history_layout_ || tag >= history_layout_->capacities.tags || !std::isfinite(value)) return;
+  TagHistoryState& st = history_state_[tag];
+  const std::uint64_t buckets = history_layout_->capacities.buckets;
+  std::byte* block = history_.data() + history_layout_->blocks_offset + std::uint64_t{tag} * history_layout_->block_stride;
+  auto& head = *std::launder(reinterpret_cast<HistoryBlockHeader*>(block));
+  auto* bucket = std::launder(reinterpret_cast<HistoryBucket*>(block + sizeof(HistoryBlockHeader)));
+  if (st.width != 0 && step < st.origin) return;  // before the first step it kept: only the ring has it
+  const SeqlockWrite change(head.seq);
+  if (st.width == 0) {
+    st.origin = step;
+    st.width = 1;
+  }
+  // step >= origin here, so the unsigned difference is exact.
+  auto index = [&] { return (static_cast<std::uint64_t>(step) - static_cast<std::uint64_t>(st.origin)) / st.width; };
+  while (index() >= buckets) {
+    // Full: every two neighbouring buckets become one, twice as wide (the writer reads back only
+    // what it wrote itself).
+    for (std::uint64_t i = 0; i < buckets / 2; ++i) {
+      HistoryBucket& a = bucket[2 * i];
+      HistoryBucket& b = bucket[2 * i + 1];
+      const std::uint64_t ca = a.count.load(std::memory_order_relaxed), cb = b.count.load(std::memory_order_relaxed);
+      HistoryBucket& out = bucket[i];
+      if (cb == 0) {
+        if (&out != &a) {
+          for (auto [dst, src] : {std::pair{&out.last_step, &a.last_step}, {&out.last_wall_ns, &a.last_wall_ns},
+                                  {&out.min_bits, &a.min_bits}, {&out.max_bits, &a.max_bits},
+                                  {&out.sum_bits, &a.sum_bits}, {&out.count, &a.count}}) {
+            dst->store(src->load(std::memory_order_relaxed), std::memory_order_relaxed);
+          }
+        }
+        continue;
+      }
+      const auto f = [](const std::atomic<std::uint64_t>& w) { return std::bit_cast<double>(w.load(std::memory_order_relaxed)); };
+      const double mn = ca == 0 ? f(b.min_bits) : std::min(f(a.min_bits), f(b.min_bits));
+      const double mx = ca == 0 ? f(b.max_bits) : std::max(f(a.max_bits), f(b.max_bits));
+      const double sum = (ca == 0 ? 0.0 : f(a.sum_bits)) + f(b.sum_bits);
+      out.last_step.store(b.last_step.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      out.last_wall_ns.store(b.last_wall_ns.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      out.min_bits.store(std::bit_cast<std::uint64_t>(mn), std::memory_order_relaxed);
+      out.max_bits.store(std::bit_cast<std::uint64_t>(mx), std::memory_order_relaxed);
+      out.sum_bits.store(std::bit_cast<std::uint64_t>(sum), std::memory_order_relaxed);
+      out.count.store(ca + cb, std::memory_order_relaxed);
+    }
+    for (std::uint64_t i = buckets / 2; i < buckets; ++i) {
+      for (auto* w : {&bucket[i].last_step, &bucket[i].last_wall_ns, &bucket[i].min_bits, &bucket[i].max_bits,
+                      &bucket[i].sum_bits, &bucket[i].count}) {
+        w->store(0, std::memory_order_relaxed);
+      }
+    }
+    st.width *= 2;
+    st.used = (st.used + 1) / 2;
+  }
+  const std::uint64_t i = index();
+  HistoryBucket& b = bucket[i];
+  const std::uint64_t count = b.count.load(std::memory_order_relaxed);
+  const double mn = count == 0 ? value : std::min(std::bit_cast<double>(b.min_bits.load(std::memory_order_relaxed)), value);
+  const double mx = count == 0 ? value : std::max(std::bit_cast<double>(b.max_bits.load(std::memory_order_relaxed)), value);
+  const double sum = (count == 0 ? 0.0 : std::bit_cast<double>(b.sum_bits.load(std::memory_order_relaxed))) + value;
+  const auto last = static_cast<std::int64_t>(b.last_step.load(std::memory_order_relaxed));
+  if (count == 0 || step >= last) {
+    b.last_step.store(static_cast<std::uint64_t>(step), std::memory_order_relaxed);
+    b.last_wall_ns.store(wall_ns, std::memory_order_relaxed);
+  }
+  b.min_bits.store(std::bit_cast<std::uint64_t>(mn), std::memory_order_relaxed);
+  b.max_bits.store(std::bit_cast<std::uint64_t>(mx), std::memory_order_relaxed);
+  b.sum_bits.store(std::bit_cast<std::uint64_t>(sum), std::memory_order_relaxed);
+  b.count.store(count + 1, std::memory_order_relaxed);
+  st.used = std::max(st.used, i + 1);
+  ++st.records;
+  head.origin.store(static_cast<std::uint64_t>(st.origin), std::memory_order_relaxed);
+  head.width.store(st.width, std::memory_order_relaxed);
+  head.used.store(st.used, std::memory_order_relaxed);
+  head.records.store(st.records, std::memory_order_relaxed);
 }
 
 void TelemetryWriter::scalar(std::uint32_t tag, std::int64_t step, double value,

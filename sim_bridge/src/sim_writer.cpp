@@ -33,6 +33,9 @@ ipc::WriterOptions writer_options(const WriterConfig& c) {
   }
   o.replace_stale = c.replace_stale;
   o.telemetry = c.telemetry;
+  if (c.telemetry && c.history_tags != 0) {
+    o.history = ipc::HistoryCapacities{std::min(c.history_tags, c.telemetry->tags), c.history_buckets};
+  }
   if (!o.telemetry_only) {
     // Format 1.3: every pose segment has a geometry section (visuals of any shape; meshes only
     // when mesh_bytes reserves room for them).

@@ -327,6 +327,33 @@ class DashboardsTest : public QObject {
     QVERIFY(window.envPool()->summaryText().contains("1 dead"));
   }
 
+  void lateViewerDrawsTheWholeRunFromTheWritersHistory() {
+    // The ring holds 64 records; the run writes 20,000. A store attached afterwards still gets
+    // the run from step 0 (downsampled buckets), then the ring's records exactly.
+    fleetscope::WriterConfig config;
+    config.name = fleetscope::testing::unique_name("dash.late");
+    config.max_robots = 0;
+    config.telemetry = fleetscope::ipc::TelemetryCapacities{64, 8, 4, 4};
+    config.history_buckets = 256;
+    fleetscope::SimWriter writer(config);
+    const auto tag = writer.telemetry().tag("rollout/ep_return");
+    for (int i = 0; i < 20000; ++i) writer.telemetry().scalar(tag, i, 0.01 * i);
+    fleetscope::ipc::SourceRegistry registry;
+    app::TelemetryStore store(registry);
+    QVERIFY(store.attach(config.name));
+    store.poll();
+    const auto& series = store.series().at({config.name, "rollout/ep_return"});
+    QCOMPARE(series.points.back().step, 19999.0);
+    QVERIFY2(series.points.front().step < 128.0, qPrintable(QString::number(series.points.front().step)));
+    QVERIFY(series.from_history > 100);
+    // Bucket means of a straight line lie on it; the ring's 64 records follow the history.
+    for (std::size_t i = 0; i < series.points.size(); ++i) {
+      QVERIFY(std::abs(series.points[i].value - 0.01 * series.points[i].step) < 0.01 * 128);
+      if (i > 0) QVERIFY(series.points[i].step > series.points[i - 1].step);
+    }
+    QCOMPARE(series.points.size() - series.from_history, std::size_t{64});
+  }
+
   void storeKeepsBoundedHistoryWithNewestPointsExact() {
     fleetscope::WriterConfig config;
     config.name = fleetscope::testing::unique_name("dash.store");

@@ -138,11 +138,12 @@ void BM_Spawn100Robots(benchmark::State& state) {
 BENCHMARK(BM_Spawn100Robots)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // --- telemetry -------------------------------------------------------------------------------
-fleetscope::SimWriter telemetry_writer(const char* stem) {
+fleetscope::SimWriter telemetry_writer(const char* stem, bool history = true) {
   fleetscope::WriterConfig c;
   c.name = std::string("bench.") + stem + "." + std::to_string(::getpid());
   c.max_robots = 0;
   c.telemetry = fleetscope::ipc::TelemetryCapacities{};
+  c.history_tags = history ? 32 : 0;
   return fleetscope::SimWriter(c);
 }
 
@@ -155,6 +156,16 @@ void BM_TelemetryScalar(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_TelemetryScalar)->Unit(benchmark::kNanosecond);
+
+// The same without the scalar history (format 1.3): the difference is the history's write cost.
+void BM_TelemetryScalarNoHistory(benchmark::State& state) {
+  auto w = telemetry_writer("scalar-nohistory", false);
+  const auto tag = w.telemetry().tag("train/loss");
+  std::int64_t step = 0;
+  for (auto _ : state) w.telemetry().scalar(tag, ++step, 0.5);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_TelemetryScalarNoHistory)->Unit(benchmark::kNanosecond);
 
 // One scalar record by tag name (what the C ABI's fs_writer_scalar does).
 void BM_TelemetryScalarByName(benchmark::State& state) {

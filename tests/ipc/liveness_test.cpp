@@ -17,7 +17,7 @@ TEST(Liveness, OwnProcessIsAliveWithItsStartTime) {
 }
 
 TEST(Liveness, WriterStatesFollowPublishingAndClosing) {
-  SegmentWriter writer(WriterOptions{fleetscope::testing::unique_name("states"), {2, 2, 1, 2, 16}, true, std::nullopt, false, std::nullopt});
+  SegmentWriter writer(WriterOptions{fleetscope::testing::unique_name("states"), {2, 2, 1, 2, 16}, true, std::nullopt, false, std::nullopt, std::nullopt});
   const auto reader = SegmentReader::open(writer.name());
   writer.end_frame(0.0, 0, 0);
   EXPECT_EQ(reader.writer_status(1'000'000'000ULL).state, WriterState::kLive);

@@ -11,7 +11,7 @@ using namespace fleetscope::ipc;
 
 TEST(Permissions, SegmentIsCreatedWithMode0600WhateverTheUmask) {
   const mode_t old = ::umask(0);
-  SegmentWriter writer(WriterOptions{fleetscope::testing::unique_name("mode"), {4, 4, 1, 4, 16}, true, std::nullopt, false, std::nullopt});
+  SegmentWriter writer(WriterOptions{fleetscope::testing::unique_name("mode"), {4, 4, 1, 4, 16}, true, std::nullopt, false, std::nullopt, std::nullopt});
   ::umask(old);
   struct stat st {};
   ASSERT_EQ(::stat(("/dev/shm/fleetscope." + writer.name()).c_str(), &st), 0);
@@ -21,9 +21,9 @@ TEST(Permissions, SegmentIsCreatedWithMode0600WhateverTheUmask) {
 
 TEST(Permissions, CreationIsExclusiveWhileTheWriterLives) {
   const std::string name = fleetscope::testing::unique_name("exclusive");
-  SegmentWriter first(WriterOptions{name, {4, 4, 1, 4, 16}, true, std::nullopt, false, std::nullopt});
+  SegmentWriter first(WriterOptions{name, {4, 4, 1, 4, 16}, true, std::nullopt, false, std::nullopt, std::nullopt});
   try {
-    SegmentWriter second(WriterOptions{name, {4, 4, 1, 4, 16}, true, std::nullopt, false, std::nullopt});
+    SegmentWriter second(WriterOptions{name, {4, 4, 1, 4, 16}, true, std::nullopt, false, std::nullopt, std::nullopt});
     FAIL() << "a second writer took a live writer's segment";
   } catch (const SegmentError& e) {
     EXPECT_EQ(e.code(), ErrorCode::kAlreadyExists);
@@ -33,7 +33,7 @@ TEST(Permissions, CreationIsExclusiveWhileTheWriterLives) {
 
 TEST(Permissions, ASegmentOwnedByAnotherUserIsRefusedUnlessAllowed) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a segment to another uid";
-  SegmentWriter writer(WriterOptions{fleetscope::testing::unique_name("foreign"), {4, 4, 1, 4, 16}, true, std::nullopt, false, std::nullopt});
+  SegmentWriter writer(WriterOptions{fleetscope::testing::unique_name("foreign"), {4, 4, 1, 4, 16}, true, std::nullopt, false, std::nullopt, std::nullopt});
   const std::string path = "/dev/shm/fleetscope." + writer.name();
   ASSERT_EQ(::chown(path.c_str(), 4242, 4242), 0);
   try {

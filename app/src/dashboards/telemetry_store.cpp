@@ -93,8 +93,29 @@ void TelemetryStore::read_source(const ipc::Source& from, Source& source, double
   std::vector<ipc::ScalarSample> samples;
   from.read_scalars(source.cursor, samples);  // losses add up in the cursor
   if (source.tags.size() < from.tag_count()) {
-    auto added = from.tags_from(static_cast<std::uint32_t>(source.tags.size()));
+    const auto first_new = static_cast<std::uint32_t>(source.tags.size());
+    auto added = from.tags_from(first_new);
     source.tags.insert(source.tags.end(), added.begin(), added.end());
+    // A tag seen for the first time starts with the producer's downsampled history (format 1.3)
+    // up to the first record the ring still holds: a viewer attached after the ring wrapped
+    // draws the run from its first step, coarser where the ring no longer reaches.
+    for (auto tag = first_new; tag < source.tags.size(); ++tag) {
+      const auto history = from.history(tag);
+      if (!history || history->points.empty()) continue;
+      std::int64_t ring_first = INT64_MAX;
+      for (const auto& s : samples) {
+        if (s.tag == tag) ring_first = std::min(ring_first, s.step);
+      }
+      auto& entry = series_[{source.name, source.tags[tag]}];
+      if (!entry.points.empty()) continue;  // a restarted producer goes on in its series
+      entry.source = source.name;
+      entry.tag = source.tags[tag];
+      for (const auto& p : history->points) {
+        if (p.last_step >= ring_first) break;
+        entry.points.push_back({static_cast<double>(p.last_step), now, p.mean, p.last_wall_unix_ns});
+      }
+      entry.from_history = entry.points.size();
+    }
   }
   // Consecutive records of one tag go to the same series: look it up once per run.
   Series* series = nullptr;

@@ -32,6 +32,7 @@ struct Series {
   std::deque<SeriesPoint> points;
   std::uint64_t received = 0;    // records ever taken for this series
   std::uint64_t compactions = 0;  // times the older half was thinned (invalidates derived caches)
+  std::size_t from_history = 0;   // leading points taken from the producer's downsampled history
 };
 
 struct WorkerView {

@@ -15,7 +15,8 @@ namespace fleetscope::ipc {
 
 inline constexpr std::uint64_t kMagic = 0x45504F4353544C46ULL;  // bytes "FLTSCOPE"
 inline constexpr std::uint16_t kAbiMajor = 1;
-// 1.1 adds the telemetry section, 1.2 the flags, 1.3 the geometry section and robot attributes.
+// 1.1 adds the telemetry section, 1.2 the flags, 1.3 the geometry and scalar history sections and
+// robot attributes.
 inline constexpr std::uint16_t kAbiMinor = 3;
 inline constexpr std::size_t kCacheLine = 64;
 
@@ -87,7 +88,9 @@ struct SegmentHeader {
   std::uint32_t reserved_flags_pad;     // 180 zero
   std::uint64_t geometry_offset;        // 184 1.3: == total_size when there is a geometry section, else 0
   std::uint64_t geometry_size;          // 192 1.3: bytes of the geometry section (after total_size)
-  std::uint8_t reserved0[256 - 200];    // 200 zero
+  std::uint64_t history_offset;         // 200 1.3: the scalar history section (after geometry), or 0
+  std::uint64_t history_size;           // 208 1.3: its bytes
+  std::uint8_t reserved0[256 - 216];    // 216 zero
 
   // Live fields, one cache line each.
   alignas(kCacheLine) std::atomic<std::uint32_t> state;  // 256 SegmentState
@@ -188,6 +191,8 @@ static_assert(offsetof(SegmentHeader, created_unix_ns) == 168);
 static_assert(offsetof(SegmentHeader, flags) == 176);
 static_assert(offsetof(SegmentHeader, geometry_offset) == 184);
 static_assert(offsetof(SegmentHeader, geometry_size) == 192);
+static_assert(offsetof(SegmentHeader, history_offset) == 200);
+static_assert(offsetof(SegmentHeader, history_size) == 208);
 static_assert(offsetof(ModelRecord, first_extended_visual) == 56);
 static_assert(offsetof(RobotSync, color_and_flags) == 32);
 static_assert(offsetof(RobotSync, producer) == 40);

@@ -72,4 +72,21 @@ struct GeometryLayout {
 // Throws SegmentError(kInvalidArgument) for a capacity out of range (mesh_bytes may be 0).
 GeometryLayout compute_geometry_layout(const GeometryCapacities& capacities);
 
+// The scalar history section (format 1.3): per tag, `buckets` downsampled buckets of its series.
+// 1024 buckets are 49,216 bytes a tag and keep a million steps at 1,024 steps a bucket.
+struct HistoryCapacities {
+  std::uint32_t tags = 32;       // the first this many tags of the telemetry tag table
+  std::uint32_t buckets = 1024;  // a power of two
+};
+
+struct HistoryLayout {
+  HistoryCapacities capacities;
+  std::uint64_t blocks_offset = 0;  // from the start of the section
+  std::uint64_t block_stride = 0;
+  std::uint64_t size = 0;
+};
+
+// Throws SegmentError(kInvalidArgument) for a capacity out of range or buckets not a power of two.
+HistoryLayout compute_history_layout(const HistoryCapacities& capacities);
+
 }  // namespace fleetscope::ipc

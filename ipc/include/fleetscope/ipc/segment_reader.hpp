@@ -45,6 +45,9 @@ struct SegmentInfo {
   // The geometry section (format 1.3), when the segment has one.
   std::uint64_t geometry_offset = 0;
   std::optional<GeometryLayout> geometry;
+  // The scalar history section (format 1.3), when the segment has one.
+  std::uint64_t history_offset = 0;
+  std::optional<HistoryLayout> history;
   uid_t owner_uid = 0;  // of the shared memory object
   unsigned mode = 0;    // permission bits of the shared memory object
 };

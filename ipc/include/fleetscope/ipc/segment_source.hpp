@@ -40,6 +40,7 @@ class SegmentSource final : public Source {
   std::uint64_t read_scalars(ScalarCursor& cursor, std::vector<ScalarSample>& out, std::size_t max) const override;
   std::vector<WorkerRowRead> workers() const override;
   std::vector<JobRowRead> jobs() const override;
+  std::optional<TagHistory> history(std::uint32_t tag) const override;
 
   void refresh_state(std::uint64_t stale_after_ns) override;
   bool follow_restart() override;

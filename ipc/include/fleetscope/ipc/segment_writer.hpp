@@ -32,6 +32,9 @@ struct WriterOptions {
   // The geometry section (format 1.3): visuals of any shape, any number per link, and meshes
   // stored in the segment. Without it the segment is readable as 1.2 is (one visual per link).
   std::optional<GeometryCapacities> geometry;
+  // The scalar history section (format 1.3; needs `telemetry`): a downsampled record of each
+  // tag's whole series, for readers that attach after the ring has wrapped.
+  std::optional<HistoryCapacities> history;
 };
 
 class SegmentWriter {
@@ -112,6 +115,8 @@ class SegmentWriter {
   Layout layout_;
   std::optional<GeometryLayout> geometry_;
   std::uint64_t geometry_offset_ = 0;  // == the header's total_size
+  std::optional<HistoryLayout> history_;
+  std::uint64_t history_offset_ = 0;   // after the geometry section
   SharedMemoryMapping mapping_;
   std::uint64_t frame_ = 0;          // last published frame
   std::uint64_t next_spawn_id_ = 1;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,6 +64,9 @@ class Source {
                                      std::size_t max = SIZE_MAX) const = 0;
   virtual std::vector<WorkerRowRead> workers() const = 0;
   virtual std::vector<JobRowRead> jobs() const = 0;
+  // A tag's downsampled history (the whole run, for a consumer that attached late); nullopt when
+  // the producer keeps none for it.
+  virtual std::optional<TagHistory> history(std::uint32_t tag) const = 0;
 
   // --- for the registry ----------------------------------------------------------------------------
   // Re-reads liveness (may touch /proc: the registry spreads these calls over its polls).

@@ -31,6 +31,21 @@ struct ScalarSample {
 
 // Where one reader is in the ring. A new cursor starts at the oldest record still held, so a
 // reader attached late gets the history the ring keeps (and no loss is counted for it).
+// One tag's downsampled history (format 1.3): buckets of `width` steps from `origin`, oldest
+// first, empty buckets left out.
+struct HistoryPoint {
+  std::int64_t last_step = 0;  // the highest step in the bucket
+  std::uint64_t last_wall_unix_ns = 0;
+  double min = 0.0, max = 0.0, mean = 0.0;
+  std::uint64_t count = 0;
+};
+struct TagHistory {
+  std::int64_t origin = 0;
+  std::uint64_t width = 0;    // steps per bucket
+  std::uint64_t records = 0;  // records folded in
+  std::vector<HistoryPoint> points;
+};
+
 struct ScalarCursor {
   std::uint64_t next = 0;
   bool started = false;
@@ -72,15 +87,23 @@ class TelemetryReader {
   std::vector<WorkerRowRead> workers() const;
   std::vector<JobRowRead> jobs() const;
 
+  // The tag's history when the segment keeps one for it (format 1.3); nullopt without, or when
+  // the writer kept the block busy for every retry (ask again). Throws kCorrupt for a block whose
+  // header or buckets break FORMAT.md's rules.
+  std::optional<TagHistory> history(std::uint32_t tag) const;
+
  private:
   TelemetryReader(std::shared_ptr<ReaderState> state, std::span<const std::byte> section,
-                  const TelemetryLayout& layout, std::string name);
+                  const TelemetryLayout& layout, std::string name, std::span<const std::byte> history,
+                  const std::optional<HistoryLayout>& history_layout);
   const TelemetryHeader& header() const noexcept;
 
   std::shared_ptr<ReaderState> state_;
   std::span<const std::byte> section_;
   TelemetryLayout layout_;
   std::string name_;
+  std::span<const std::byte> history_;
+  std::optional<HistoryLayout> history_layout_;
 };
 
 }  // namespace fleetscope::ipc

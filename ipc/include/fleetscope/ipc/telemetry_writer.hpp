@@ -11,7 +11,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include "fleetscope/ipc/layout.hpp"
 #include "fleetscope/ipc/telemetry_format.hpp"
@@ -23,8 +25,10 @@ class TelemetryWriter {
  public:
   // Initialises the section (zeroed shared memory of layout.size bytes). Called by SegmentWriter
   // before the segment is marked open; every record also refreshes the segment's `heartbeat`.
+  // `history` (format 1.3, optional) is the zeroed scalar history section of `history_layout`.
   TelemetryWriter(std::span<std::byte> section, const TelemetryLayout& layout,
-                  std::atomic<std::uint64_t>& heartbeat);
+                  std::atomic<std::uint64_t>& heartbeat, std::span<std::byte> history = {},
+                  const std::optional<HistoryLayout>& history_layout = std::nullopt);
 
   const TelemetryLayout& layout() const noexcept { return layout_; }
 
@@ -48,6 +52,8 @@ class TelemetryWriter {
  private:
   TelemetryHeader& header() const noexcept;
   void put_scalar(std::uint32_t tag, std::int64_t step, double value, std::uint64_t wall_ns) noexcept;
+  // Folds a record into its tag's history buckets (FORMAT.md, "Scalar history").
+  void fold_history(std::uint32_t tag, std::int64_t step, double value, std::uint64_t wall_ns) noexcept;
 
   struct StringHash {
     using is_transparent = void;
@@ -56,6 +62,16 @@ class TelemetryWriter {
   std::span<std::byte> section_;
   TelemetryLayout layout_;
   std::atomic<std::uint64_t>* heartbeat_;
+  std::span<std::byte> history_;
+  std::optional<HistoryLayout> history_layout_;
+  // The writer's own copy of each tag's block header fields (it never reads shared memory back).
+  struct TagHistoryState {
+    std::int64_t origin = 0;
+    std::uint64_t width = 0;  // 0: no record yet
+    std::uint64_t used = 0;
+    std::uint64_t records = 0;
+  };
+  std::vector<TagHistoryState> history_state_;
   std::uint64_t written_ = 0;
   std::uint32_t tag_count_ = 0;
   std::uint32_t worker_count_ = 0;

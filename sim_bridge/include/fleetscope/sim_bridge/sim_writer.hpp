@@ -85,6 +85,11 @@ struct WriterConfig {
   // Telemetry (scalar series, worker and job rows) beside the poses. A telemetry-only writer sets
   // max_robots to 0: its segment then holds no robots.
   std::optional<ipc::TelemetryCapacities> telemetry;
+  // With telemetry: a downsampled history of the first `history_tags` tags (format 1.3; 0 for
+  // none), `history_buckets` buckets each (49 KB a tag at 1,024), so a viewer attached late
+  // still draws each series from its first step.
+  std::uint32_t history_tags = 32;
+  std::uint32_t history_buckets = 1024;
   // The geometry section (format 1.3): visuals over all models (0: max_visuals), distinct
   // stored meshes, and bytes for their (compressed) data. Reserved at creation.
   std::uint32_t max_geometry_visuals = 0;
