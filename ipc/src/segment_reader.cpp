@@ -530,6 +530,7 @@ std::optional<RobotRead> SegmentReader::read_robot(std::uint32_t slot,
       read.attributes.color_and_flags = sync.color_and_flags.load(std::memory_order_relaxed);
       read.attributes.producer = sync.producer.load(std::memory_order_relaxed);
       read.attributes.scalar_bits = sync.scalar_bits.load(std::memory_order_relaxed);
+      read.attributes.episode = sync.episode.load(std::memory_order_relaxed);
     }
     const bool full = !seen_changes || read.change_count < *seen_changes ||
                       read.change_count - *seen_changes > history;

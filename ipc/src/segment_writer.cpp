@@ -363,6 +363,7 @@ std::uint32_t SegmentWriter::spawn_robot(std::string_view name, std::uint32_t mo
       sync.color_and_flags.store(attributes.color_and_flags, std::memory_order_relaxed);
       sync.producer.store(attributes.producer, std::memory_order_relaxed);
       sync.scalar_bits.store(attributes.scalar_bits, std::memory_order_relaxed);
+      sync.episode.store(attributes.episode, std::memory_order_relaxed);
       PoseRecord identity{};
       identity.orientation[3] = 1.0f;
       auto* poses = b + layout_.poses_in_block;
@@ -468,6 +469,7 @@ void SegmentWriter::write_robot_attributes(std::uint32_t slot, const RobotAttrib
   sync.color_and_flags.store(attributes.color_and_flags, std::memory_order_relaxed);
   sync.producer.store(attributes.producer, std::memory_order_relaxed);
   sync.scalar_bits.store(attributes.scalar_bits, std::memory_order_relaxed);
+  sync.episode.store(attributes.episode, std::memory_order_relaxed);
 }
 
 void SegmentWriter::end_frame(double sim_time, std::uint64_t dirty_links,

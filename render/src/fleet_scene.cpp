@@ -11,7 +11,9 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <bit>
 #include <map>
+#include <set>
 
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/source_registry.hpp"
@@ -21,6 +23,19 @@ namespace fleetscope::render {
 namespace {
 
 constexpr std::array<std::uint8_t, 4> kDeadColor{120, 120, 120, 255};
+constexpr std::array<std::uint8_t, 4> kStalledColor{240, 160, 20, 255};  // amber
+constexpr std::uint64_t kFadeCheckNs = 250'000'000ULL;
+
+// Half way to a dull grey: a robot nobody has updated for a while.
+std::array<std::uint8_t, 4> faded(std::array<std::uint8_t, 4> c) {
+  return {static_cast<std::uint8_t>((c[0] + 90) / 2), static_cast<std::uint8_t>((c[1] + 92) / 2),
+          static_cast<std::uint8_t>((c[2] + 98) / 2), c[3]};
+}
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
 
 
 std::array<std::uint8_t, 4> highlighted(std::array<std::uint8_t, 4> c) {
@@ -59,6 +74,8 @@ struct RobotDraw {
   std::uint32_t link_count = 0;
   bool visible = true;
   ipc::RobotAttributeWords attributes;
+  std::uint64_t last_change_ns = 0;  // when a pose or attribute of it last arrived
+  bool faded = false;
   // Every visual, grouped by link: link l's are links[link_first[l] .. link_first[l + 1]).
   std::vector<LinkDraw> links;
   std::vector<std::uint32_t> link_first;
@@ -124,6 +141,11 @@ struct FleetScene::Impl {
   std::vector<std::unique_ptr<Source>> sources;
   bool keep_dead = true;
   std::optional<PickResult> selected;
+  std::set<std::pair<std::string, std::uint32_t>> group;  // highlighted together (a worker's robots)
+  std::map<std::uint32_t, WorkerHealth> worker_health;
+  ColorMode color_mode = ColorMode::kModel;
+  ScalarLegend legend;
+  std::uint64_t fade_checked_ns = 0;
   // Distinct links changed since the last take_changed_links(): a link updated by several
   // writer frames before one rendered frame counts once.
   std::uint64_t frames_taken = 0;
@@ -260,9 +282,65 @@ struct FleetScene::Impl {
       c = {static_cast<std::uint8_t>(word), static_cast<std::uint8_t>(word >> 8), static_cast<std::uint8_t>(word >> 16),
            static_cast<std::uint8_t>(word >> 24)};
     }
+    const std::uint32_t flags = r.attributes.flags();
+    if (color_mode == ColorMode::kScalar && (flags & ipc::kRobotHasScalar) != 0 && legend.any) {
+      const double v = std::bit_cast<double>(r.attributes.scalar_bits);
+      const double span = legend.high - legend.low;
+      const auto sc = scalar_color(span > 0 ? (v - legend.low) / span : 0.5);
+      c = {sc[0], sc[1], sc[2], c[3]};
+    }
+    if ((flags & ipc::kRobotHasProducer) != 0) {
+      const auto it = worker_health.find(static_cast<std::uint32_t>(r.attributes.producer));
+      const WorkerHealth health = it == worker_health.end() ? WorkerHealth::kUnknown : it->second;
+      if (health == WorkerHealth::kDead) c = {kDeadColor[0], kDeadColor[1], kDeadColor[2], c[3]};
+      if (health == WorkerHealth::kStalled) c = {kStalledColor[0], kStalledColor[1], kStalledColor[2], c[3]};
+    }
+    if (r.faded) c = faded(c);
     if (ipc::writer_is_gone(s.state)) c = {kDeadColor[0], kDeadColor[1], kDeadColor[2], c[3]};
-    if (selected && selected->segment == s.name && selected->slot == slot) c = highlighted(c);
+    if ((selected && selected->segment == s.name && selected->slot == slot) || group.contains({s.name, slot})) {
+      c = highlighted(c);
+    }
     return c;
+  }
+
+  // The range of the robots' scalars; true when it changed.
+  bool update_legend() {
+    ScalarLegend l;
+    for (const auto& s : sources) {
+      for (const auto& r : s->robots) {
+        if (!r || (r->attributes.flags() & ipc::kRobotHasScalar) == 0) continue;
+        const double v = std::bit_cast<double>(r->attributes.scalar_bits);
+        if (!std::isfinite(v)) continue;
+        l.low = l.any ? std::min(l.low, v) : v;
+        l.high = l.any ? std::max(l.high, v) : v;
+        l.any = true;
+      }
+    }
+    const bool changed = l.any != legend.any || l.low != legend.low || l.high != legend.high;
+    legend = l;
+    return changed;
+  }
+
+  // Robots not updated for robot_fade_after_ns fade; one that moves again comes back at once.
+  bool update_fades(std::uint64_t now) {
+    if (settings.robot_fade_after_ns == 0) return false;
+    bool changed = false;
+    for (auto& s : sources) {
+      for (std::uint32_t slot = 0; slot < s->robots.size(); ++slot) {
+        auto& r = s->robots[slot];
+        if (!r) continue;
+        const bool fade = (r->attributes.flags() & ipc::kRobotStatic) == 0 && now - r->last_change_ns > settings.robot_fade_after_ns;
+        if (fade == r->faded) continue;
+        r->faded = fade;
+        recolor_robot(*s, slot);
+        changed = true;
+      }
+    }
+    return changed;
+  }
+
+  void recolor_all() {
+    for (auto& s : sources) recolor(*s);
   }
 
   // Gives the instance its colour, moving it between the opaque and the translucent batch of its
@@ -311,6 +389,7 @@ struct FleetScene::Impl {
       drawn->model = robot.model;
       drawn->link_count = robot.link_count;
       drawn->attributes = s.source->attributes(robot.slot);
+      drawn->last_change_ns = now_ns();
       const auto poses = s.source->poses(robot.slot);
       // Visuals grouped by link (the format does not promise they come in link order).
       std::vector<const ipc::ModelVisual*> visuals;
@@ -447,15 +526,29 @@ UpdateResult FleetScene::update() {
       impl_->sync_robots(s);
       result.layout_changed = result.changed = true;
     }
+    const std::uint64_t now = now_ns();
+    bool scalars_changed = false;
     for (const std::uint32_t slot : src.attribute_changes()) {
       if (slot >= s.robots.size() || !s.robots[slot]) continue;
-      s.robots[slot]->attributes = src.attributes(slot);
+      RobotDraw& r = *s.robots[slot];
+      scalars_changed = scalars_changed || r.attributes.scalar_bits != src.attributes(slot).scalar_bits ||
+                        r.attributes.flags() != src.attributes(slot).flags();
+      r.attributes = src.attributes(slot);
+      r.last_change_ns = now;
+      r.faded = false;
       impl_->recolor_robot(s, slot);
       result.changed = true;
     }
+    // A new scalar range recolours every robot coloured by its scalar.
+    if (scalars_changed && impl_->update_legend() && impl_->color_mode == ColorMode::kScalar) impl_->recolor_all();
     for (const ipc::LinkChange& c : src.changes()) {
       auto& robot = s.robots[c.slot];
       if (!robot || c.link >= robot->link_count) continue;
+      robot->last_change_ns = now;
+      if (robot->faded) {
+        robot->faded = false;
+        impl_->recolor_robot(s, c.slot);
+      }
       const ipc::PoseRecord& pose = src.poses(c.slot)[c.link];
       bool counted = false;
       for (std::uint32_t i = robot->link_first[c.link]; i < robot->link_first[c.link + 1]; ++i) {
@@ -472,6 +565,11 @@ UpdateResult FleetScene::update() {
       result.dirty_links += src.changes().size();
       result.newest_publish_ns = std::max(result.newest_publish_ns, stats.publish_ns);
     }
+  }
+  const std::uint64_t now = now_ns();
+  if (now - impl_->fade_checked_ns > kFadeCheckNs) {
+    impl_->fade_checked_ns = now;
+    if (impl_->update_fades(now)) result.changed = true;
   }
   if (result.changed) impl_->commit_all();
   result.ingest_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
@@ -507,11 +605,29 @@ std::vector<RobotInfo> FleetScene::robots() const {
     for (std::uint32_t slot = 0; slot < s->robots.size(); ++slot) {
       const auto& r = s->robots[slot];
       if (!r) continue;
-      RobotInfo info{s->name, slot, r->name, {}, {}, r->visible};
+      RobotInfo info;
+      info.segment = s->name;
+      info.slot = slot;
+      info.name = r->name;
+      info.visible = r->visible;
       if (r->model < s->models.size()) {
         info.model = s->models[r->model].name;
         for (const auto& v : s->models[r->model].visuals) info.links.emplace_back(v.link_name);
       }
+      const ipc::RobotAttributeWords& a = r->attributes;
+      const std::uint32_t flags = a.flags();
+      if ((flags & ipc::kRobotHasProducer) != 0) {
+        const auto worker = static_cast<std::uint32_t>(a.producer), env = static_cast<std::uint32_t>(a.producer >> 32);
+        if (worker != ~0u) info.worker = worker;
+        if (env != ~0u) info.environment = env;
+      }
+      if ((flags & ipc::kRobotHasScalar) != 0) info.scalar = std::bit_cast<double>(a.scalar_bits);
+      if ((flags & ipc::kRobotHasEpisode) != 0) {
+        info.episode_steps = static_cast<std::uint32_t>(a.episode);
+        info.episodes = static_cast<std::uint32_t>(a.episode >> 32);
+      }
+      info.is_static = (flags & ipc::kRobotStatic) != 0;
+      info.faded = r->faded;
       out.push_back(std::move(info));
     }
   }
@@ -627,6 +743,85 @@ std::uint64_t sum_over(const Batches& batches, Figure figure) {
   return n;
 }
 }  // namespace
+
+std::array<std::uint8_t, 4> scalar_color(double t) {
+  // A blue - teal - yellow ramp (close to viridis), readable on the dark background.
+  static constexpr std::array<std::array<double, 3>, 5> kStops{{{68, 1, 84}, {59, 82, 139}, {33, 145, 140},
+                                                                {94, 201, 98}, {253, 231, 37}}};
+  t = std::isfinite(t) ? std::clamp(t, 0.0, 1.0) : 0.0;
+  const double x = t * (kStops.size() - 1);
+  const auto i = std::min<std::size_t>(static_cast<std::size_t>(x), kStops.size() - 2);
+  const double f = x - static_cast<double>(i);
+  std::array<std::uint8_t, 4> c{0, 0, 0, 255};
+  for (int k = 0; k < 3; ++k) c[k] = static_cast<std::uint8_t>(std::lround(kStops[i][k] * (1 - f) + kStops[i + 1][k] * f));
+  return c;
+}
+
+std::optional<RobotInfo> FleetScene::robot(const std::string& segment, std::uint32_t slot) const {
+  for (const auto& info : robots()) {
+    if (info.segment == segment && info.slot == slot) return info;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, std::uint32_t>> FleetScene::robots_of_worker(std::uint32_t worker) const {
+  std::vector<std::pair<std::string, std::uint32_t>> out;
+  for (const auto& s : impl_->sources) {
+    for (std::uint32_t slot = 0; slot < s->robots.size(); ++slot) {
+      const auto& r = s->robots[slot];
+      if (r && (r->attributes.flags() & ipc::kRobotHasProducer) != 0 &&
+          static_cast<std::uint32_t>(r->attributes.producer) == worker) {
+        out.emplace_back(s->name, slot);
+      }
+    }
+  }
+  return out;
+}
+
+void FleetScene::highlight(const std::vector<std::pair<std::string, std::uint32_t>>& robots) {
+  auto previous = std::exchange(impl_->group, {robots.begin(), robots.end()});
+  previous.insert(robots.begin(), robots.end());
+  for (const auto& [segment, slot] : previous) {
+    if (Source* s = impl_->find(segment)) impl_->recolor_robot(*s, slot);
+  }
+  impl_->commit_all();
+}
+
+std::optional<std::array<double, 6>> FleetScene::bounds_of(const std::vector<std::pair<std::string, std::uint32_t>>& robots) const {
+  std::optional<std::array<double, 6>> out;
+  for (const auto& [segment, slot] : robots) {
+    const auto b = robot_bounds(segment, slot);
+    if (!b) continue;
+    if (!out) {
+      out = b;
+      continue;
+    }
+    for (int a = 0; a < 3; ++a) {
+      (*out)[2 * a] = std::min((*out)[2 * a], (*b)[2 * a]);
+      (*out)[2 * a + 1] = std::max((*out)[2 * a + 1], (*b)[2 * a + 1]);
+    }
+  }
+  return out;
+}
+
+void FleetScene::set_worker_health(const std::map<std::uint32_t, WorkerHealth>& health) {
+  if (health == impl_->worker_health) return;
+  impl_->worker_health = health;
+  impl_->recolor_all();
+  impl_->commit_all();
+}
+
+void FleetScene::set_color_mode(ColorMode mode) {
+  if (mode == impl_->color_mode) return;
+  impl_->color_mode = mode;
+  impl_->update_legend();
+  impl_->recolor_all();
+  impl_->commit_all();
+}
+
+ColorMode FleetScene::color_mode() const { return impl_->color_mode; }
+
+ScalarLegend FleetScene::scalar_legend() const { return impl_->legend; }
 
 bool FleetScene::has_ground_plane() const {
   const auto plane = static_cast<std::uint32_t>(ipc::Shape::kPlane);

@@ -461,4 +461,15 @@ fs_status fs_writer_set_robot_attributes(fs_writer* w, uint32_t robot, int64_t w
   });
 }
 
+fs_status fs_writer_set_robot_episode(fs_writer* w, uint32_t robot, int64_t episode_steps, int64_t episodes) {
+  FS_REQUIRE_WRITER(w);
+  FS_REQUIRE(episode_steps < (int64_t{1} << 32) && episodes >= 0 && episodes < (int64_t{1} << 32),
+             "episode steps and episodes must be below 2^32 (episodes not negative)");
+  return guarded([&] {
+    w->writer->set_robot_episode(robot, episode_steps < 0 ? std::nullopt
+                                                          : std::optional(std::pair{static_cast<std::uint32_t>(episode_steps),
+                                                                                    static_cast<std::uint32_t>(episodes)}));
+  });
+}
+
 }  // extern "C"

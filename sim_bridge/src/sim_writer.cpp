@@ -251,9 +251,14 @@ void SimWriter::set_robot_color(std::uint32_t id, std::optional<std::array<std::
 
 void SimWriter::set_robot_attributes(std::uint32_t id, const RobotAttributes& a) {
   Robot& r = robot(id);
-  std::uint32_t flags = r.attributes.flags() & ~(ipc::kRobotHasProducer | ipc::kRobotHasScalar);
+  std::uint32_t flags = r.attributes.flags() & ~(ipc::kRobotHasProducer | ipc::kRobotHasScalar | ipc::kRobotHasEpisode);
   r.attributes.producer = 0;
   r.attributes.scalar_bits = 0;
+  r.attributes.episode = 0;
+  if (a.episode) {
+    flags |= ipc::kRobotHasEpisode;
+    r.attributes.episode = std::uint64_t{a.episode->first} | std::uint64_t{a.episode->second} << 32;
+  }
   if (a.worker || a.environment) {
     flags |= ipc::kRobotHasProducer;
     // An unset half is all ones ("none"), as FORMAT.md says.
@@ -265,6 +270,18 @@ void SimWriter::set_robot_attributes(std::uint32_t id, const RobotAttributes& a)
     }
     flags |= ipc::kRobotHasScalar;
     r.attributes.scalar_bits = std::bit_cast<std::uint64_t>(*a.scalar);
+  }
+  r.attributes.color_and_flags = (r.attributes.color_and_flags & 0xFFFFFFFFULL) | std::uint64_t{flags} << 32;
+  r.attributes_dirty = true;
+}
+
+void SimWriter::set_robot_episode(std::uint32_t id, std::optional<std::pair<std::uint32_t, std::uint32_t>> episode) {
+  Robot& r = robot(id);
+  std::uint32_t flags = r.attributes.flags() & ~ipc::kRobotHasEpisode;
+  r.attributes.episode = 0;
+  if (episode) {
+    flags |= ipc::kRobotHasEpisode;
+    r.attributes.episode = std::uint64_t{episode->first} | std::uint64_t{episode->second} << 32;
   }
   r.attributes.color_and_flags = (r.attributes.color_and_flags & 0xFFFFFFFFULL) | std::uint64_t{flags} << 32;
   r.attributes_dirty = true;

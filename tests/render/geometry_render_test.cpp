@@ -7,6 +7,8 @@
 #include <vtkRenderer.h>
 
 #include <array>
+#include <chrono>
+#include <thread>
 #include <cmath>
 #include <cstdint>
 #include <span>
@@ -276,4 +278,124 @@ TEST(GeometryRender, StaticWorldGeometryIsDrawnAndNeverDirty) {
     const auto result = scene.update();
     EXPECT_EQ(result.dirty_links, 1u) << "only the moving cube, never the floor";
   }
+}
+
+namespace {
+
+// Three robots of two workers (producer attributes), seen from above in a row at x = -1, 0, 1.
+struct WorkerScene {
+  SimWriter w{config("workers")};
+  std::vector<std::uint32_t> ids;
+  OffscreenView view{kW, kH};
+  FleetScene scene;
+  explicit WorkerScene(const SceneSettings& settings = {}) : scene(view.renderer(), settings) {
+    const auto model = w.add_model(ModelDesc{"cube", {shape(ipc::Shape::kBox, {0.6f, 0.6f, 0.6f}, {220, 30, 30, 255})}});
+    const std::uint32_t workers[3] = {7, 7, 9};
+    for (int i = 0; i < 3; ++i) {
+      ids.push_back(w.spawn_robot("r" + std::to_string(i), model));
+      RobotAttributes a;
+      a.worker = workers[i];
+      a.environment = static_cast<std::uint32_t>(i);
+      a.scalar = 10.0 * i;
+      a.episode = std::pair<std::uint32_t, std::uint32_t>{100u + i, 3u};
+      w.set_robot_attributes(ids.back(), a);
+      place(w, ids.back(), i - 1.0, 0, 0);
+    }
+    w.publish(0.0);
+    scene.attach(w.segment().name());
+    scene.update();
+    look_down(view, 1.2);
+    view.render();
+  }
+  Rgb robot_pixel(int i) { return at(view, i - 1.0, 0, 0.3); }
+};
+
+}  // namespace
+
+TEST(RobotLinking, AttributesArriveAndAWorkersRobotsAreFoundHighlightedAndFramed) {
+  WorkerScene s;
+  const auto info = s.scene.robot(s.w.segment().name(), 2);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->worker, 9u);
+  EXPECT_EQ(info->environment, 2u);
+  EXPECT_EQ(info->scalar, 20.0);
+  EXPECT_EQ(info->episode_steps, 102u);
+  EXPECT_EQ(info->episodes, 3u);
+  const auto of7 = s.scene.robots_of_worker(7);
+  ASSERT_EQ(of7.size(), 2u);
+  EXPECT_EQ(s.scene.robots_of_worker(9).size(), 1u);
+  EXPECT_TRUE(s.scene.robots_of_worker(8).empty());
+  const Rgb before = s.robot_pixel(0);
+  s.scene.highlight(of7);
+  s.view.render();
+  EXPECT_NE(s.robot_pixel(0), before) << "worker 7's robots are highlighted";
+  EXPECT_NE(s.robot_pixel(1), before);
+  EXPECT_EQ(s.robot_pixel(2), before) << "worker 9's is not";
+  const auto bounds = s.scene.bounds_of(of7);
+  ASSERT_TRUE(bounds);
+  EXPECT_NEAR((*bounds)[0], -1.3, 0.2);  // from robot 0 at x = -1 ...
+  EXPECT_NEAR((*bounds)[1], 0.3, 0.2);   // ... to robot 1 at x = 0
+}
+
+TEST(RobotLinking, StalledWorkersRobotsTurnAmberDeadOnesGrey) {
+  WorkerScene s;
+  s.scene.set_worker_health({{7, WorkerHealth::kStalled}, {9, WorkerHealth::kDead}});
+  s.view.render();
+  const Rgb amber = s.robot_pixel(0), grey = s.robot_pixel(2);
+  EXPECT_GT(amber.r, 150);
+  EXPECT_GT(amber.g, 90) << "amber, not red: " << text(amber);
+  EXPECT_LT(amber.b, amber.g / 2) << text(amber);
+  EXPECT_LT(std::abs(grey.r - grey.b), 20) << "grey: " << text(grey);
+  s.scene.set_worker_health({{7, WorkerHealth::kLive}, {9, WorkerHealth::kLive}});
+  s.view.render();
+  EXPECT_EQ(dominant(s.robot_pixel(0)), 0) << "red again";
+}
+
+TEST(RobotLinking, ARobotNotUpdatedFadesAndComesBackWhenItMoves) {
+  SceneSettings settings;
+  settings.robot_fade_after_ns = 200'000'000ULL;
+  WorkerScene s(settings);
+  const Rgb fresh = s.robot_pixel(1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Robot 0 moves (a tiny bit); robots 1 and 2 do not.
+  place(s.w, s.ids[0], -1.0, 0.001, 0);
+  s.w.publish(0.1);
+  s.scene.update();
+  s.view.render();
+  EXPECT_FALSE(s.scene.robot(s.w.segment().name(), 0)->faded);
+  EXPECT_TRUE(s.scene.robot(s.w.segment().name(), 1)->faded);
+  const Rgb stale = s.robot_pixel(1);
+  EXPECT_LT(stale.r, fresh.r - 40) << "faded: " << text(stale) << " was " << text(fresh);
+  place(s.w, s.ids[1], 0.0, 0.001, 0);
+  s.w.publish(0.2);
+  s.scene.update();
+  s.view.render();
+  EXPECT_FALSE(s.scene.robot(s.w.segment().name(), 1)->faded);
+  EXPECT_EQ(s.robot_pixel(1), fresh);
+}
+
+TEST(RobotLinking, ColourByScalarSpansTheLegend) {
+  WorkerScene s;
+  s.scene.set_color_mode(ColorMode::kScalar);
+  s.view.render();
+  const auto legend = s.scene.scalar_legend();
+  EXPECT_TRUE(legend.any);
+  EXPECT_EQ(legend.low, 0.0);
+  EXPECT_EQ(legend.high, 20.0);
+  const Rgb low = s.robot_pixel(0), high = s.robot_pixel(2);
+  EXPECT_GT(low.b, low.g) << "low end is blue-violet: " << text(low);
+  EXPECT_GT(high.g, high.b) << "high end is yellow: " << text(high);
+  EXPECT_GT(high.r, 150) << text(high);
+  // A new scalar moves the range: robot 2 (20) is now in the middle.
+  RobotAttributes a;
+  a.worker = 9;
+  a.environment = 2;
+  a.scalar = 40.0;
+  s.w.set_robot_attributes(s.ids[2], a);
+  s.w.publish(0.1);
+  s.scene.update();
+  EXPECT_EQ(s.scene.scalar_legend().high, 40.0);
+  s.scene.set_color_mode(ColorMode::kModel);
+  s.view.render();
+  EXPECT_EQ(dominant(s.robot_pixel(0)), 0);
 }

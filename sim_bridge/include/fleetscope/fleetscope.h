@@ -242,6 +242,10 @@ FS_API fs_status fs_writer_set_robot_color(fs_writer* writer, uint32_t robot, co
  * it by (NaN: unset). Takes effect with the next publish. */
 FS_API fs_status fs_writer_set_robot_attributes(fs_writer* writer, uint32_t robot, int64_t worker,
                                                 int64_t environment, double scalar);
+/* The robot's current episode: steps into it and episodes finished; negative steps: unset.
+ * Keeps the worker, environment and scalar given before. Takes effect with the next publish. */
+FS_API fs_status fs_writer_set_robot_episode(fs_writer* writer, uint32_t robot, int64_t episode_steps,
+                                             int64_t episodes);
 
 #ifdef __cplusplus
 }

@@ -159,7 +159,7 @@ struct RobotSync {  // 64 bytes
   std::atomic<std::uint64_t> color_and_flags;    // 32 low 32 bits: rgba (r in the lowest byte); high: kRobot* flags
   std::atomic<std::uint64_t> producer;           // 40 low 32 bits: worker id; high: environment index
   std::atomic<std::uint64_t> scalar_bits;        // 48 IEEE-754 double, the robot's "colour by" value
-  std::uint8_t reserved[8];                      // 56
+  std::atomic<std::uint64_t> episode;            // 56 low 32 bits: steps into the current episode; high: episodes finished
 };
 
 // RobotSync::color_and_flags >> 32 (1.3).
@@ -167,12 +167,14 @@ inline constexpr std::uint32_t kRobotColorOverride = 1u << 0;  // draw every vis
 inline constexpr std::uint32_t kRobotStatic = 1u << 1;         // world geometry: poses never change
 inline constexpr std::uint32_t kRobotHasProducer = 1u << 2;    // `producer` holds worker and environment
 inline constexpr std::uint32_t kRobotHasScalar = 1u << 3;      // `scalar_bits` holds a value
+inline constexpr std::uint32_t kRobotHasEpisode = 1u << 4;     // `episode` holds the episode's progress
 
 // The three attribute words of a robot block (1.3), as stored.
 struct RobotAttributeWords {
   std::uint64_t color_and_flags = 0;
   std::uint64_t producer = 0;
   std::uint64_t scalar_bits = 0;
+  std::uint64_t episode = 0;
   std::uint32_t flags() const noexcept { return static_cast<std::uint32_t>(color_and_flags >> 32); }
   bool operator==(const RobotAttributeWords&) const = default;
 };
@@ -197,6 +199,7 @@ static_assert(offsetof(ModelRecord, first_extended_visual) == 56);
 static_assert(offsetof(RobotSync, color_and_flags) == 32);
 static_assert(offsetof(RobotSync, producer) == 40);
 static_assert(offsetof(RobotSync, scalar_bits) == 48);
+static_assert(offsetof(RobotSync, episode) == 56);
 static_assert(offsetof(SegmentHeader, state) == 256);
 static_assert(offsetof(SegmentHeader, heartbeat_ns) == 264);
 static_assert(offsetof(SegmentHeader, closed_unix_ns) == 272);

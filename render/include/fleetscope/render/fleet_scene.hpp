@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,7 +42,25 @@ struct SceneSettings {
   // is drawn as a point instead of its mesh. 0 turns it off (meshes always).
   double point_radius_px = 4.0;
   std::uint64_t stale_after_ns = 1'000'000'000ULL;  // writer counts as paused after this
+  // A robot not updated for this long fades (static world geometry never does); 0: never.
+  std::uint64_t robot_fade_after_ns = 3'000'000'000ULL;
 };
+
+// What the viewer knows of the worker that produced a robot (format 1.3 robot attributes), from
+// the telemetry's worker rows: stalled robots turn amber, a dead worker's grey.
+enum class WorkerHealth { kUnknown, kLive, kStalled, kDead };
+
+// How robots are coloured: their model's (or their own) colours, or by the per-robot scalar the
+// writer publishes (e.g. the episode return) on a blue-to-yellow scale.
+enum class ColorMode { kModel, kScalar };
+
+// The scalar scale of ColorMode::kScalar: the range of the robots' scalars (or fixed), low to
+// high mapped through scalar_color().
+struct ScalarLegend {
+  bool any = false;  // some robot publishes a scalar
+  double low = 0.0, high = 0.0;
+};
+std::array<std::uint8_t, 4> scalar_color(double t);  // t in [0, 1] (clamped)
 
 struct SourceInfo {
   std::string name;
@@ -60,6 +79,14 @@ struct RobotInfo {
   std::string model;
   std::vector<std::string> links;
   bool visible = true;
+  // Format 1.3 robot attributes, when the writer gives them.
+  std::optional<std::uint32_t> worker;
+  std::optional<std::uint32_t> environment;
+  std::optional<double> scalar;
+  std::uint32_t episode_steps = 0;  // steps into the current episode
+  std::uint32_t episodes = 0;       // episodes finished
+  bool is_static = false;
+  bool faded = false;  // not updated for longer than SceneSettings::robot_fade_after_ns
 };
 
 struct UpdateResult {
@@ -112,6 +139,21 @@ class FleetScene {
   std::vector<SourceInfo> sources() const;
   std::vector<RobotInfo> robots() const;
   void set_robot_visible(const std::string& segment, std::uint32_t slot, bool visible);
+  std::optional<RobotInfo> robot(const std::string& segment, std::uint32_t slot) const;
+
+  // Robots whose producer is `worker` (robot attributes), in every source.
+  std::vector<std::pair<std::string, std::uint32_t>> robots_of_worker(std::uint32_t worker) const;
+  // Highlights these robots as a group (e.g. a worker's, selected in the env-pool panel); empty: none.
+  void highlight(const std::vector<std::pair<std::string, std::uint32_t>>& robots);
+  // World bounds of a set of robots; nullopt when none is drawn.
+  std::optional<std::array<double, 6>> bounds_of(const std::vector<std::pair<std::string, std::uint32_t>>& robots) const;
+  // The health of each worker (by id) as the dashboards judge it; robots of stalled workers turn
+  // amber, of dead ones grey. Workers not listed are unknown (drawn normally).
+  void set_worker_health(const std::map<std::uint32_t, WorkerHealth>& health);
+  void set_color_mode(ColorMode mode);
+  ColorMode color_mode() const;
+  // The current range of robot scalars (what ColorMode::kScalar maps).
+  ScalarLegend scalar_legend() const;
 
   // Link under display pixel (x, y) (VTK display coordinates, origin bottom-left).
   std::optional<PickResult> pick(int x, int y) const;

@@ -68,6 +68,8 @@ struct RobotAttributes {
   std::optional<std::uint32_t> worker;       // worker id, as in the telemetry's worker rows
   std::optional<std::uint32_t> environment;  // environment index within that worker
   std::optional<double> scalar;              // e.g. the current episode return
+  // The current episode's progress: steps into it, and episodes finished so far (both or neither).
+  std::optional<std::pair<std::uint32_t, std::uint32_t>> episode;
 };
 
 struct WriterConfig {
@@ -141,6 +143,8 @@ class SimWriter {
   void set_robot_color(std::uint32_t robot, std::optional<std::array<std::uint8_t, 4>> rgba);
   // Takes effect with the next publish().
   void set_robot_attributes(std::uint32_t robot, const RobotAttributes& attributes);
+  // Only the episode's progress (steps into it, episodes finished), keeping the other attributes.
+  void set_robot_episode(std::uint32_t robot, std::optional<std::pair<std::uint32_t, std::uint32_t>> episode);
   std::size_t robot_count() const noexcept { return robots_.size(); }
   std::uint32_t robot_link_count(std::uint32_t robot) const;
   // The former name of robot_link_count, kept for existing callers.
