@@ -1,5 +1,6 @@
 // fleetscope-sim: the reference fleet simulation. Publishes N mobile manipulators into a pose
-// segment at a fixed simulated rate and real-time factor, and reports its own write cost.
+// segment at a fixed simulated rate and real-time factor, and reports its own write cost. With
+// --urdf, the robots are N copies of a URDF robot on a grid, their joints moved by sines.
 #include <signal.h>
 #include <time.h>
 
@@ -7,7 +8,11 @@
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <functional>
+#include <numbers>
+#include <optional>
 #include <iostream>
 #include <spdlog/spdlog.h>
 #include <string>
@@ -17,6 +22,7 @@
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/sim_bridge/sim_writer.hpp"
+#include "fleetscope/sim_bridge/urdf_model.hpp"
 
 namespace po = boost::program_options;
 
@@ -33,6 +39,8 @@ struct Options {
   double rtf = 1.0;
   double duration = 0.0;
   bool quiet = false;
+  std::string urdf;                       // empty: the reference fleet
+  std::vector<std::string> package_path;  // for the URDF's package:// and relative paths
 };
 
 bool parse_links(const std::string& text, std::uint32_t& lo, std::uint32_t& hi) {
@@ -72,6 +80,9 @@ int parse(int argc, char** argv, Options& o) {
       ("rtf", po::value(&o.rtf)->default_value(o.rtf), "real-time factor; 0 = as fast as possible")
       ("duration", po::value(&o.duration)->default_value(o.duration),
        "stop after this many simulated seconds; 0 = until SIGINT/SIGTERM")
+      ("urdf", po::value(&o.urdf), "publish --robots copies of this URDF robot on a grid instead, joints moved by sines")
+      ("package-path", po::value(&o.package_path)->composing(),
+       "directory searched for the URDF's package:// and relative mesh paths (repeatable; ROS_PACKAGE_PATH is also used)")
       ("quiet,q", po::bool_switch(&o.quiet), "no per-second statistics")
       ("verbose,v", po::bool_switch(&verbose), "log details");
   po::variables_map vm;
@@ -130,6 +141,51 @@ struct CostWindow {
   }
 };
 
+// N copies of a URDF robot on a grid, each joint swinging through the middle of its range on a
+// sine of its own period (continuous joints turn), robots out of phase.
+class UrdfFleetMotion {
+ public:
+  UrdfFleetMotion(fleetscope::SimWriter& writer, const fleetscope::urdf::UrdfModel& model, std::uint32_t robots,
+                  double spacing)
+      : fleet_(writer, model), q_(std::size_t{robots} * model.dof()) {
+    const auto columns = static_cast<std::uint32_t>(std::ceil(std::sqrt(static_cast<double>(robots))));
+    for (std::uint32_t r = 0; r < robots; ++r) {
+      const double base[fleetscope::kPoseValues] = {(r % columns) * spacing, (r / columns) * spacing, 0, 0, 0, 0, 1};
+      fleet_.spawn("robot" + std::to_string(r), base);
+    }
+    motions_.resize(model.dof());
+    for (const auto& joint : model.joints()) {
+      if (!joint.actuated || joint.mimic) continue;
+      const std::size_t j = *joint.actuated;
+      const bool turns = joint.type == fleetscope::urdf::JointType::kContinuous;
+      const double range = joint.upper - joint.lower;
+      motions_[j] = {turns ? 0.0 : 0.5 * (joint.lower + joint.upper), turns ? 0.0 : (range > 0 ? 0.4 * range : 0.5),
+                     2.0 * std::numbers::pi / (3.0 + 1.3 * static_cast<double>(j % 5)), turns};
+    }
+  }
+
+  void move_joints(double t) {
+    const std::size_t dof = motions_.size();
+    for (std::size_t r = 0; r < fleet_.size(); ++r) {
+      const double phase = 0.7 * static_cast<double>(r);
+      for (std::size_t j = 0; j < dof; ++j) {
+        const Motion& m = motions_[j];
+        q_[r * dof + j] = m.turns ? m.omega * t + phase : m.centre + m.amplitude * std::sin(m.omega * t + phase + j);
+      }
+    }
+  }
+  void write() { fleet_.set_joint_positions(q_); }
+
+ private:
+  struct Motion {
+    double centre = 0, amplitude = 0, omega = 0;
+    bool turns = false;
+  };
+  fleetscope::urdf::UrdfFleet fleet_;
+  std::vector<Motion> motions_;
+  std::vector<double> q_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,28 +199,63 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   try {
-    const fleetscope::sim::FleetKinematics fleet(o.fleet);
-    fleetscope::WriterConfig config;
-    config.name = o.name;
-    config.max_robots = o.fleet.robots;
-    config.max_links = o.fleet.max_links;
-    config.max_models = static_cast<std::uint32_t>(fleet.models().size());
-    config.max_visuals = static_cast<std::uint32_t>(fleet.models().size()) * o.fleet.max_links;
-    config.detect_changes = true;  // robots standing still publish nothing
-    fleetscope::SimWriter writer(config);
+    // Each frame: prepare (the simulation's own work, not timed), then stage and publish (the
+    // write cost reported; for a URDF fleet it includes the forward kinematics).
+    std::function<void(double)> prepare, stage;
+    std::optional<fleetscope::SimWriter> writer;
+    std::optional<fleetscope::sim::FleetKinematics> fleet;
+    std::optional<UrdfFleetMotion> urdf;
+    std::vector<double> poses;
+    if (o.urdf.empty()) {
+      fleet.emplace(o.fleet);
+      fleetscope::WriterConfig config;
+      config.name = o.name;
+      config.max_robots = o.fleet.robots;
+      config.max_links = o.fleet.max_links;
+      config.max_models = static_cast<std::uint32_t>(fleet->models().size());
+      config.max_visuals = static_cast<std::uint32_t>(fleet->models().size()) * o.fleet.max_links;
+      config.detect_changes = true;  // robots standing still publish nothing
+      writer.emplace(config);
 
-    std::vector<std::uint32_t> model_ids;
-    for (const auto& model : fleet.models()) model_ids.push_back(writer.add_model(model));
-    for (std::size_t r = 0; r < fleet.robots().size(); ++r) {
-      writer.spawn_robot("robot" + std::to_string(r), model_ids[fleet.robots()[r].model]);
+      std::vector<std::uint32_t> model_ids;
+      for (const auto& model : fleet->models()) model_ids.push_back(writer->add_model(model));
+      for (std::size_t r = 0; r < fleet->robots().size(); ++r) {
+        writer->spawn_robot("robot" + std::to_string(r), model_ids[fleet->robots()[r].model]);
+      }
+      poses.resize(fleet->total_links() * fleetscope::kPoseValues);
+      if (!o.quiet) {
+        std::printf("fleetscope-sim: segment '%s', %u robots, %zu links, %zu models, %.0f Hz, rtf %g\n",
+                    o.name.c_str(), o.fleet.robots, fleet->total_links(), fleet->models().size(), o.rate, o.rtf);
+      }
+      prepare = [&](double t) { fleet->poses_at(t, poses); };
+      stage = [&](double) { writer->set_all_poses(std::span<const double>(poses)); };
+    } else {
+      fleetscope::urdf::UrdfOptions options;
+      options.search_path.assign(o.package_path.begin(), o.package_path.end());
+      const auto model = fleetscope::urdf::UrdfModel::load(o.urdf, options);
+      fleetscope::WriterConfig config;
+      config.name = o.name;
+      // Capacities for exactly this model and these robots.
+      config.max_robots = 0;
+      config.max_links = 1;
+      config.max_models = 0;
+      config.max_visuals = 0;
+      config.max_meshes = 0;
+      config.mesh_bytes = 0;
+      model.reserve_capacity(config, o.fleet.robots);
+      config.detect_changes = true;
+      writer.emplace(config);
+      urdf.emplace(*writer, model, o.fleet.robots, o.fleet.grid_spacing);
+      if (!o.quiet) {
+        std::printf("fleetscope-sim: segment '%s', %u robots of URDF '%s' (%zu links, %zu joints, %zu meshes), "
+                    "%.0f Hz, rtf %g\n",
+                    o.name.c_str(), o.fleet.robots, model.name().c_str(), model.link_count(), model.dof(),
+                    model.meshes().size(), o.rate, o.rtf);
+      }
+      prepare = [&](double t) { urdf->move_joints(t); };
+      stage = [&](double) { urdf->write(); };
     }
-    std::vector<double> poses(fleet.total_links() * fleetscope::kPoseValues);
-    if (!o.quiet) {
-      std::printf("fleetscope-sim: segment '%s', %u robots, %zu links, %zu models, %.0f Hz, rtf %g\n",
-                  o.name.c_str(), o.fleet.robots, fleet.total_links(), fleet.models().size(), o.rate,
-                  o.rtf);
-      std::fflush(stdout);
-    }
+    std::fflush(stdout);
 
     const double dt = 1.0 / o.rate;
     const std::uint64_t period_ns = o.rtf > 0 ? static_cast<std::uint64_t>(dt / o.rtf * 1e9) : 0;
@@ -176,10 +267,10 @@ int main(int argc, char** argv) {
     while (!stop_requested.load(std::memory_order_relaxed)) {
       if (o.duration > 0 && t >= o.duration - 1e-9) break;
       t += dt;
-      fleet.poses_at(t, poses);
+      prepare(t);
       const std::uint64_t start = fleetscope::ipc::monotonic_ns();
-      writer.set_all_poses(std::span<const double>(poses));
-      const fleetscope::PublishStats stats = writer.publish(t);
+      stage(t);
+      const fleetscope::PublishStats stats = writer->publish(t);
       const std::uint64_t end = fleetscope::ipc::monotonic_ns();
       frame = stats.frame;
       window.us.push_back((end - start) / 1e3);
@@ -197,7 +288,7 @@ int main(int argc, char** argv) {
         else if (now - next > 100 * period_ns) next = now;  // fell far behind: do not burst
       }
     }
-    writer.close();
+    writer->close();
     if (!o.quiet) std::printf("fleetscope-sim: stopped after %llu frames, segment removed\n",
                               static_cast<unsigned long long>(frame));
     return 0;

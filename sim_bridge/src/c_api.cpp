@@ -11,63 +11,14 @@
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/sim_bridge/sim_writer.hpp"
 
-struct fs_writer {
-  std::optional<fleetscope::SimWriter> writer;
-};
+// The writer handle and the error machinery (fs_last_error's message, statuses for exceptions,
+// FS_REQUIRE) are shared with c_api_urdf.cpp.
+#include "c_api_internal.hpp"
 
 namespace {
 
-thread_local std::string last_error;
-
-fs_status status_for(fleetscope::ipc::ErrorCode code) {
-  using fleetscope::ipc::ErrorCode;
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return FS_ERR_INVALID_ARGUMENT;
-    case ErrorCode::kAlreadyExists: return FS_ERR_ALREADY_EXISTS;
-    case ErrorCode::kNotFound: return FS_ERR_NOT_FOUND;
-    case ErrorCode::kCapacity: return FS_ERR_CAPACITY;
-    case ErrorCode::kSystem: return FS_ERR_SYSTEM;
-    case ErrorCode::kVersionMismatch: return FS_ERR_VERSION_MISMATCH;
-    case ErrorCode::kCorrupt: return FS_ERR_CORRUPT;
-    case ErrorCode::kPermission: return FS_ERR_PERMISSION;
-    case ErrorCode::kNotReady: return FS_ERR_NOT_READY;
-    case ErrorCode::kClosed: return FS_ERR_CLOSED;
-  }
-  return FS_ERR_INTERNAL;
-}
-
-fs_status fail(fs_status status, std::string message) {
-  last_error = std::move(message);
-  return status;
-}
-
-template <typename Body>
-fs_status guarded(Body&& body) noexcept {
-  try {
-    last_error.clear();
-    body();
-    return FS_OK;
-  } catch (const fleetscope::ipc::SegmentError& e) {
-    return fail(status_for(e.code()), e.what());
-  } catch (const std::bad_alloc&) {
-    return fail(FS_ERR_SYSTEM, "out of memory");
-  } catch (const std::exception& e) {
-    return fail(FS_ERR_INTERNAL, e.what());
-  } catch (...) {
-    return fail(FS_ERR_INTERNAL, "unknown error");
-  }
-}
-
-fs_status require(bool condition, const char* message) {
-  return condition ? FS_OK : fail(FS_ERR_INVALID_ARGUMENT, message);
-}
-
-#define FS_REQUIRE(cond, msg)                       \
-  do {                                              \
-    if (fs_status s_ = require((cond), (msg)); s_) return s_; \
-  } while (0)
-
-#define FS_REQUIRE_WRITER(w) FS_REQUIRE((w) != nullptr && (w)->writer, "writer handle is NULL or closed")
+using fleetscope::c_api::guarded;
+using fleetscope::c_api::last_error;
 
 }  // namespace
 
