@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <sstream>
@@ -342,4 +343,283 @@ TEST(CAbi, LibraryExportsOnlyFsSymbols) {
   // The table was really read: the ABI itself is there.
   EXPECT_NE(std::find(exported.begin(), exported.end(), "T fs_abi_version"), exported.end());
   EXPECT_NE(std::find(exported.begin(), exported.end(), "T fs_writer_create"), exported.end());
+}
+
+// --- geometry (segment format 1.3) -----------------------------------------------------------
+
+namespace {
+
+fs_writer* make_geometry_writer(const std::string& name, uint64_t mesh_bytes = 1 << 16) {
+  fs_writer_options o;
+  fs_writer_options_init(&o);
+  o.name = name.c_str();
+  o.max_robots = 4;
+  o.max_links = 4;
+  fs_geometry_options g{};
+  g.max_visuals = 16;
+  g.max_meshes = 4;
+  g.mesh_bytes = mesh_bytes;
+  g.compress = 1;
+  fs_writer* w = nullptr;
+  EXPECT_EQ(fs_writer_create_with_geometry(&o, nullptr, &g, &w), FS_OK) << fs_last_error();
+  return w;
+}
+
+// Expects `status` to be FS_ERR_INVALID_ARGUMENT with a message holding `needle`.
+void expect_invalid(fs_status status, const std::string& needle) {
+  EXPECT_EQ(status, FS_ERR_INVALID_ARGUMENT) << fs_last_error();
+  EXPECT_NE(std::string(fs_last_error()).find(needle), std::string::npos)
+      << "message '" << fs_last_error() << "' does not name '" << needle << "'";
+}
+
+const float kTetraVertices[12] = {0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1};
+const uint32_t kTetraTriangles[12] = {0, 2, 1, 0, 1, 3, 0, 3, 2, 1, 2, 3};
+const float kTetraNormals[12] = {-1, -1, -1, 1, 0, 0, 0, 1, 0, 0, 0, 1};
+
+}  // namespace
+
+TEST(CAbiGeometry, AModelOfVisualsReadsBackAsWritten) {
+  const std::string name = fleetscope::testing::unique_name("cabi.geometry");
+  fs_writer* w = make_geometry_writer(name);
+  ASSERT_NE(w, nullptr);
+  uint32_t mesh = 99;
+  ASSERT_EQ(fs_writer_add_mesh(w, kTetraVertices, 4, kTetraTriangles, 4, kTetraNormals, &mesh), FS_OK) << fs_last_error();
+  EXPECT_EQ(mesh, 0u);
+
+  const char* link_names[3] = {"base", "bare", "tool"};
+  fs_visual v[5] = {};
+  v[0].link = 2;
+  v[0].shape = FS_SHAPE_PLANE;
+  v[0].dims[0] = 2.0f;
+  v[0].dims[1] = 3.0f;
+  v[0].rgba[0] = 10;
+  v[0].rgba[3] = 128;
+  v[1].link = 0;
+  v[1].shape = FS_SHAPE_ELLIPSOID;
+  v[1].dims[0] = 0.1f;
+  v[1].dims[1] = 0.2f;
+  v[1].dims[2] = 0.3f;
+  v[1].offset_position[2] = 0.5f;
+  v[1].offset_orientation[2] = 0.70710678f;  // given: kept
+  v[1].offset_orientation[3] = 0.70710678f;
+  v[2].link = 0;
+  v[2].shape = FS_SHAPE_INLINE_MESH;
+  v[2].mesh = mesh;
+  v[2].scale[0] = 2.0f;  // the zeros mean 1
+  v[2].rgba[1] = 200;
+  v[3].link = 2;
+  v[3].shape = FS_SHAPE_MESH;
+  v[3].mesh_path = "/meshes/tool.stl";
+  v[4].link = 2;
+  v[4].shape = FS_SHAPE_CAPSULE;
+  v[4].dims[0] = 0.05f;
+  v[4].dims[1] = 0.4f;
+  uint32_t model = 99;
+  ASSERT_EQ(fs_writer_add_model_visuals(w, "tooling", link_names, 3, v, 5, &model), FS_OK) << fs_last_error();
+  EXPECT_EQ(model, 0u);
+  uint32_t robot = 0;
+  ASSERT_EQ(fs_writer_spawn_robot(w, "r", model, &robot), FS_OK) << fs_last_error();
+  fs_publish_stats stats{};
+  ASSERT_EQ(fs_writer_publish(w, 0.0, &stats), FS_OK);
+
+  const auto reader = fleetscope::ipc::SegmentReader::open(name);
+  EXPECT_EQ(reader.info().abi_minor, 3);
+  const auto layout = reader.read_layout();
+  ASSERT_EQ(layout.models.size(), 1u);
+  const auto& m = layout.models[0];
+  EXPECT_EQ(m.name, "tooling");
+  ASSERT_EQ(m.visuals.size(), 3u);
+  for (int l = 0; l < 3; ++l) EXPECT_STREQ(m.visuals[l].link_name, link_names[l]);
+  // SimWriter groups the visuals by link: base's two, then tool's three, each in the order given.
+  ASSERT_EQ(m.all_visuals.size(), 5u);
+  const int order[5] = {1, 2, 0, 3, 4};
+  for (int i = 0; i < 5; ++i) {
+    SCOPED_TRACE("visual " + std::to_string(i));
+    const fs_visual& want = v[order[i]];
+    const auto& got = m.all_visuals[i];
+    EXPECT_EQ(got.link, want.link);
+    EXPECT_EQ(got.visual.shape, static_cast<uint32_t>(want.shape));
+    EXPECT_STREQ(got.visual.link_name, link_names[want.link]);
+    for (int k = 0; k < 3; ++k) {
+      EXPECT_EQ(got.visual.dims[k], want.dims[k]);
+      EXPECT_EQ(got.visual.scale[k], want.scale[k] == 0.0f ? 1.0f : want.scale[k]);
+      EXPECT_EQ(got.visual.offset_position[k], want.offset_position[k]);
+    }
+    const bool zero_q = want.offset_orientation[0] == 0 && want.offset_orientation[1] == 0 &&
+                        want.offset_orientation[2] == 0 && want.offset_orientation[3] == 0;
+    for (int k = 0; k < 4; ++k) {
+      EXPECT_EQ(got.visual.offset_orientation[k], zero_q ? (k == 3 ? 1.0f : 0.0f) : want.offset_orientation[k]);
+      EXPECT_EQ(got.visual.rgba[k], want.rgba[k]);
+    }
+    EXPECT_STREQ(got.visual.mesh_path, want.shape == FS_SHAPE_MESH ? want.mesh_path : "");
+    EXPECT_EQ(got.mesh, want.shape == FS_SHAPE_INLINE_MESH ? want.mesh : 0u);
+  }
+  ASSERT_EQ(reader.mesh_count(), 1u);
+  const auto stored = reader.read_mesh(0);
+  EXPECT_EQ(stored.vertices, std::vector<float>(kTetraVertices, kTetraVertices + 12));
+  EXPECT_EQ(stored.triangles, std::vector<uint32_t>(kTetraTriangles, kTetraTriangles + 12));
+  EXPECT_EQ(stored.normals, std::vector<float>(kTetraNormals, kTetraNormals + 12));
+  fs_writer_destroy(w);
+}
+
+TEST(CAbiGeometry, BadMeshesAndVisualsGiveInvalidArgumentWithAMessage) {
+  const std::string name = fleetscope::testing::unique_name("cabi.geometry.bad");
+  fs_writer* w = make_geometry_writer(name, 256);
+  ASSERT_NE(w, nullptr);
+  uint32_t mesh = 99;
+  expect_invalid(fs_writer_add_mesh(nullptr, kTetraVertices, 4, kTetraTriangles, 4, nullptr, &mesh), "writer handle");
+  expect_invalid(fs_writer_add_mesh(w, nullptr, 4, kTetraTriangles, 4, nullptr, &mesh), "must not be NULL");
+  expect_invalid(fs_writer_add_mesh(w, kTetraVertices, 4, nullptr, 4, nullptr, &mesh), "must not be NULL");
+  expect_invalid(fs_writer_add_mesh(w, kTetraVertices, 4, kTetraTriangles, 4, nullptr, nullptr), "must not be NULL");
+  expect_invalid(fs_writer_add_mesh(w, kTetraVertices, size_t{1} << 40, kTetraTriangles, 4, nullptr, &mesh), "limits");
+  expect_invalid(fs_writer_add_mesh(w, kTetraVertices, 4, kTetraTriangles, size_t{1} << 40, nullptr, &mesh), "limits");
+  expect_invalid(fs_writer_add_mesh(w, kTetraVertices, 4, kTetraTriangles, 0, nullptr, &mesh), "at least one");
+  const uint32_t bad_index[3] = {0, 1, 4};
+  expect_invalid(fs_writer_add_mesh(w, kTetraVertices, 4, bad_index, 1, nullptr, &mesh), "refers to vertex 4 of 4");
+  const float nan_vertices[12] = {0, 0, 0, 1, 0, 0, 0, std::nanf(""), 0, 0, 0, 1};
+  expect_invalid(fs_writer_add_mesh(w, nan_vertices, 4, kTetraTriangles, 4, nullptr, &mesh), "not finite");
+  const float bad_normals[12] = {0, 0, 1, 0, 0, 1, 0, 0, INFINITY, 0, 0, 1};
+  expect_invalid(fs_writer_add_mesh(w, kTetraVertices, 4, kTetraTriangles, 4, bad_normals, &mesh), "normal");
+  EXPECT_EQ(mesh, 99u);  // untouched by every failed call
+  // The arena is 256 bytes: a mesh that does not fit is a capacity error, and names mesh_bytes.
+  std::vector<float> big(3 * 40, 0.5f);
+  std::vector<uint32_t> fan;
+  for (uint32_t i = 1; i + 1 < 40; ++i) fan.insert(fan.end(), {0, i, i + 1});
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i % 7) + 0.001f * static_cast<float>(i);
+  EXPECT_EQ(fs_writer_add_mesh(w, big.data(), 40, fan.data(), fan.size() / 3, nullptr, &mesh), FS_ERR_CAPACITY);
+  EXPECT_NE(std::string(fs_last_error()).find("mesh_bytes"), std::string::npos) << fs_last_error();
+  ASSERT_EQ(fs_writer_add_mesh(w, kTetraVertices, 4, kTetraTriangles, 4, nullptr, &mesh), FS_OK) << fs_last_error();
+  EXPECT_EQ(mesh, 0u);
+
+  const char* links[2] = {"a", "b"};
+  fs_visual v{};
+  v.shape = FS_SHAPE_BOX;
+  uint32_t model = 99;
+  v.link = 2;
+  expect_invalid(fs_writer_add_model_visuals(w, "m", links, 2, &v, 1, &model), "refers to link 2 of 2");
+  v.link = 0;
+  v.shape = 8;
+  expect_invalid(fs_writer_add_model_visuals(w, "m", links, 2, &v, 1, &model), "unknown shape 8");
+  v.shape = -1;
+  expect_invalid(fs_writer_add_model_visuals(w, "m", links, 2, &v, 1, &model), "unknown shape -1");
+  v.shape = FS_SHAPE_INLINE_MESH;
+  v.mesh = 3;
+  expect_invalid(fs_writer_add_model_visuals(w, "m", links, 2, &v, 1, &model), "mesh 3");
+  v.shape = FS_SHAPE_MESH;
+  v.mesh_path = nullptr;
+  expect_invalid(fs_writer_add_model_visuals(w, "m", links, 2, &v, 1, &model), "without a path");
+  v.shape = FS_SHAPE_BOX;
+  expect_invalid(fs_writer_add_model_visuals(w, "m", nullptr, 2, &v, 1, &model), "link_names");
+  expect_invalid(fs_writer_add_model_visuals(w, "m", links, 2, nullptr, 1, &model), "visuals");
+  expect_invalid(fs_writer_add_model_visuals(w, nullptr, links, 2, &v, 1, &model), "must not be NULL");
+  expect_invalid(fs_writer_add_model_visuals(w, "m", links, 2, &v, 1, nullptr), "must not be NULL");
+  expect_invalid(fs_writer_add_model_visuals(w, "m", links, 0, nullptr, 0, &model), "links");
+  const char* five[5] = {"a", "b", "c", "d", "e"};
+  expect_invalid(fs_writer_add_model_visuals(w, "m", five, 5, &v, 1, &model), "5 links");  // max_links is 4
+  EXPECT_EQ(model, 99u);
+  // None of the refused models reached the segment.
+  EXPECT_TRUE(fleetscope::ipc::SegmentReader::open(name).read_layout().models.empty());
+  // A link list with no visuals at all is a model too (nothing drawn).
+  ASSERT_EQ(fs_writer_add_model_visuals(w, "invisible", links, 2, nullptr, 0, &model), FS_OK) << fs_last_error();
+  EXPECT_EQ(model, 0u);
+  fs_writer_destroy(w);
+}
+
+TEST(CAbiGeometry, StaticRobotsColoursAndAttributesReachAReader) {
+  const std::string name = fleetscope::testing::unique_name("cabi.geometry.robots");
+  fs_writer* w = make_geometry_writer(name);
+  ASSERT_NE(w, nullptr);
+  const char* links[2] = {"floor", "post"};
+  fs_visual v[2] = {};
+  v[0].link = 0;
+  v[0].shape = FS_SHAPE_PLANE;
+  v[0].dims[0] = v[0].dims[1] = 10.0f;
+  v[1].link = 1;
+  v[1].shape = FS_SHAPE_CYLINDER;
+  v[1].dims[0] = 0.1f;
+  v[1].dims[1] = 2.0f;
+  uint32_t model = 0, world = 0, robot = 0;
+  ASSERT_EQ(fs_writer_add_model_visuals(w, "world", links, 2, v, 2, &model), FS_OK) << fs_last_error();
+  const double poses[14] = {0, 0, 0, 0, 0, 0, 1, 3, 4, 1, 0, 0, 0, 1};
+  expect_invalid(fs_writer_spawn_static(w, "world", model, nullptr, 2, &world), "must not be NULL");
+  expect_invalid(fs_writer_spawn_static(w, "world", model, poses, 1, &world), "expected 14 values, got 7");
+  expect_invalid(fs_writer_spawn_static(w, "world", model + 5, poses, 2, &world), "model");
+  ASSERT_EQ(fs_writer_spawn_static(w, "world", model, poses, 2, &world), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_spawn_robot(w, "mover", model, &robot), FS_OK) << fs_last_error();
+  uint64_t total = 99;
+  ASSERT_EQ(fs_writer_total_links(w, &total), FS_OK);
+  EXPECT_EQ(total, 2u);  // the static robot is not among the links set_all_poses takes
+  expect_invalid(fs_writer_set_robot_poses_f64(w, world, poses, 2), "static");
+
+  const uint8_t red[4] = {255, 0, 0, 200};
+  expect_invalid(fs_writer_set_robot_color(w, robot + 100, red), "robot");
+  expect_invalid(fs_writer_set_robot_attributes(w, robot, int64_t{1} << 32, -1, NAN), "below 2^32 - 1");
+  expect_invalid(fs_writer_set_robot_attributes(w, robot, -1, (int64_t{1} << 32) - 1, NAN), "below 2^32 - 1");
+  expect_invalid(fs_writer_set_robot_attributes(w, robot, 3, 4, INFINITY), "finite");
+  expect_invalid(fs_writer_set_robot_attributes(w, robot + 100, 3, 4, 1.0), "robot");
+  expect_invalid(fs_writer_set_robot_color(nullptr, robot, red), "writer handle");
+  ASSERT_EQ(fs_writer_set_robot_color(w, robot, red), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_set_robot_attributes(w, robot, 7, -1, 2.5), FS_OK) << fs_last_error();
+  fs_publish_stats stats{};
+  ASSERT_EQ(fs_writer_publish(w, 1.0, &stats), FS_OK);
+
+  const auto reader = fleetscope::ipc::SegmentReader::open(name);
+  const auto layout = reader.read_layout();
+  ASSERT_EQ(layout.robots.size(), 2u);
+  std::vector<uint64_t> dirty(reader.info().layout.dirty_words);
+  std::vector<fleetscope::ipc::PoseRecord> out(2);
+  using namespace fleetscope::ipc;
+  const auto w_read = reader.read_robot(layout.robots[0].slot, std::nullopt, 2, dirty, out);
+  ASSERT_TRUE(w_read);
+  EXPECT_EQ(layout.robots[0].name, "world");
+  EXPECT_EQ(w_read->attributes.flags(), kRobotStatic);
+  EXPECT_EQ(out[1].position[0], 3.0f);  // published at once, by spawn_static
+  const auto r_read = reader.read_robot(layout.robots[1].slot, std::nullopt, 2, dirty, out);
+  ASSERT_TRUE(r_read);
+  EXPECT_EQ(r_read->attributes.flags(), kRobotColorOverride | kRobotHasProducer | kRobotHasScalar);
+  EXPECT_EQ(r_read->attributes.color_and_flags & 0xFFFFFFFFu, 0xC80000FFu);  // red in the lowest byte
+  EXPECT_EQ(r_read->attributes.producer, 0xFFFFFFFF00000007u);  // environment not given
+  EXPECT_EQ(std::bit_cast<double>(r_read->attributes.scalar_bits), 2.5);
+
+  // Back to the model's colours, producer and scalar unset: one change, no pose in it.
+  const uint64_t changes = reader.change_count(layout.robots[1].slot);
+  ASSERT_EQ(fs_writer_set_robot_color(w, robot, nullptr), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_set_robot_attributes(w, robot, -1, -1, NAN), FS_OK) << fs_last_error();
+  ASSERT_EQ(fs_writer_publish(w, 2.0, &stats), FS_OK);
+  EXPECT_EQ(stats.changed_robots, 1u);
+  EXPECT_EQ(stats.dirty_links, 0u);
+  EXPECT_EQ(reader.change_count(layout.robots[1].slot), changes + 1);
+  const auto cleared = reader.read_robot(layout.robots[1].slot, changes, 2, dirty, out);
+  ASSERT_TRUE(cleared);
+  EXPECT_EQ(cleared->attributes, RobotAttributeWords{});
+  EXPECT_EQ(dirty[0], 0u);
+  fs_writer_destroy(w);
+}
+
+TEST(CAbiGeometry, CreateWithGeometryChecksItsArguments) {
+  const std::string name = fleetscope::testing::unique_name("cabi.geometry.create");
+  fs_writer_options o;
+  fs_writer_options_init(&o);
+  o.name = name.c_str();
+  fs_geometry_options g{};
+  fs_writer* w = nullptr;
+  expect_invalid(fs_writer_create_with_geometry(nullptr, nullptr, &g, &w), "must not be NULL");
+  expect_invalid(fs_writer_create_with_geometry(&o, nullptr, &g, nullptr), "must not be NULL");
+  g.max_meshes = fleetscope::ipc::kMaxMeshes + 1;
+  expect_invalid(fs_writer_create_with_geometry(&o, nullptr, &g, &w), "mesh capacity");
+  g.max_meshes = 0;
+  g.mesh_bytes = fleetscope::ipc::kMaxMeshArenaBytes + 1;
+  expect_invalid(fs_writer_create_with_geometry(&o, nullptr, &g, &w), "mesh bytes");
+  EXPECT_EQ(w, nullptr);
+  // All zeros: the defaults (room for visuals, no stored meshes).
+  g.mesh_bytes = 0;
+  ASSERT_EQ(fs_writer_create_with_geometry(&o, nullptr, &g, &w), FS_OK) << fs_last_error();
+  uint32_t mesh = 0;
+  EXPECT_EQ(fs_writer_add_mesh(w, kTetraVertices, 4, kTetraTriangles, 4, nullptr, &mesh), FS_ERR_CAPACITY);
+  const auto reader = fleetscope::ipc::SegmentReader::open(name);
+  ASSERT_TRUE(reader.info().geometry.has_value());
+  EXPECT_EQ(reader.info().geometry->capacities.visuals, o.max_visuals);
+  EXPECT_EQ(reader.info().geometry->capacities.meshes, 64u);
+  EXPECT_EQ(reader.info().geometry->capacities.mesh_bytes, 0u);
+  fs_writer_destroy(w);
 }

@@ -401,5 +401,265 @@ class Examples(unittest.TestCase):
         self.assertIn("published", result.stdout)
 
 
+GEOMETRY_DUMP = os.environ.get("FLEETSCOPE_GEOMETRY_DUMP")
+
+
+def read_geometry(name):
+    """Models, stored meshes and robots (attribute words, poses) as the C++ reader gets them; its
+    float32 values (printed with 9 digits) as the Python floats of those float32 values."""
+    import json
+    out = subprocess.run([GEOMETRY_DUMP, name], check=True, capture_output=True, text=True).stdout
+    return json.loads(out, parse_float=lambda text: float(np.float32(text)))
+
+
+def f32(values):
+    return [float(np.float32(v)) for v in values]
+
+
+def tetrahedron(offset=(0.0, 0.0, 0.0)):
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32) + np.float32(offset)
+    triangles = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]], dtype=np.uint32)
+    return vertices, triangles
+
+
+@unittest.skipUnless(GEOMETRY_DUMP, "FLEETSCOPE_GEOMETRY_DUMP is not set (run through ctest)")
+class Geometry(unittest.TestCase):
+    """Segment format 1.3 from Python: stored meshes, links with any number of visuals of any
+    shape, static robots, robot colours and attributes; read back by a C++ reader."""
+
+    def setUp(self):
+        self.name = f"test.py.geom.{os.getpid()}.{self._testMethodName[-12:]}"
+
+    def tearDown(self):
+        try:
+            os.unlink(f"/dev/shm/fleetscope.{self.name}")
+        except FileNotFoundError:
+            pass
+
+    def assert_visual(self, got, link, shape, dims, scale=(1, 1, 1), offset=(0, 0, 0), orientation=(0, 0, 0, 1),
+                      rgba=(200, 200, 200, 255), mesh_path="", mesh=0):
+        self.assertEqual(got["link"], link)
+        self.assertEqual(got["shape"], shape)
+        self.assertEqual(got["dims"], f32(dims))
+        self.assertEqual(got["scale"], f32(scale))
+        self.assertEqual(got["offset"], f32(offset))
+        self.assertEqual(got["orientation"], f32(orientation))
+        self.assertEqual(got["rgba"], list(rgba))
+        self.assertEqual(got["mesh_path"], mesh_path)
+        self.assertEqual(got["mesh"], mesh)
+
+    def test_every_shape_and_stored_meshes_read_back(self):
+        for compress in (True, False):
+            with self.subTest(compress=compress), \
+                    fleetscope.Writer(self.name, max_robots=2, max_links=8, mesh_bytes=1 << 16, max_meshes=4,
+                                      compress_meshes=compress) as w:
+                # A grid: repetitive enough for zstd. float64 positions are stored as float32.
+                n = 8
+                xs, ys = np.meshgrid(np.arange(n) * 0.1, np.arange(n) * 0.2)
+                grid = np.stack([xs.ravel(), ys.ravel(), np.zeros(n * n)], axis=1)
+                cells = [(y * n + x) for y in range(n - 1) for x in range(n - 1)]
+                grid_tris = np.array([t for c in cells for t in ([c, c + 1, c + n + 1], [c, c + n + 1, c + n])],
+                                     dtype=np.int64)
+                normals = np.tile(np.array([0.0, 0.0, 1.0], dtype=np.float32), (n * n, 1))
+                g = w.add_mesh(grid, grid_tris, normals)
+                v, t = tetrahedron()
+                tet = w.add_mesh(v, t)
+                self.assertEqual((g, tet), (0, 1))
+                self.assertEqual(w.add_mesh(v.copy(), t.astype(np.uint64)), tet)  # stored once
+                self.assertEqual(w.add_mesh(grid, grid_tris, normals), g)
+                model = w.add_model("all", [
+                    fleetscope.Box((0.5, 0.4, 0.3), name="base", color=(1, 2, 3)),
+                    fleetscope.Link("arm", [
+                        fleetscope.Sphere(0.1, offset=(0, 0, 0.5)),
+                        fleetscope.Cylinder(0.05, 0.4, orientation=(0, 0.6, 0, 0.8)),
+                        fleetscope.Capsule(0.04, 0.3, color=(10, 20, 30, 40)),
+                        fleetscope.Mesh("/meshes/arm.stl", scale=(2, 2, 2)),
+                    ]),
+                    fleetscope.Link("bare"),
+                    fleetscope.Link("tool", [
+                        fleetscope.Plane(2.0, 3.0),
+                        fleetscope.Ellipsoid(0.1, 0.2, 0.3, offset=(1, 2, 3)),
+                        fleetscope.StoredMesh(g, scale=(1, -1, 0.5), color=(9, 9, 9, 128)),
+                        fleetscope.InlineMesh(tet),
+                    ]),
+                ])
+                self.assertEqual(model, 0)
+                w.spawn_robot("r", model)
+                w.publish(0.0)
+                d = read_geometry(self.name)
+                self.assertEqual(d["format"], [1, 3])
+                m = d["models"][0]
+                self.assertEqual([link["name"] for link in m["links"]], ["base", "arm", "bare", "tool"])
+                got = m["visuals"]
+                self.assertEqual(len(got), 9)
+                B, S, C, K, M, P, E, I = range(8)
+                self.assert_visual(got[0], 0, B, (0.5, 0.4, 0.3), rgba=(1, 2, 3, 255))
+                self.assert_visual(got[1], 1, S, (0.1, 0, 0), offset=(0, 0, 0.5))
+                self.assert_visual(got[2], 1, C, (0.05, 0.4, 0), orientation=(0, 0.6, 0, 0.8))
+                self.assert_visual(got[3], 1, K, (0.04, 0.3, 0), rgba=(10, 20, 30, 40))
+                self.assert_visual(got[4], 1, M, (0, 0, 0), scale=(2, 2, 2), mesh_path="/meshes/arm.stl")
+                self.assert_visual(got[5], 3, P, (2.0, 3.0, 0))
+                self.assert_visual(got[6], 3, E, (0.1, 0.2, 0.3), offset=(1, 2, 3))
+                self.assert_visual(got[7], 3, I, (0, 0, 0), scale=(1, -1, 0.5), rgba=(9, 9, 9, 128), mesh=g)
+                self.assert_visual(got[8], 3, I, (0, 0, 0), mesh=tet)
+                self.assertEqual(len(d["meshes"]), 2)
+                self.assertEqual(d["meshes"][g]["vertices"], f32(grid.ravel()))
+                self.assertEqual(d["meshes"][g]["triangles"], grid_tris.ravel().tolist())
+                self.assertEqual(d["meshes"][g]["normals"], f32(normals.ravel()))
+                self.assertEqual(d["meshes"][tet]["vertices"], f32(v.ravel()))
+                self.assertEqual(d["meshes"][tet]["triangles"], t.ravel().tolist())
+                self.assertEqual(d["meshes"][tet]["normals"], [])
+                out = subprocess.run([SHM, "inspect", self.name], check=True, capture_output=True, text=True).stdout
+                self.assertIn("meshes       2 of 4 stored, 65536-byte arena", out)
+                self.assertIn("mesh 0    64 vertices, 98 triangles, normals", out)
+
+    def test_a_model_of_one_new_shape_per_link_and_the_old_path_alike(self):
+        with fleetscope.Writer(self.name, max_robots=2, max_links=4) as w:
+            old = w.add_model("old", [fleetscope.Box((1, 1, 1), name="a"), fleetscope.Sphere(0.5)])
+            new = w.add_model("new", [fleetscope.Plane(4, 4, name="floor"), fleetscope.Box((1, 2, 3))])
+            d = read_geometry(self.name)
+        self.assertEqual((old, new), (0, 1))
+        self.assertEqual([v["name"] for v in d["models"][0]["links"]], ["a", "link1"])
+        self.assertEqual([v["shape"] for v in d["models"][0]["visuals"]], [0, 1])
+        self.assertEqual([v["name"] for v in d["models"][1]["links"]], ["floor", "link1"])
+        self.assertEqual([v["shape"] for v in d["models"][1]["visuals"]], [5, 0])
+        # What a 1.2 reader draws for the plane: a 1 mm box of its size.
+        self.assertEqual(d["models"][1]["links"][0]["shape"], 0)
+        self.assertEqual(d["models"][1]["links"][0]["dims"], f32((4, 4, 0.001)))
+
+    def test_static_robots_colours_and_attributes_reach_the_reader(self):
+        with fleetscope.Writer(self.name, max_robots=4, max_links=4) as w:
+            world = w.add_model("world", [fleetscope.Plane(10, 10), fleetscope.Link("post", [fleetscope.Cylinder(0.1, 2)])])
+            arm = w.add_model("arm", [fleetscope.Box((1, 1, 1))])
+            r0 = w.spawn_robot("r0", arm)
+            at = np.array([[0, 0, 0, 0, 0, 0, 1], [3, 4, 1, 0, 0, 0, 1]], dtype=np.float32)
+            ground = w.spawn_static("ground", world, at)
+            r1 = w.spawn_robot("r1", arm)
+            self.assertEqual(w.total_links, 2)  # not the static robot's
+            self.assertEqual(w.link_count(ground), 2)
+            with self.assertRaisesRegex(ValueError, "static"):
+                w.set_robot_poses(ground, at.astype(np.float64))
+            poses = np.zeros((2, 7))
+            poses[:, 6] = 1.0
+            poses[1, 0] = 7.0
+            w.set_all_poses(poses)
+            w.set_robot_color(r0, (255, 128, 0))
+            w.set_robot_attributes(r0, worker=3, environment=np.uint32(4), scalar=-2.5)
+            w.set_robot_attributes(r1, environment=0)
+            w.publish(1.0)
+            robots = {r["name"]: r for r in read_geometry(self.name)["robots"]}
+            self.assertEqual(robots["ground"]["color_and_flags"] >> 32, 2)  # static
+            self.assertEqual(robots["ground"]["poses"][1][:3], [3, 4, 1])
+            self.assertEqual(robots["r1"]["poses"][0][0], 7.0)
+            self.assertEqual(robots["r0"]["color_and_flags"], (1 | 4 | 8) << 32 | 0xFF0080FF)
+            self.assertEqual(robots["r0"]["producer"], 4 << 32 | 3)
+            self.assertEqual(np.array(robots["r0"]["scalar_bits"], dtype=np.uint64).view(np.float64), -2.5)
+            self.assertEqual(robots["r1"]["color_and_flags"], 4 << 32)
+            self.assertEqual(robots["r1"]["producer"], 0xFFFFFFFF)  # worker not given: all ones
+            # Back to the model's colours and no attributes: a change without poses.
+            w.set_robot_color(r0, None)
+            w.set_robot_attributes(r0)
+            stats = w.publish(2.0)
+            self.assertEqual((stats["changed_robots"], stats["dirty_links"]), (1, 0))
+            robots = {r["name"]: r for r in read_geometry(self.name)["robots"]}
+            self.assertEqual((robots["r0"]["color_and_flags"], robots["r0"]["producer"], robots["r0"]["scalar_bits"]),
+                             (0, 0, 0))
+            w.remove_robot(ground)
+            self.assertEqual(w.total_links, 2)
+            w.remove_robot(r0)
+            self.assertEqual(w.total_links, 1)
+            self.assertEqual([r["name"] for r in read_geometry(self.name)["robots"]], ["r1"])
+
+    def test_bad_geometry_arguments_raise_and_change_nothing(self):
+        for kwargs, message in [(dict(mesh_bytes=-1), "mesh_bytes must be an integer in 0..18446744073709551615"),
+                                (dict(mesh_bytes=2**64), "mesh_bytes"), (dict(max_meshes=0), "max_meshes"),
+                                (dict(max_meshes=1.5), "max_meshes"), (dict(max_geometry_visuals=-1), "max_geometry_visuals"),
+                                (dict(max_meshes=2**16 + 1), "mesh capacity"), (dict(mesh_bytes=2**33 + 1), "mesh bytes")]:
+            with self.subTest(**{k: repr(v) for k, v in kwargs.items()}):
+                with self.assertRaisesRegex(fleetscope.InvalidArgumentError, message):
+                    fleetscope.Writer(self.name, **kwargs)
+                self.assertFalse(os.path.exists(f"/dev/shm/fleetscope.{self.name}"))
+        with fleetscope.Writer(self.name, max_robots=2, max_links=2, mesh_bytes=256, max_meshes=2) as w:
+            v, t = tetrahedron()
+            bad_meshes = [
+                ((v.tolist(), t), "vertices must be a NumPy array"),
+                ((v[:, :2], t), r"vertices must have shape \(N, 3\) with N >= 1, got \(4, 2\)"),
+                ((v[:0], t), r"vertices must have shape \(N, 3\) with N >= 1"),
+                ((v.astype(bool), t), "vertices must hold floats"),
+                ((np.where(v == 1, np.nan, v), t), r"vertices\[1, 0\] is nan"),
+                ((v.astype(np.float64) * 1e39, t), r"vertices\[1, 0\] is 1e\+39"),
+                ((v, t.astype(np.float32)), "triangles must hold integers"),
+                ((v, t.astype(np.int64) - 1), r"triangles must hold integers in 0..4294967295, got values from -1"),
+                ((v, t.astype(np.int64) + 2**32), "triangles must hold integers in 0..4294967295"),
+                ((v, t + 1), "triangle 1 refers to vertex 4 of 4"),
+                ((v * 1e6, t), "beyond 100000 m"),
+                ((v, t, v[:3]), r"normals must have the shape of vertices \(4, 3\)"),
+                ((v, t, np.full_like(v, np.inf)), r"normals\[0, 0\] is inf"),
+            ]
+            for args, message in bad_meshes:
+                with self.subTest(message=message):
+                    with self.assertRaisesRegex(fleetscope.InvalidArgumentError, message):
+                        w.add_mesh(*args)
+            big = np.random.default_rng(0).uniform(-1, 1, size=(100, 3))
+            fan = np.array([[0, i, i + 1] for i in range(1, 99)])
+            with self.assertRaises(fleetscope.FleetscopeError) as ctx:
+                w.add_mesh(big, fan)
+            self.assertEqual(ctx.exception.status, 4)  # FS_ERR_CAPACITY
+            self.assertIn("mesh_bytes", str(ctx.exception))
+            mesh = w.add_mesh(v, t)
+            bad_models = [
+                ([fleetscope.LinkVisual(fleetscope.STORED_MESH)], "link 0 is a STORED_MESH without a mesh id"),
+                ([fleetscope.StoredMesh(2**32)], r"link 0 mesh must be an integer in 0\.\.4294967295"),
+                ([fleetscope.StoredMesh(-1)], "link 0 mesh must be an integer"),
+                ([fleetscope.StoredMesh(mesh + 1)], "which was not added"),
+                ([fleetscope.Link("l", [fleetscope.LinkVisual(fleetscope.BOX, mesh=mesh)])],
+                 "link 0 visual 0 has a mesh id but is not a STORED_MESH"),
+                ([fleetscope.Box((1, 1, 1), mesh=mesh)], "link 0 has a mesh id but is not a STORED_MESH"),
+                ([fleetscope.Plane(1, 1, mesh_path="/a.stl")], "link 0 has a mesh_path but is not a MESH"),
+                ([fleetscope.Link("l", [object()])], "link 0 visual 0 is not a LinkVisual"),
+                ([fleetscope.Link("l", 5)], "link 0 visuals must be a sequence of LinkVisual"),
+                ([fleetscope.Link("l", [fleetscope.LinkVisual(8)])], r"link 0 visual 0 shape must be an integer in 0\.\.7"),
+                ([fleetscope.Box((1, 1, 1)), fleetscope.Link("l\0", [])], "link 1 name .* contains a NUL byte"),
+                ([fleetscope.Link("l", [fleetscope.Ellipsoid(1, float("nan"), 1)])], r"dims\[1\] must be a finite"),
+                ([fleetscope.Link("l", [fleetscope.Plane(1, 1, color=(1, 2))])], "color needs 3 or 4 integers"),
+                ([fleetscope.Link(f"l{i}") for i in range(3)], "3 links; this segment allows 1..2"),
+                ([], "at least one link"),
+                ([fleetscope.Link("l"), "box"], "link 1 is not a LinkVisual or a Link"),
+            ]
+            for links, message in bad_models:
+                with self.subTest(message=message):
+                    with self.assertRaisesRegex(fleetscope.InvalidArgumentError, message):
+                        w.add_model("bad", links)
+            model = w.add_model("ok", [fleetscope.Link("l", [fleetscope.StoredMesh(mesh)])])
+            robot = w.spawn_robot("r", model)
+            for call, message in [
+                (lambda: w.spawn_static("s", model, np.zeros((2, 7))), r"must have shape \(1, 7\)"),
+                (lambda: w.spawn_static("s", model, [[0, 0, 0, 0, 0, 0, 1]]), "NumPy array"),
+                (lambda: w.spawn_static("s", model + 7, np.zeros((1, 7))), "unknown model"),
+                (lambda: w.spawn_static("s\0", model, np.zeros((1, 7))), "robot name .* contains a NUL byte"),
+                (lambda: w.spawn_static("s", model, np.array([[0, 0, 0, 0, 0, 0, np.nan]])), "NaN"),
+                (lambda: w.set_robot_color(robot, (1, 2)), "rgba must be 3 or 4 integers"),
+                (lambda: w.set_robot_color(robot, (0, 0, 256)), r"rgba\[2\] must be an integer in 0..255"),
+                (lambda: w.set_robot_color(robot, 7), "rgba must be 3 or 4 integers in 0..255 or None"),
+                (lambda: w.set_robot_color(robot + 5, (1, 2, 3)), "robot"),
+                (lambda: w.set_robot_attributes(robot, worker=-1), r"worker must be an integer in 0\.\.4294967294"),
+                (lambda: w.set_robot_attributes(robot, worker=2**32 - 1), "worker must be an integer"),
+                (lambda: w.set_robot_attributes(robot, environment=1.5), "environment must be an integer"),
+                (lambda: w.set_robot_attributes(robot, scalar=float("nan")), "scalar must be a finite number or None"),
+                (lambda: w.set_robot_attributes(robot, scalar=float("-inf")), "scalar must be a finite number"),
+                (lambda: w.set_robot_attributes(robot, scalar="high"), "scalar must be a finite number"),
+                (lambda: w.set_robot_attributes(robot + 5, worker=1), "robot"),
+            ]:
+                with self.subTest(message=message):
+                    with self.assertRaisesRegex(fleetscope.InvalidArgumentError, message):
+                        call()
+            w.publish(0.0)
+            d = read_geometry(self.name)
+            self.assertEqual([m["name"] for m in d["models"]], ["ok"])
+            self.assertEqual(len(d["meshes"]), 1)
+            self.assertEqual([(r["name"], r["color_and_flags"], r["producer"]) for r in d["robots"]], [("r", 0, 0)])
+            self.assertEqual(w.total_links, 1)
+
+
 if __name__ == "__main__":
     unittest.main()

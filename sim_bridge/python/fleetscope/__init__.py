@@ -21,6 +21,16 @@ Example::
         poses = np.zeros((2, 7)); poses[:, 6] = 1.0
         w.set_robot_poses(robot, poses)
         w.publish(sim_time=0.0)
+
+Segment format 1.3 adds planes, ellipsoids and meshes stored in the segment, any number of visuals
+per link (:class:`Link`), static world geometry and per-robot colour and attributes::
+
+    with fleetscope.Writer("scene", mesh_bytes=1 << 20) as w:
+        part = w.add_mesh(vertices, triangles)  # (V, 3) float32, (T, 3) uint32
+        world = w.add_model("world", [fleetscope.Plane(20, 20),
+                                      fleetscope.Link("props", [fleetscope.Ellipsoid(0.3, 0.2, 0.1),
+                                                                fleetscope.StoredMesh(part)])])
+        w.spawn_static("world", world, np.array([[0, 0, 0, 0, 0, 0, 1]] * 2, dtype=float))
 """
 from __future__ import annotations
 
@@ -34,8 +44,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 __all__ = [
-    "FleetscopeError", "InvalidArgumentError", "Writer", "TelemetryWriter", "LinkVisual",
-    "Box", "Sphere", "Cylinder", "Capsule", "Mesh", "abi_version",
+    "FleetscopeError", "InvalidArgumentError", "Writer", "TelemetryWriter", "LinkVisual", "Link",
+    "Box", "Sphere", "Cylinder", "Capsule", "Mesh", "Plane", "Ellipsoid", "StoredMesh", "InlineMesh",
+    "abi_version",
     "WORKER_STATES", "JOB_STATES",
 ]
 
@@ -52,6 +63,10 @@ _U64 = (0, 2**64 - 1)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 BOX, SPHERE, CYLINDER, CAPSULE, MESH = range(5)
+#: Shapes of segment format 1.3: a finite plane, an ellipsoid, a mesh stored in the segment.
+PLANE, ELLIPSOID, STORED_MESH = range(5, 8)
+INLINE_MESH = STORED_MESH  # the C ABI's name (FS_SHAPE_INLINE_MESH)
+_SHAPE_NAMES = ("BOX", "SPHERE", "CYLINDER", "CAPSULE", "MESH", "PLANE", "ELLIPSOID", "STORED_MESH")
 _OK = 0
 _INVALID_ARGUMENT = 1
 
@@ -194,6 +209,18 @@ class _LinkVisual(ctypes.Structure):
                 ("mesh_path", ctypes.c_char_p)]
 
 
+class _Visual(ctypes.Structure):  # fs_visual
+    _fields_ = [("link", ctypes.c_uint32), ("shape", ctypes.c_int32), ("dims", ctypes.c_float * 3),
+                ("scale", ctypes.c_float * 3), ("offset_position", ctypes.c_float * 3),
+                ("offset_orientation", ctypes.c_float * 4), ("rgba", ctypes.c_uint8 * 4),
+                ("mesh_path", ctypes.c_char_p), ("mesh", ctypes.c_uint32)]
+
+
+class _GeometryOptions(ctypes.Structure):  # fs_geometry_options
+    _fields_ = [("max_visuals", ctypes.c_uint32), ("max_meshes", ctypes.c_uint32),
+                ("mesh_bytes", ctypes.c_uint64), ("compress", ctypes.c_int)]
+
+
 class _TelemetryOptions(ctypes.Structure):
     _fields_ = [("scalar_capacity", ctypes.c_uint32), ("max_tags", ctypes.c_uint32),
                 ("max_workers", ctypes.c_uint32), ("max_jobs", ctypes.c_uint32)]
@@ -244,10 +271,23 @@ for _name, _args in {
     "fs_writer_scalars": [_h, ctypes.c_uint32, ctypes.POINTER(ctypes.c_int64), _dbl, ctypes.c_size_t],
     "fs_writer_worker": [_h, ctypes.POINTER(_WorkerStatus)],
     "fs_writer_job": [_h, ctypes.POINTER(_JobStatus)],
+    "fs_writer_add_mesh": [_h, _flt, ctypes.c_size_t, _u32p, ctypes.c_size_t, _flt, _u32p],
+    "fs_writer_add_model_visuals": [_h, ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
+                                    ctypes.POINTER(_Visual), ctypes.c_size_t, _u32p],
+    "fs_writer_spawn_static": [_h, ctypes.c_char_p, ctypes.c_uint32, _dbl, ctypes.c_size_t, _u32p],
+    "fs_writer_set_robot_color": [_h, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint8)],
+    "fs_writer_set_robot_attributes": [_h, ctypes.c_uint32, ctypes.c_int64, ctypes.c_int64, ctypes.c_double],
+    "fs_writer_model_link_count": [_h, ctypes.c_uint32, _u32p],
 }.items():
     _fn = getattr(_lib, _name)
     _fn.argtypes = _args
     _fn.restype = ctypes.c_int
+# A function object of its own (CDLL's [] does not cache): other modules may declare the shared
+# attribute's argtypes with their own structure classes.
+_create_with_geometry = _lib["fs_writer_create_with_geometry"]
+_create_with_geometry.argtypes = [ctypes.POINTER(_WriterOptions), ctypes.POINTER(_TelemetryOptions),
+                                  ctypes.POINTER(_GeometryOptions), ctypes.POINTER(_h)]
+_create_with_geometry.restype = ctypes.c_int
 _lib.fs_writer_destroy.argtypes = [_h]
 _lib.fs_writer_destroy.restype = None
 _lib.fs_last_error.restype = ctypes.c_char_p
@@ -271,7 +311,8 @@ def abi_version() -> tuple[int, int]:
 
 @dataclass
 class LinkVisual:
-    """How one link looks: a primitive or a mesh, placed relative to the link frame."""
+    """How one link looks: a primitive or a mesh, placed relative to the link frame.
+    ``mesh`` is the id of a stored mesh (:meth:`Writer.add_mesh`) for ``STORED_MESH`` only."""
     shape: int
     dims: Sequence[float] = (0.1, 0.1, 0.1)
     offset: Sequence[float] = (0.0, 0.0, 0.0)
@@ -280,6 +321,15 @@ class LinkVisual:
     name: str = ""
     mesh_path: str = ""
     scale: Sequence[float] = (1.0, 1.0, 1.0)
+    mesh: int | None = None
+
+
+@dataclass
+class Link:
+    """A link with any number of visuals (segment format 1.3), none included: a link without
+    visuals still has a pose but nothing is drawn for it. The visuals' own ``name`` is ignored."""
+    name: str
+    visuals: Sequence[LinkVisual] = field(default_factory=list)
 
 
 def Box(size, **kw) -> LinkVisual:
@@ -304,6 +354,66 @@ def Capsule(radius, length, **kw) -> LinkVisual:
 def Mesh(path, scale=(1.0, 1.0, 1.0), **kw) -> LinkVisual:
     """A mesh file (STL, OBJ or PLY) with a per-axis scale."""
     return LinkVisual(MESH, (0.0, 0.0, 0.0), mesh_path=str(path), scale=tuple(scale), **kw)
+
+
+def Plane(size_x, size_y, **kw) -> LinkVisual:
+    """A finite plane in the visual's x-y plane (normal +z) with full side lengths ``size_x``,
+    ``size_y``, seen from both sides (format 1.3)."""
+    return LinkVisual(PLANE, (size_x, size_y, 0.0), **kw)
+
+
+def Ellipsoid(rx, ry, rz, **kw) -> LinkVisual:
+    """An ellipsoid with radii ``rx``, ``ry``, ``rz`` along the visual's axes (format 1.3)."""
+    return LinkVisual(ELLIPSOID, (rx, ry, rz), **kw)
+
+
+def StoredMesh(mesh_id, scale=(1.0, 1.0, 1.0), **kw) -> LinkVisual:
+    """A mesh stored in the segment (an id from :meth:`Writer.add_mesh`) with a per-axis scale
+    (format 1.3)."""
+    return LinkVisual(STORED_MESH, (0.0, 0.0, 0.0), scale=tuple(scale), mesh=mesh_id, **kw)
+
+
+InlineMesh = StoredMesh  # the C ABI's name
+
+
+def _fill_visual(out, visual: LinkVisual, where: str, max_shape: int, keep: list) -> None:
+    """Checks ``visual`` and stores it in ``out`` (an fs_link_visual or fs_visual): shape in
+    0..max_shape, numbers within float32, colour bytes, strings without NUL; ``mesh_path`` only
+    for MESH and ``mesh`` only for STORED_MESH. ``keep`` holds the encoded strings for the call."""
+    mesh_path = os.fspath(visual.mesh_path) if isinstance(visual.mesh_path, os.PathLike) else visual.mesh_path
+    mesh_path = _check_text(f"{where} mesh_path", mesh_path) if mesh_path else None
+    keep.append(mesh_path)
+    shapes = ", ".join(_SHAPE_NAMES[:max_shape]) + " or " + _SHAPE_NAMES[max_shape]
+    out.shape = shape = _check_int(f"{where} shape", visual.shape, BOX, max_shape, f" ({shapes})")
+    out.dims = _floats(visual.dims, 3, "dims")
+    out.scale = _floats(visual.scale, 3, "scale")
+    out.offset_position = _floats(visual.offset, 3, "offset")
+    out.offset_orientation = _floats(visual.orientation, 4, "orientation")
+    color = tuple(visual.color)
+    if len(color) not in (3, 4):
+        raise InvalidArgumentError("color needs 3 or 4 integers in 0..255", _INVALID_ARGUMENT)
+    color = tuple(_check_int(f"{where} color[{k}]", c, 0, 255) for k, c in enumerate(color))
+    if len(color) == 3:
+        color += (255,)
+    out.rgba = (ctypes.c_uint8 * 4)(*color)
+    if mesh_path is not None and shape != MESH:
+        raise _invalid(f"{where} has a mesh_path but is not a MESH")
+    out.mesh_path = mesh_path
+    if shape == STORED_MESH:
+        if visual.mesh is None:
+            raise _invalid(f"{where} is a STORED_MESH without a mesh id (use StoredMesh(writer.add_mesh(...)))")
+        out.mesh = _check_int(f"{where} mesh", visual.mesh, *_U32)
+    elif visual.mesh is not None:
+        raise _invalid(f"{where} has a mesh id but is not a STORED_MESH")
+
+
+def _is_extended_shape(shape) -> bool:
+    """Whether ``shape`` is one of the shapes of format 1.3 (which only fs_writer_add_model_visuals takes)."""
+    try:
+        _check_int("shape", shape, PLANE, STORED_MESH)
+    except InvalidArgumentError:
+        return False
+    return True
 
 
 def _state_index(state, names: Sequence[str], what: str) -> int:
@@ -346,12 +456,19 @@ class Writer:
     ``max_models``, ``max_visuals``, ``scalar_capacity``, ``max_tags``, ``max_workers`` and
     ``max_jobs`` are integers in 1..4294967295 (the library then applies the format's tighter
     limits, e.g. at most 2**20 robots); ``epsilon`` is a finite number >= 0 within float32 range.
+
+    Geometry (segment format 1.3) is reserved at creation: ``mesh_bytes`` (an integer in
+    0..2**64-1, at most 2**33 by the format; 0: no stored meshes) for the data of
+    :meth:`add_mesh`, ``max_meshes`` (1..65536) distinct stored meshes, ``max_geometry_visuals``
+    (0..4194304; 0: ``max_visuals``) visuals over all models, and ``compress_meshes``
+    (zstd, when that is smaller).
     """
 
     def __init__(self, name: str, max_robots: int = 128, max_links: int = 32, max_models: int = 16,
                  max_visuals: int = 1024, detect_changes: bool = False, epsilon: float = 1e-5,
                  replace_stale: bool = True, telemetry: bool = False, scalar_capacity: int = 16384,
-                 max_tags: int = 256, max_workers: int = 256, max_jobs: int = 1024):
+                 max_tags: int = 256, max_workers: int = 256, max_jobs: int = 1024, mesh_bytes: int = 0,
+                 max_meshes: int = 64, max_geometry_visuals: int = 0, compress_meshes: bool = True):
         self._handle = None
         # Everything is checked before the library is called: a bad argument creates nothing.
         encoded_name = _check_text("segment name", name)
@@ -368,6 +485,11 @@ class Writer:
                       _check_int("max_tags", max_tags, 1, _U32[1]),
                       _check_int("max_workers", max_workers, 1, _U32[1]),
                       _check_int("max_jobs", max_jobs, 1, _U32[1]))
+        geometry = _GeometryOptions(_check_int("max_geometry_visuals", max_geometry_visuals, 0, _U32[1],
+                                               " (0: max_visuals)"),
+                                    _check_int("max_meshes", max_meshes, 1, _U32[1]),
+                                    _check_int("mesh_bytes", mesh_bytes, *_U64),
+                                    1 if compress_meshes else 0)
         opts = _WriterOptions()
         _lib.fs_writer_options_init(ctypes.byref(opts))
         opts.name = encoded_name
@@ -377,11 +499,8 @@ class Writer:
         opts.epsilon = eps
         opts.replace_stale = 1 if replace_stale else 0
         handle = _h()
-        if telemetry:
-            tel = _TelemetryOptions(*capacities)
-            _check(_lib.fs_writer_create_with_telemetry(ctypes.byref(opts), ctypes.byref(tel), ctypes.byref(handle)))
-        else:
-            _check(_lib.fs_writer_create(ctypes.byref(opts), ctypes.byref(handle)))
+        tel = ctypes.byref(_TelemetryOptions(*capacities)) if telemetry else None
+        _check(_create_with_geometry(ctypes.byref(opts), tel, ctypes.byref(geometry), ctypes.byref(handle)))
         self._handle = handle
         self.name = name
         self._links: dict[int, int] = {}
@@ -411,44 +530,111 @@ class Writer:
         return self._handle
 
     # -- models and robots -----------------------------------------------------------------------
-    def add_model(self, name: str, links: Iterable[LinkVisual]) -> int:
-        """Describes a robot model once (one visual per link); returns its model id.
+    def add_model(self, name: str, links: Iterable[LinkVisual | Link]) -> int:
+        """Describes a robot model once; returns its model id. Each entry of ``links`` is one link:
+        a :class:`LinkVisual` (the link's one visual; the link takes its ``name``) or a
+        :class:`Link` with any number of visuals, none included (format 1.3).
 
         ``name`` (at most 47 bytes) and each link's ``name`` (at most 31 bytes) and ``mesh_path``
-        must not hold a NUL byte; ``shape`` is an integer in 0..4 (BOX..MESH); ``color`` is 3 or 4
-        integers in 0..255; ``dims``, ``scale``, ``offset`` and ``orientation`` are finite numbers
-        within float32 range."""
+        must not hold a NUL byte; ``shape`` is an integer in 0..7 (BOX..MESH, PLANE, ELLIPSOID,
+        STORED_MESH); ``color`` is 3 or 4 integers in 0..255; ``dims``, ``scale``, ``offset`` and
+        ``orientation`` are finite numbers within float32 range; a STORED_MESH visual's ``mesh`` is
+        an id from :meth:`add_mesh` (0..4294967295), a MESH visual's ``mesh_path`` a file."""
         encoded_name = _check_text("model name", name)
         links = list(links)
         if not links:
             raise InvalidArgumentError("a model needs at least one link", _INVALID_ARGUMENT)
+        for i, link in enumerate(links):
+            if not isinstance(link, (LinkVisual, Link)):
+                raise InvalidArgumentError(f"link {i} is not a LinkVisual or a Link", _INVALID_ARGUMENT)
+        if any(isinstance(link, Link) or _is_extended_shape(link.shape) for link in links):
+            return self._add_model_visuals(encoded_name, links)
         array = (_LinkVisual * len(links))()
         keep = []  # the encoded strings must outlive the call
         for i, link in enumerate(links):
-            if not isinstance(link, LinkVisual):
-                raise InvalidArgumentError(f"link {i} is not a LinkVisual", _INVALID_ARGUMENT)
             link_name = _check_text(f"link {i} name", link.name or f"link{i}")
-            mesh_path = os.fspath(link.mesh_path) if isinstance(link.mesh_path, os.PathLike) else link.mesh_path
-            mesh = _check_text(f"link {i} mesh_path", mesh_path) if mesh_path else None
-            keep += [link_name, mesh]
+            keep.append(link_name)
             array[i].name = link_name
-            array[i].shape = _check_int(f"link {i} shape", link.shape, BOX, MESH,
-                                        " (BOX, SPHERE, CYLINDER, CAPSULE or MESH)")
-            array[i].dims = _floats(link.dims, 3, "dims")
-            array[i].scale = _floats(link.scale, 3, "scale")
-            array[i].offset_position = _floats(link.offset, 3, "offset")
-            array[i].offset_orientation = _floats(link.orientation, 4, "orientation")
-            color = tuple(link.color)
-            if len(color) not in (3, 4):
-                raise InvalidArgumentError("color needs 3 or 4 integers in 0..255", _INVALID_ARGUMENT)
-            color = tuple(_check_int(f"link {i} color[{k}]", c, 0, 255) for k, c in enumerate(color))
-            if len(color) == 3:
-                color += (255,)
-            array[i].rgba = (ctypes.c_uint8 * 4)(*color)
-            array[i].mesh_path = mesh
+            _fill_visual(array[i], link, f"link {i}", MESH, keep)
         out = ctypes.c_uint32()
         _check(_lib.fs_writer_add_model(self._live(), encoded_name, array, len(links), ctypes.byref(out)))
         return out.value
+
+    def _add_model_visuals(self, encoded_name: bytes, links: list) -> int:
+        """add_model for links with any number of visuals of any shape (fs_writer_add_model_visuals)."""
+        names = (ctypes.c_char_p * len(links))()
+        keep = []  # the encoded strings must outlive the call
+        visuals = []
+        for i, link in enumerate(links):
+            if isinstance(link, Link):
+                try:
+                    link_visuals = list(link.visuals)
+                except TypeError:
+                    raise _invalid(f"link {i} visuals must be a sequence of LinkVisual, got "
+                                   f"{type(link.visuals).__name__}") from None
+                for j, visual in enumerate(link_visuals):
+                    if not isinstance(visual, LinkVisual):
+                        raise _invalid(f"link {i} visual {j} is not a LinkVisual")
+                    visuals.append((i, f"link {i} visual {j}", visual))
+            else:
+                visuals.append((i, f"link {i}", link))
+            names[i] = _check_text(f"link {i} name", link.name or f"link{i}")
+            keep.append(names[i])
+        array = (_Visual * max(len(visuals), 1))()
+        for k, (link, where, visual) in enumerate(visuals):
+            array[k].link = link
+            _fill_visual(array[k], visual, where, STORED_MESH, keep)
+        out = ctypes.c_uint32()
+        _check(_lib.fs_writer_add_model_visuals(self._live(), encoded_name, names, len(links), array, len(visuals),
+                                                ctypes.byref(out)))
+        return out.value
+
+    def add_mesh(self, vertices: np.ndarray, triangles: np.ndarray, normals: np.ndarray | None = None) -> int:
+        """Stores a triangle mesh in the segment (format 1.3); returns its id for :func:`StoredMesh`.
+        A mesh equal to one stored before returns that one's id: it is stored once.
+
+        ``vertices`` is a NumPy array of shape (V, 3) of floats (metres, converted to float32),
+        ``triangles`` one of shape (T, 3) of integers in 0..V-1 (vertex indices, counter-clockwise
+        seen from outside), ``normals`` None or shape (V, 3) floats. V and T are at least 1 (at
+        most 8388608 and 5000000); every number finite, positions within 100 km. The segment needs
+        room: ``Writer(mesh_bytes=...)``."""
+        v = self._as_mesh_array("vertices", vertices, np.float32)
+        t = self._as_mesh_array("triangles", triangles, np.uint32)
+        n = None if normals is None else self._as_mesh_array("normals", normals, np.float32)
+        if n is not None and n.shape != v.shape:
+            raise _invalid(f"add_mesh: normals must have the shape of vertices {v.shape}, got {n.shape}")
+        out = ctypes.c_uint32()
+        _check(_lib.fs_writer_add_mesh(self._live(), v.ctypes.data_as(_flt), v.shape[0], t.ctypes.data_as(_u32p),
+                                       t.shape[0], None if n is None else n.ctypes.data_as(_flt), ctypes.byref(out)))
+        return out.value
+
+    @staticmethod
+    def _as_mesh_array(what: str, values, dtype) -> np.ndarray:
+        """``values`` as a contiguous (N, 3) array of ``dtype``: floats for float32 (values beyond
+        its range are refused, not made infinite), integers in range for uint32 (checked without a
+        Python loop)."""
+        if not isinstance(values, np.ndarray):
+            raise _invalid(f"add_mesh: {what} must be a NumPy array, got {type(values).__name__}")
+        if values.ndim != 2 or values.shape[1] != 3 or values.shape[0] == 0:
+            raise _invalid(f"add_mesh: {what} must have shape (N, 3) with N >= 1, got {values.shape}")
+        kind = values.dtype.kind
+        if dtype is np.float32:
+            if kind not in "fiu":
+                raise _invalid(f"add_mesh: {what} must hold floats, got dtype {values.dtype}")
+            wide = values.astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.abs(wide) <= _FLOAT32_MAX)  # NaN included
+            if bad.any():
+                row, column = divmod(int(np.flatnonzero(bad.ravel())[0]), 3)
+                raise _invalid(f"add_mesh: {what}[{row}, {column}] is {wide[row, column]!r}: every value must be "
+                               "finite and within float32 range")
+        else:
+            if kind not in "iu":
+                raise _invalid(f"add_mesh: {what} must hold integers, got dtype {values.dtype}")
+            if values.size and (values.min() < 0 or values.max() > _U32[1]):
+                raise _invalid(f"add_mesh: {what} must hold integers in 0..{_U32[1]}, got values from "
+                               f"{values.min()} to {values.max()}")
+        return np.ascontiguousarray(values, dtype=dtype)
 
     def spawn_robot(self, name: str, model: int) -> int:
         """Adds a robot of a model; returns its robot id (never reused).
@@ -465,11 +651,77 @@ class Writer:
         self._total += links.value
         return out.value
 
+    def spawn_static(self, name: str, model: int, poses: np.ndarray) -> int:
+        """World geometry (floor, terrain, tables; format 1.3): a robot of ``model`` published once,
+        now, at ``poses`` (a NumPy array of shape (link_count, 7), x y z qx qy qz qw) and never
+        again. Returns its robot id. It is not among the rows :meth:`set_all_poses` takes, and
+        setting its poses raises.
+
+        ``name`` (at most 47 bytes) must not hold a NUL byte; ``model`` is a model id, an integer
+        in 0..4294967295."""
+        encoded_name = _check_text("robot name", name)
+        model = _check_int("model", model, *_U32)
+        links = ctypes.c_uint32()
+        _check(_lib.fs_writer_model_link_count(self._live(), model, ctypes.byref(links)))
+        arr = np.ascontiguousarray(self._as_poses(poses, links.value, f"static robot '{name}'"), dtype=np.float64)
+        out = ctypes.c_uint32()
+        _check(_lib.fs_writer_spawn_static(self._live(), encoded_name, model, arr.ctypes.data_as(_dbl),
+                                           arr.shape[0], ctypes.byref(out)))
+        self._links[out.value] = links.value
+        self._statics().add(out.value)
+        return out.value
+
+    def _statics(self) -> set:
+        # Created on first use: also for writers made without __init__ (fleetscope.urdf).
+        return self.__dict__.setdefault("_static_robots", set())
+
+    def set_robot_color(self, robot: int, rgba: Sequence[int] | None) -> None:
+        """Draws every visual of the robot in ``rgba`` (3 or 4 integers in 0..255; 3: opaque)
+        instead of its model's colours, or in its model's colours again with ``None``. Takes
+        effect with the next :meth:`publish`. ``robot`` is a robot id, an integer in 0..4294967295."""
+        robot = _check_int("robot", robot, *_U32)
+        color = None
+        if rgba is not None:
+            try:
+                values = tuple(rgba)
+            except TypeError:
+                raise _invalid(f"rgba must be 3 or 4 integers in 0..255 or None, got {type(rgba).__name__}") from None
+            if len(values) not in (3, 4):
+                raise _invalid(f"rgba must be 3 or 4 integers in 0..255, got {len(values)} values")
+            values = tuple(_check_int(f"rgba[{k}]", c, 0, 255) for k, c in enumerate(values))
+            color = (ctypes.c_uint8 * 4)(*(values + (255,) * (4 - len(values))))
+        _check(_lib.fs_writer_set_robot_color(self._live(), robot, color))
+
+    def set_robot_attributes(self, robot: int, worker: int | None = None, environment: int | None = None,
+                             scalar: float | None = None) -> None:
+        """Who produced the robot and the value it is coloured by (format 1.3), for the viewer:
+        ``worker`` (a worker id, as in :meth:`worker`) and ``environment`` (an index in that
+        worker) are integers in 0..4294967294 or None; ``scalar`` (e.g. the episode return) is a
+        finite float or None. None leaves that attribute unset. Replaces the robot's previous
+        attributes; takes effect with the next :meth:`publish`."""
+        robot = _check_int("robot", robot, *_U32)
+        worker = -1 if worker is None else _check_int("worker", worker, 0, _U32[1] - 1)
+        environment = -1 if environment is None else _check_int("environment", environment, 0, _U32[1] - 1)
+        if scalar is None:
+            value = math.nan
+        else:
+            try:
+                value = float(scalar)
+            except (TypeError, ValueError):
+                raise _invalid(f"scalar must be a finite number or None, got {type(scalar).__name__} {scalar!r}") from None
+            if not math.isfinite(value):
+                raise _invalid(f"scalar must be a finite number or None, got {value!r}")
+        _check(_lib.fs_writer_set_robot_attributes(self._live(), robot, worker, environment, value))
+
     def remove_robot(self, robot: int) -> None:
         """Removes a robot; ``robot`` is a robot id, an integer in 0..4294967295."""
         robot = _check_int("robot", robot, *_U32)
         _check(_lib.fs_writer_remove_robot(self._live(), robot))
-        self._total -= self._links.pop(robot)
+        links = self._links.pop(robot)
+        if robot in self._statics():
+            self._statics().discard(robot)
+        else:
+            self._total -= links
 
     def link_count(self, robot: int) -> int:
         """The number of links of a robot; ``robot`` is a robot id, an integer in 0..4294967295."""
@@ -480,7 +732,8 @@ class Writer:
 
     @property
     def total_links(self) -> int:
-        """Rows that :meth:`set_all_poses` expects: every link of every robot, in spawn order."""
+        """Rows that :meth:`set_all_poses` expects: every link of every robot (but static ones),
+        in spawn order."""
         return self._total
 
     # -- poses -----------------------------------------------------------------------------------
