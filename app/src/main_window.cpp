@@ -1,27 +1,29 @@
 #include "main_window.h"
 
-#include <algorithm>
-
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
 #include <QFileInfo>
 #include <QLabel>
-#include <QActionGroup>
 #include <QMenuBar>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTimer>
+#include <algorithm>
+#include <map>
 
 #include "dashboard_window.h"
 #include "demo_children.h"
+#include "env_pool_panel.h"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "grasp_manifest.h"
 #include "kpi_logger.h"
 #include "process_usage.h"
 #include "live_scene.h"
 #include "robots_dock.h"
+#include "scalar_legend_widget.h"
 #include "sources_dock.h"
 #include "vtk_host_widget.h"
 
@@ -54,6 +56,10 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   statusBar()->addPermanentWidget(stats_label_);
 
   dashboards_ = new DashboardWindow(*registry_, this);
+  connect(dashboards_->envPool(), &EnvPoolPanel::workerSelected, this, &MainWindow::onWorkerSelected);
+  legend_ = new ScalarLegendWidget(view_);
+  legend_->move(12, 12);
+  legend_->hide();
   usage_ = std::make_unique<ProcessUsage>();
   started_ns_ = ipc::monotonic_ns();
 
@@ -82,6 +88,19 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
     connect(action, &QAction::triggered, live_, [this, mode = mode] { live_->setGroundMode(mode); });
   }
   live_->setGroundMode(options.ground);
+  // Colour robots by their model's colours or by the scalar their writer publishes (with a legend).
+  auto* color_menu = view_menu->addMenu(tr("&Colour robots by"));
+  auto* color_group = new QActionGroup(this);
+  const std::pair<QString, render::ColorMode> color_modes[] = {
+      {tr("&Model colours"), render::ColorMode::kModel},
+      {tr("Robot &scalar (e.g. episode return)"), render::ColorMode::kScalar}};
+  for (const auto& [label, mode] : color_modes) {
+    auto* action = color_menu->addAction(label);
+    action->setCheckable(true);
+    action->setChecked(mode == render::ColorMode::kModel);
+    color_group->addAction(action);
+    connect(action, &QAction::triggered, this, [this, mode = mode] { setColorMode(mode); });
+  }
   view_menu->addSeparator();
   view_menu->addAction(sources_->toggleViewAction());
   view_menu->addAction(robots_->toggleViewAction());
@@ -197,7 +216,37 @@ void MainWindow::closeEvent(QCloseEvent* event) {
 
 void MainWindow::showMessage(const QString& text) { statusBar()->showMessage(text, 8000); }
 
+void MainWindow::onWorkerSelected(std::uint32_t worker_id) {
+  const auto robots = live_->scene().robots_of_worker(worker_id);
+  live_->scene().highlight(robots);
+  if (const auto b = live_->scene().bounds_of(robots)) render::frame_keeping_direction(view_->renderer(), *b);
+  live_->requestFrame();
+  selection_label_->setText(robots.empty() ? QString("worker %1 has no robots in the 3D view").arg(worker_id)
+                                           : QString("worker %1: %2 robots highlighted").arg(worker_id).arg(robots.size()));
+}
+
+// The same liveness the env-pool panel shows colours the workers' robots.
+void MainWindow::updateWorkerHealth() {
+  std::map<std::uint32_t, render::WorkerHealth> health;
+  for (const auto& w : dashboards_->store().workers()) {
+    render::WorkerHealth h = render::WorkerHealth::kLive;
+    if (w.state == ipc::WorkerState::kStalled) h = render::WorkerHealth::kStalled;
+    if (w.state == ipc::WorkerState::kDead) h = render::WorkerHealth::kDead;
+    health.emplace(w.row.worker_id, h);  // the first pool with that id
+  }
+  live_->scene().set_worker_health(health);
+  if (live_->scene().color_mode() == render::ColorMode::kScalar) legend_->setLegend(live_->scene().scalar_legend());
+}
+
+void MainWindow::setColorMode(render::ColorMode mode) {
+  live_->scene().set_color_mode(mode);
+  legend_->setLegend(live_->scene().scalar_legend());
+  legend_->setVisible(mode == render::ColorMode::kScalar);
+  live_->requestFrame();
+}
+
 void MainWindow::onSummary(const render::FrameSummary& s) {
+  updateWorkerHealth();
   // Any repaint of this window recomposes the GL view (a full-window pass on software GL):
   // touch the label only when its text changes.
   const QString text = s.frames == 0
@@ -234,16 +283,36 @@ void MainWindow::onSummary(const render::FrameSummary& s) {
 void MainWindow::onSelection(const std::optional<render::PickResult>& pick) {
   if (!pick) {
     selection_label_->clear();
+    live_->scene().highlight({});
     return;
   }
   const auto& p = pick->pose;
-  selection_label_->setText(QString("%1 / %2 / link %3 (%4): position %5 %6 %7, orientation %8 %9 %10 %11")
-                                .arg(QString::fromStdString(pick->segment), QString::fromStdString(pick->robot))
-                                .arg(pick->link)
-                                .arg(QString::fromStdString(pick->link_name))
-                                .arg(p.position[0], 0, 'f', 3).arg(p.position[1], 0, 'f', 3).arg(p.position[2], 0, 'f', 3)
-                                .arg(p.orientation[0], 0, 'f', 3).arg(p.orientation[1], 0, 'f', 3)
-                                .arg(p.orientation[2], 0, 'f', 3).arg(p.orientation[3], 0, 'f', 3));
+  QString text = QString("%1 / %2 / link %3 (%4): position %5 %6 %7, orientation %8 %9 %10 %11")
+                     .arg(QString::fromStdString(pick->segment), QString::fromStdString(pick->robot))
+                     .arg(pick->link)
+                     .arg(QString::fromStdString(pick->link_name))
+                     .arg(p.position[0], 0, 'f', 3).arg(p.position[1], 0, 'f', 3).arg(p.position[2], 0, 'f', 3)
+                     .arg(p.orientation[0], 0, 'f', 3).arg(p.orientation[1], 0, 'f', 3)
+                     .arg(p.orientation[2], 0, 'f', 3).arg(p.orientation[3], 0, 'f', 3);
+  // The robot's producer (robot attributes): its environment's episode, and its worker's row
+  // selected in the env-pool panel.
+  live_->scene().highlight({});
+  if (const auto robot = live_->scene().robot(pick->segment, pick->slot); robot && robot->worker) {
+    text += QString(" | worker %1").arg(*robot->worker);
+    if (robot->environment) text += QString(" env %1").arg(*robot->environment);
+    if (robot->scalar) text += QString(": episode return %1").arg(*robot->scalar, 0, 'g', 5);
+    if (robot->episode_steps != 0 || robot->episodes != 0) {
+      text += QString(", step %1 of episode %2").arg(robot->episode_steps).arg(robot->episodes + 1);
+    }
+    for (const auto& w : dashboards_->store().workers()) {
+      if (w.row.worker_id == *robot->worker) {
+        text += QString(", worker steps %1").arg(w.row.steps);
+        break;
+      }
+    }
+    dashboards_->envPool()->selectWorker(*robot->worker);
+  }
+  selection_label_->setText(text);
 }
 
 void MainWindow::onFrameDone(std::uint64_t frames) {

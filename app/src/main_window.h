@@ -59,6 +59,10 @@ class MainWindow : public QMainWindow {
   void onSelection(const std::optional<render::PickResult>& pick);
   void onFrameDone(std::uint64_t frames);
   void showMessage(const QString& text);
+  // The env-pool panel's worker selection and the 3D view's robots, both ways (robot attributes).
+  void onWorkerSelected(std::uint32_t worker_id);
+  void updateWorkerHealth();
+  void setColorMode(render::ColorMode mode);
 
   AppOptions options_;
   std::unique_ptr<ipc::SourceRegistry> registry_;  // before the views that borrow it
@@ -69,6 +73,7 @@ class MainWindow : public QMainWindow {
   RobotsDock* robots_;
   QLabel* stats_label_;
   QLabel* selection_label_;
+  class ScalarLegendWidget* legend_ = nullptr;
   std::unique_ptr<KpiLogger> kpi_;
   DashboardWindow* dashboards_;
   DemoChildren* demo_ = nullptr;

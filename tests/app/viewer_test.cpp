@@ -4,7 +4,9 @@
 
 #include <QApplication>
 #include <QImage>
+#include <QLabel>
 #include <QPushButton>
+#include <QStatusBar>
 #include <QTabWidget>
 #include <QSignalSpy>
 #include <QTableView>
@@ -14,10 +16,13 @@
 #include <chrono>
 #include <spdlog/spdlog.h>
 #include <thread>
+#include <vtkRenderer.h>
 
 #include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 #include "dashboard_window.h"
+#include "env_pool_panel.h"
+#include "worker_table_model.h"
 #include "fleetscope/sim_bridge/sim_writer.hpp"
 #include "grasp_panel.h"
 #include "live_scene.h"
@@ -406,6 +411,71 @@ class ViewerTest : public QObject {
     QVERIFY(parsed.options);
     app::MainWindow window(*parsed.options);
     QCOMPARE(window.dashboards()->tabs()->currentWidget(), window.dashboards()->grasp());
+  }
+
+  void aClickedRobotSelectsItsWorkerRowAndARowHighlightsItsRobots() {
+    // Three workers of a live producer, two robots each (worker w's at x = 4w and 4w + 2);
+    // worker 2 goes silent after a second.
+    const std::string name = fleetscope::testing::unique_name("app.linked");
+    ChildProcess writer({FLEETSCOPE_LINKED_WRITER, name, "3", "2"});
+    QVERIFY(writer.wait_for("linked_fleet_writer: segment", std::chrono::seconds(20)));
+    app::MainWindow window(Viewer{{name}}.options());
+    QVERIFY(window.attachFromOptions().isEmpty());
+    window.resize(1200, 760);
+    window.show();
+    window.dashboards()->show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    QTRY_COMPARE_WITH_TIMEOUT(window.robotsDock()->robotCount(), 6, 10000);
+    auto* pool = window.dashboards()->envPool();
+    QTRY_COMPARE_WITH_TIMEOUT(pool->model()->workers().size(), std::size_t{3}, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(window.live()->framesRendered() > 3, 10000);
+
+    // Click robot "w1-env0" (x = 4): worker 1's row is selected, the status bar names its episode.
+    auto* renderer = window.view()->renderer();
+    renderer->SetWorldPoint(4.0, 0.0, 0.25, 1.0);
+    renderer->WorldToDisplay();
+    double d[3];
+    renderer->GetDisplayPoint(d);
+    emit window.view()->clicked(static_cast<int>(d[0]), static_cast<int>(d[1]));
+    QCOMPARE(pool->selectedWorker(), std::optional<std::uint32_t>(1));
+    auto* table = pool->findChild<QTableView*>("workerTable");
+    QVERIFY(table);
+    const auto selected = table->selectionModel()->selectedRows();
+    QCOMPARE(selected.size(), 1);
+    QCOMPARE(pool->model()->workers()[static_cast<std::size_t>(selected.first().row())].row.worker_id, 1u);
+    const QString status = window.statusBar()->findChildren<QLabel*>().first()->text();
+    QVERIFY2(status.contains("w1-env0") && status.contains("worker 1 env 0") && status.contains("episode return"),
+             qPrintable(status));
+
+    // The reverse: the user selects worker 0's row; its two robots are highlighted and framed.
+    int row0 = -1;
+    for (std::size_t r = 0; r < pool->model()->workers().size(); ++r) {
+      if (pool->model()->workers()[r].row.worker_id == 0) row0 = static_cast<int>(r);
+    }
+    QVERIFY(row0 >= 0);
+    QSignalSpy spy(pool, &app::EnvPoolPanel::workerSelected);
+    table->selectRow(row0);
+    QCOMPARE(spy.count(), 1);
+    QTRY_VERIFY_WITH_TIMEOUT(window.statusBar()->findChildren<QLabel*>().first()->text().contains("worker 0: 2 robots highlighted"), 2000);
+    QCOMPARE(window.live()->scene().robots_of_worker(0).size(), std::size_t{2});
+
+    // Worker 2 stalled (silent for over 2 s): the panel says so, and its robots turn amber in 3D.
+    QTRY_VERIFY_WITH_TIMEOUT(std::any_of(pool->model()->workers().begin(), pool->model()->workers().end(),
+                                         [](const app::WorkerView& w) { return w.row.worker_id == 2 && w.state == fleetscope::ipc::WorkerState::kStalled; }),
+                             10000);
+    window.live()->resetCamera();  // the whole fleet in view again
+    const auto frames = window.live()->framesRendered();
+    QTRY_VERIFY_WITH_TIMEOUT(window.live()->framesRendered() > frames + 2, 5000);
+    renderer->SetWorldPoint(8.0, 0.0, 0.25, 1.0);
+    renderer->WorldToDisplay();
+    renderer->GetDisplayPoint(d);
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+          const QImage frame = window.view()->grabFramebuffer();
+          const QColor c = frame.pixelColor(static_cast<int>(d[0]), frame.height() - 1 - static_cast<int>(d[1]));
+          return c.red() > 150 && c.green() > 90 && c.blue() < c.green() / 2;
+        }(),
+        8000);
   }
 
   void aSegmentOfANewerMajorVersionIsRefusedNamingBothVersions() {

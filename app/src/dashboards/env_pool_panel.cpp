@@ -5,6 +5,7 @@
 #include <QBarSet>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QItemSelectionModel>
 #include <QLabel>
 #include <QLineSeries>
 #include <QSplitter>
@@ -51,6 +52,10 @@ EnvPoolPanel::EnvPoolPanel(const TelemetryStore& store, QWidget* parent) : Dashb
   table_->horizontalHeader()->setSectionResizeMode(QHeaderView::Interactive);
   connect(model_, &QAbstractItemModel::modelReset, table_, &QTableView::resizeColumnsToContents);
   table_->setSelectionBehavior(QAbstractItemView::SelectRows);
+  table_->setSelectionMode(QAbstractItemView::SingleSelection);
+  connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, [this] { onRowSelected(); });
+  // A reset (rows added or gone) drops the selection: put it back on the same worker.
+  connect(model_, &QAbstractItemModel::modelReset, this, [this] { reselect(); });
   split->addWidget(table_);
 
   auto* charts = new QWidget(split);
@@ -115,6 +120,43 @@ EnvPoolPanel::EnvPoolPanel(const TelemetryStore& store, QWidget* parent) : Dashb
 }
 
 QString EnvPoolPanel::summaryText() const { return summary_->text(); }
+
+void EnvPoolPanel::onRowSelected() {
+  if (selecting_) return;
+  const auto rows = table_->selectionModel()->selectedRows();
+  if (rows.isEmpty()) return;
+  const auto& workers = model_->workers();
+  const auto row = static_cast<std::size_t>(rows.first().row());
+  if (row >= workers.size()) return;
+  selected_ = workers[row].row.worker_id;
+  emit workerSelected(*selected_);
+}
+
+bool EnvPoolPanel::selectWorker(std::uint32_t worker_id) {
+  selected_ = worker_id;
+  const auto& workers = model_->workers();
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    if (workers[i].row.worker_id != worker_id) continue;
+    selecting_ = true;
+    table_->selectRow(static_cast<int>(i));
+    table_->scrollTo(model_->index(static_cast<int>(i), 0));
+    selecting_ = false;
+    return true;
+  }
+  return false;
+}
+
+void EnvPoolPanel::reselect() {
+  if (!selected_) return;
+  const auto& workers = model_->workers();
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    if (workers[i].row.worker_id != *selected_) continue;
+    selecting_ = true;
+    table_->selectRow(static_cast<int>(i));
+    selecting_ = false;
+    return;
+  }
+}
 
 void EnvPoolPanel::refresh() {
   model_->setWorkers(store_.workers());

@@ -2,6 +2,8 @@
 // versus IPC time per worker.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "dashboard_panel.h"
@@ -29,8 +31,19 @@ class EnvPoolPanel : public DashboardPanel {
   ChartView* throughputChart() const { return throughput_; }
   ChartView* timingChart() const { return timing_; }
   QString summaryText() const;
+  // Selects the row of this worker (the first, if several pools use the id) without announcing
+  // it as the user's choice (no workerSelected): the 3D view asked. False when no row has it.
+  bool selectWorker(std::uint32_t worker_id);
+  // The selected row's worker, if any.
+  std::optional<std::uint32_t> selectedWorker() const { return selected_; }
+
+ signals:
+  // The user selected a worker row: the 3D view highlights and frames its robots.
+  void workerSelected(std::uint32_t worker_id);
 
  private:
+  void onRowSelected();
+  void reselect();
   const TelemetryStore& store_;
   WorkerTableModel* model_;
   QTableView* table_;
@@ -44,6 +57,8 @@ class EnvPoolPanel : public DashboardPanel {
   QBarCategoryAxis* timing_x_;
   QValueAxis* timing_y_;
   unsigned refreshes_ = 0;
+  std::optional<std::uint32_t> selected_;
+  bool selecting_ = false;  // a selection made by this panel itself, not by the user
 };
 
 }  // namespace fleetscope::app
