@@ -219,6 +219,29 @@ TEST(UrdfModel, ColladaUpAxisIsIgnoredAsRVizDoes) {
   EXPECT_EQ(model.meshes()[1].vertices, (std::vector<float>{0, 0, 3, 1, 0, 3, 0, 2, 3}));
 }
 
+TEST(UrdfModel, ReadsGltfAndPlyMeshesToo) {
+  TempDir dir;
+  // One triangle each; the glTF node lifts it by 1 m (node transforms are applied).
+  dir.write("t.gltf", R"({"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}],
+    "nodes": [{"mesh": 0, "translation": [0, 0, 1]}],
+    "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}],
+    "buffers": [{"byteLength": 44,
+                 "uri": "data:application/octet-stream;base64,AAAAAAAAAAAAAAAAAACAPwAAAAAAAAAAAAAAAAAAAEAAAAAAAAABAAIAAAA="}],
+    "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": 36}, {"buffer": 0, "byteOffset": 36, "byteLength": 6}],
+    "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0], "max": [1, 2, 0]},
+                  {"bufferView": 1, "componentType": 5123, "count": 3, "type": "SCALAR"}]})");
+  dir.write("t.ply", "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n"
+                     "element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 2 0\n3 0 1 2\n");
+  const UrdfModel model = UrdfModel::load(dir.write(
+      "formats.urdf", robot_xml(mesh_link("a", "t.gltf") + R"(
+        <joint name="j" type="fixed"><parent link="a"/><child link="b"/></joint>)" + mesh_link("b", "t.ply"))));
+  ASSERT_EQ(model.meshes().size(), 2u);
+  EXPECT_EQ(model.meshes()[0].vertices, (std::vector<float>{0, 0, 1, 1, 0, 1, 0, 2, 1}));
+  EXPECT_EQ(model.meshes()[0].triangles, (std::vector<std::uint32_t>{0, 1, 2}));
+  EXPECT_EQ(model.meshes()[1].vertices, (std::vector<float>{0, 0, 0, 1, 0, 0, 0, 2, 0}));
+  EXPECT_EQ(model.meshes()[1].triangle_count(), 1u);
+}
+
 TEST(UrdfModel, FindsPackagesInTheSearchPathInRosPackagePathAndAboveTheUrdf) {
   TempDir dir;
   const std::string urdf = robot_xml(mesh_link("a", "package://my_robot/meshes/palm.stl"));
