@@ -385,6 +385,7 @@ LayoutSnapshot SegmentReader::read_layout() const {
   snapshot.epoch = s1 / 2;
   snapshot.torn = outcome == SeqlockOutcome::kTorn;
   std::uint64_t links_in_use = 0;
+  std::uint64_t visuals_handed_out = 0;
   snapshot.models.reserve(models.size());
   for (std::size_t i = 0; i < models.size(); ++i) {
     const ModelRecord& m = models[i];
@@ -409,7 +410,17 @@ LayoutSnapshot SegmentReader::read_layout() const {
       }
     }
     const std::uint32_t extended_count = info_.abi_minor >= 3 ? m.extended_visual_count : 0;
-    if (extended_count == 0) {
+    const bool no_visuals = info_.abi_minor >= 3 && has_extended && extended_count == 0 &&
+                            m.first_extended_visual == kNoExtendedVisuals;
+    visuals_handed_out += m.link_count + extended_count;
+    if (visuals_handed_out > kReaderMaxVisuals) {
+      throw SegmentError(ErrorCode::kCapacity, "segment '" + seg + "' describes more than " +
+                                                   std::to_string(kReaderMaxVisuals) +
+                                                   " visuals over its models, the most this reader takes");
+    }
+    if (no_visuals) {
+      // Nothing to draw in any link (the per-link records are stand-ins for 1.2 readers).
+    } else if (extended_count == 0) {
       for (std::uint32_t link = 0; link < m.link_count; ++link) {
         model.all_visuals.push_back(ModelVisual{link, model.visuals[link], 0});
       }
@@ -471,7 +482,12 @@ std::uint32_t SegmentReader::mesh_count() const {
   if (!info_.geometry) return 0;
   const auto& g = *std::launder(reinterpret_cast<const GeometryHeader*>(bytes_.data() + info_.geometry_offset));
   // SYNC POINT READ (meshes): pairs with the writer's release store after a mesh is complete.
-  return std::min(g.mesh_count.load(std::memory_order_acquire), info_.geometry->capacities.meshes);
+  const std::uint32_t count = g.mesh_count.load(std::memory_order_acquire);
+  if (count > info_.geometry->capacities.meshes) {
+    corrupt(info_.name, "mesh count " + std::to_string(count) + " exceeds capacity " +
+                            std::to_string(info_.geometry->capacities.meshes));
+  }
+  return count;
 }
 
 MeshData SegmentReader::read_mesh(std::uint32_t index) const {

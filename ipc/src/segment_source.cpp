@@ -1,5 +1,7 @@
 #include "fleetscope/ipc/segment_source.hpp"
 
+#include <new>
+
 #include "fleetscope/ipc/error.hpp"
 
 namespace fleetscope::ipc {
@@ -36,6 +38,9 @@ IngestStats SegmentSource::ingest() {
     return stats;
   } catch (const SegmentError& e) {
     error_ = e.what();
+    return {};
+  } catch (const std::bad_alloc&) {
+    error_ = "segment '" + name_ + "': out of memory while reading its layout";
     return {};
   }
 }

@@ -253,10 +253,12 @@ std::uint32_t SegmentWriter::add_model(std::string_view name, std::span<const Li
       throw SegmentError(ErrorCode::kInvalidArgument, "link name or mesh path not NUL-terminated");
     }
   }
-  const std::uint32_t first = extended_visual_count_;
+  const std::uint32_t first = visuals.empty() ? kNoExtendedVisuals : extended_visual_count_;
   add_model_records(name, links, first, static_cast<std::uint32_t>(visuals.size()), [&](std::byte* base) {
-    store_words(geometry_base() + geometry_->visuals_offset + std::uint64_t{first} * sizeof(VisualRecord),
-                visuals.data(), visuals.size_bytes());
+    if (!visuals.empty()) {
+      store_words(geometry_base() + geometry_->visuals_offset + std::uint64_t{first} * sizeof(VisualRecord),
+                  visuals.data(), visuals.size_bytes());
+    }
     (void)base;
   });
   extended_visual_count_ += static_cast<std::uint32_t>(visuals.size());
@@ -303,6 +305,9 @@ void SegmentWriter::add_model_records(std::string_view name, std::span<const Lin
   record.link_count = static_cast<std::uint32_t>(visuals.size());
   record.first_extended_visual = first_extended;
   record.extended_visual_count = extended_count;
+  // 1.3: a model with a geometry-section list that is empty (no link has a visual) says so with
+  // the marker first = 0xFFFFFFFF, count 0 (FORMAT.md).
+  if (extended_count == 0 && first_extended == kNoExtendedVisuals) record.first_extended_visual = kNoExtendedVisuals;
 
   std::byte* base = mapping_.bytes().data();
   {
@@ -460,6 +465,7 @@ std::uint64_t* SegmentWriter::begin_change(std::uint32_t slot) {
 }
 
 void SegmentWriter::write_robot_attributes(std::uint32_t slot, const RobotAttributeWords& attributes) {
+  if (closed_) throw SegmentError(ErrorCode::kClosed, "segment '" + name_ + "' is closed");
   if (!slot_in_use(slot)) {
     throw SegmentError(ErrorCode::kInvalidArgument, "robot slot " + std::to_string(slot) + " is not in use");
   }

@@ -404,7 +404,11 @@ fs_status fs_writer_set_robot_attributes(fs_writer* w, uint32_t robot, int64_t w
   FS_REQUIRE(worker < (int64_t{1} << 32) - 1 && environment < (int64_t{1} << 32) - 1,
              "worker and environment must be below 2^32 - 1");
   return guarded([&] {
-    fleetscope::RobotAttributes a;
+    // The episode progress stays as fs_writer_set_robot_episode left it.
+    fleetscope::RobotAttributes a = w->writer->robot_attributes(robot);
+    a.worker.reset();
+    a.environment.reset();
+    a.scalar.reset();
     if (worker >= 0) a.worker = static_cast<std::uint32_t>(worker);
     if (environment >= 0) a.environment = static_cast<std::uint32_t>(environment);
     if (!std::isnan(scalar)) a.scalar = scalar;

@@ -227,7 +227,7 @@ std::uint32_t SimWriter::spawn_static(std::string_view name, std::uint32_t model
   }
   // Published now, once: later frames never touch it.
   segment_.write_robot(r.slot, r.staged, r.dirty);
-  segment_.end_frame(last_sim_time_, 0, 0);
+  segment_.end_frame(last_sim_time_, r.links, 1);
   std::fill(r.dirty.begin(), r.dirty.end(), 0);
   r.any_dirty = false;
   r.is_static = true;
@@ -251,28 +251,49 @@ void SimWriter::set_robot_color(std::uint32_t id, std::optional<std::array<std::
 
 void SimWriter::set_robot_attributes(std::uint32_t id, const RobotAttributes& a) {
   Robot& r = robot(id);
-  std::uint32_t flags = r.attributes.flags() & ~(ipc::kRobotHasProducer | ipc::kRobotHasScalar | ipc::kRobotHasEpisode);
-  r.attributes.producer = 0;
-  r.attributes.scalar_bits = 0;
-  r.attributes.episode = 0;
+  // Checked before anything changes: a refused call leaves the robot as it was.
+  if (a.scalar && !std::isfinite(*a.scalar)) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "robot " + std::to_string(id) + ": the scalar must be finite");
+  }
+  if ((a.worker && *a.worker == ~0u) || (a.environment && *a.environment == ~0u)) {
+    throw SegmentError(ErrorCode::kInvalidArgument, "robot " + std::to_string(id) + ": worker and environment must be below 2^32 - 1");
+  }
+  ipc::RobotAttributeWords next = r.attributes;
+  std::uint32_t flags = next.flags() & ~(ipc::kRobotHasProducer | ipc::kRobotHasScalar | ipc::kRobotHasEpisode);
+  next.producer = 0;
+  next.scalar_bits = 0;
+  next.episode = 0;
   if (a.episode) {
     flags |= ipc::kRobotHasEpisode;
-    r.attributes.episode = std::uint64_t{a.episode->first} | std::uint64_t{a.episode->second} << 32;
+    next.episode = std::uint64_t{a.episode->first} | std::uint64_t{a.episode->second} << 32;
   }
   if (a.worker || a.environment) {
     flags |= ipc::kRobotHasProducer;
     // An unset half is all ones ("none"), as FORMAT.md says.
-    r.attributes.producer = std::uint64_t{a.worker.value_or(~0u)} | std::uint64_t{a.environment.value_or(~0u)} << 32;
+    next.producer = std::uint64_t{a.worker.value_or(~0u)} | std::uint64_t{a.environment.value_or(~0u)} << 32;
   }
   if (a.scalar) {
-    if (!std::isfinite(*a.scalar)) {
-      throw SegmentError(ErrorCode::kInvalidArgument, "robot " + std::to_string(id) + ": the scalar must be finite");
-    }
     flags |= ipc::kRobotHasScalar;
-    r.attributes.scalar_bits = std::bit_cast<std::uint64_t>(*a.scalar);
+    next.scalar_bits = std::bit_cast<std::uint64_t>(*a.scalar);
   }
-  r.attributes.color_and_flags = (r.attributes.color_and_flags & 0xFFFFFFFFULL) | std::uint64_t{flags} << 32;
+  next.color_and_flags = (next.color_and_flags & 0xFFFFFFFFULL) | std::uint64_t{flags} << 32;
+  r.attributes = next;
   r.attributes_dirty = true;
+}
+
+RobotAttributes SimWriter::robot_attributes(std::uint32_t id) {
+  const ipc::RobotAttributeWords& w = robot(id).attributes;
+  RobotAttributes a;
+  const std::uint32_t flags = w.flags();
+  if ((flags & ipc::kRobotHasProducer) != 0) {
+    if (static_cast<std::uint32_t>(w.producer) != ~0u) a.worker = static_cast<std::uint32_t>(w.producer);
+    if (static_cast<std::uint32_t>(w.producer >> 32) != ~0u) a.environment = static_cast<std::uint32_t>(w.producer >> 32);
+  }
+  if ((flags & ipc::kRobotHasScalar) != 0) a.scalar = std::bit_cast<double>(w.scalar_bits);
+  if ((flags & ipc::kRobotHasEpisode) != 0) {
+    a.episode = std::pair{static_cast<std::uint32_t>(w.episode), static_cast<std::uint32_t>(w.episode >> 32)};
+  }
+  return a;
 }
 
 void SimWriter::set_robot_episode(std::uint32_t id, std::optional<std::pair<std::uint32_t, std::uint32_t>> episode) {

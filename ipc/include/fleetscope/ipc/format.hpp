@@ -125,6 +125,8 @@ struct ModelRecord {  // 64 bytes
   std::uint32_t first_extended_visual;  // 56
   std::uint32_t extended_visual_count;  // 60
 };
+// first_extended_visual with a count of 0: the model has visuals in no link (1.3).
+inline constexpr std::uint32_t kNoExtendedVisuals = 0xFFFFFFFFu;
 
 struct LinkVisual {  // 288 bytes: one visual per link, pose relative to the link frame
   char link_name[kLinkNameBytes];   // 0

@@ -57,6 +57,9 @@ struct SegmentInfo {
 // these (FORMAT.md, "Reader limits").
 inline constexpr std::uint32_t kReaderMaxRobots = 1u << 17;
 inline constexpr std::uint64_t kReaderMaxLinks = 1ULL << 22;
+// Per-link records plus geometry-section visuals over all models (ranges of models may overlap,
+// so this bounds what a layout copy allocates, not the section's size).
+inline constexpr std::uint64_t kReaderMaxVisuals = 1ULL << 19;
 
 struct FrameInfo {
   std::uint64_t frame = 0;  // 0 until the first publish

@@ -93,7 +93,8 @@ struct WriterConfig {
   std::uint32_t history_tags = 32;
   std::uint32_t history_buckets = 1024;
   // The geometry section (format 1.3): visuals over all models (0: max_visuals), distinct
-  // stored meshes, and bytes for their (compressed) data. Reserved at creation.
+  // stored meshes, and bytes for their (compressed) data. Reserved at creation. Each mesh takes
+  // at most its raw payload (12 bytes a vertex, 12 a triangle, 12 a normal) rounded up to 64.
   std::uint32_t max_geometry_visuals = 0;
   std::uint32_t max_meshes = 64;
   std::uint64_t mesh_bytes = 0;
@@ -143,6 +144,8 @@ class SimWriter {
   void set_robot_color(std::uint32_t robot, std::optional<std::array<std::uint8_t, 4>> rgba);
   // Takes effect with the next publish().
   void set_robot_attributes(std::uint32_t robot, const RobotAttributes& attributes);
+  // What set_robot_attributes (and set_robot_episode) last gave the robot.
+  RobotAttributes robot_attributes(std::uint32_t robot);
   // Only the episode's progress (steps into it, episodes finished), keeping the other attributes.
   void set_robot_episode(std::uint32_t robot, std::optional<std::pair<std::uint32_t, std::uint32_t>> episode);
   std::size_t robot_count() const noexcept { return robots_.size(); }
