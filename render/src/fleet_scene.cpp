@@ -719,19 +719,25 @@ std::optional<std::array<double, 6>> FleetScene::robot_bounds(const std::string&
 }
 
 std::optional<std::array<double, 6>> FleetScene::scene_bounds() const {
-  auto b = kEmpty;
-  bool any = false;
-  for (const auto& s : impl_->sources) {
-    for (const auto& r : s->robots) {
-      if (!r || !r->visible) continue;
-      for (const auto& l : r->links) {
-        grow(b, l);
-        any = true;
+  // Planes are floors and walls (a simulation's ground is often 100 m wide): framing them would
+  // shrink the robots to a few pixels. They count only when there is nothing else.
+  const auto plane = static_cast<std::uint32_t>(ipc::Shape::kPlane);
+  for (const bool with_planes : {false, true}) {
+    auto b = kEmpty;
+    bool any = false;
+    for (const auto& s : impl_->sources) {
+      for (const auto& r : s->robots) {
+        if (!r || !r->visible) continue;
+        for (const auto& l : r->links) {
+          if (!with_planes && l.key.shape == plane) continue;
+          grow(b, l);
+          any = true;
+        }
       }
     }
+    if (any) return b;
   }
-  if (!any) return std::nullopt;
-  return b;
+  return std::nullopt;
 }
 
 namespace {
