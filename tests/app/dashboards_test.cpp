@@ -1,7 +1,9 @@
 // The dashboards against live producer processes, under Xvfb (xcb): values a producer publishes
 // appear in the panel models, a SIGKILLed worker turns dead and a silent one stalled, manifests
 // good, partial and corrupt, CSV export matches the series, and the demo's panel screenshots
-// hold their charts and leave no process or segment behind.
+// hold their charts and leave no process or segment behind. The trainer panel's charts against
+// in-process writers: log axes, several runs with a legend, wall-clock axes, tooltips, round
+// ticks, the tall screenshot, missing tags, the tag filter and group order.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -9,24 +11,37 @@
 #include <unistd.h>
 
 #include <QApplication>
+#include <QAreaSeries>
+#include <QCategoryAxis>
+#include <QComboBox>
 #include <QDir>
 #include <QFile>
 #include <QImage>
 #include <QLabel>
+#include <QLegend>
+#include <QLegendMarker>
 #include <QLineSeries>
+#include <QLogValueAxis>
+#include <QMenu>
 #include <QProcess>
+#include <QScrollArea>
 #include <QTabWidget>
 #include <QTemporaryDir>
 #include <QTimer>
+#include <QToolButton>
+#include <QToolTip>
+#include <QValueAxis>
 #include <QtTest>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "chart_axes.h"
 #include "chart_view.h"
 #include "dashboard_panel.h"
 #include "dashboard_window.h"
@@ -86,6 +101,61 @@ std::pair<double, std::size_t> busyness(const QImage& image) {
     top = std::max(top, n);
   }
   return {total ? 1.0 - double(top) / double(total) : 0.0, counts.size()};
+}
+
+// A segment with telemetry only, for writing scalars with chosen steps, values and wall times.
+std::unique_ptr<fleetscope::SimWriter> scalar_writer(const std::string& name) {
+  fleetscope::WriterConfig config;
+  config.name = name;
+  config.max_robots = 0;
+  config.telemetry = fleetscope::ipc::TelemetryCapacities{4096, 64, 4, 4};
+  return std::make_unique<fleetscope::SimWriter>(config);
+}
+
+constexpr std::uint64_t kWallBase_ns = 1'700'000'000'000'000'000ULL;  // 2023-11-14, whole ms
+
+// Polls and refreshes until what the writers wrote is drawn and laid out.
+void settle(app::DashboardWindow& window) {
+  for (int i = 0; i < 3; ++i) {
+    window.pollNow();
+    window.refreshNow();
+    QTest::qWait(20);  // the charts lay their new axes and series out
+  }
+}
+
+void show_trainer(app::DashboardWindow& window) {
+  window.show();
+  QVERIFY(QTest::qWaitForWindowExposed(&window));
+  QVERIFY(window.showPanel(u"trainer"));
+  settle(window);
+}
+
+QLineSeries* line_named(const app::ChartView* view, const QString& name) {
+  for (auto* series : view->chart()->series()) {
+    if (series->name() == name) return qobject_cast<QLineSeries*>(series);
+  }
+  return nullptr;
+}
+
+QAbstractAxis* axis_of(const app::ChartView* view, Qt::Orientation orientation) {
+  const auto axes = view->chart()->axes(orientation);
+  return axes.isEmpty() ? nullptr : axes.first();
+}
+
+// The labels of the legend entries shown.
+QStringList legend_labels(const app::ChartView* view) {
+  QStringList labels;
+  for (QLegendMarker* marker : view->chart()->legend()->markers()) {
+    if (marker->isVisible()) labels << marker->label();
+  }
+  labels.sort();
+  return labels;
+}
+
+// Where point `value` of `series` is in the view's coordinates.
+QPoint view_position(const app::ChartView* view, QPointF value, QAbstractSeries* series) {
+  const QPointF in_chart = view->chart()->mapToPosition(value, series);
+  return view->mapFromScene(view->chart()->mapToScene(in_chart));
 }
 
 const char* kGoodManifest = R"({
@@ -622,6 +692,405 @@ class DashboardsTest : public QObject {
     const auto smoothed = app::smooth_values({1.0, 3.0}, 0.5);
     QCOMPARE(smoothed[0], 1.0);
     QCOMPARE(smoothed[1], (0.5 * 0.5 + 0.5 * 3.0) / 0.75);
+  }
+
+  // Round ticks: 1, 2, 2.5, 5 x 10^k, labels that tell the ticks apart, decades, round times.
+  void niceNumbers() {
+    const auto range = app::nice_range(0.0, 412.0, 5);
+    QCOMPARE(range.lo, 0.0);
+    QCOMPARE(range.hi, 500.0);
+    QCOMPARE(range.step, 100.0);
+    QCOMPARE(app::nice_step(1.0, 4), 0.25);
+    QCOMPARE(app::nice_step(0.0055, 5), 0.002);
+    QCOMPARE(app::nice_step(137.5, 5), 50.0);
+    const auto small = app::nice_range(0.00112, 0.00138, 5);
+    QVERIFY(small.lo <= 0.00112 && small.hi >= 0.00138);
+    QCOMPARE(app::tick_label_format(100.0, 500.0), QString("%.0f"));
+    QCOMPARE(app::tick_label_format(0.25, 1.0), QString("%.2f"));
+    QCOMPARE(app::tick_label_format(2.5, 10.0), QString("%.1f"));
+    QCOMPARE(app::tick_label_format(250000.0, 1250000.0), QString("%.2e"));
+    QCOMPARE(app::tick_label_format(1e-9, 5e-9), QString("%.0e"));
+    const auto [d0, d1] = app::decade_range(3e-9, 0.7);
+    QCOMPARE(d0, 1e-9);
+    QCOMPARE(d1, 1.0);
+    QCOMPARE(app::nice_time_step(3600.0, 5), 900.0);
+    QCOMPARE(app::nice_time_step(40.0, 5), 10.0);
+    QCOMPARE(app::ticks_within(3.0, 412.0, 100.0), (std::vector<double>{100.0, 200.0, 300.0, 400.0}));
+    QCOMPARE(app::duration_label(150.0), QString("2m30s"));
+    QCOMPARE(app::duration_label(5400.0), QString("1h30m"));
+    QCOMPARE(app::duration_label(0.0), QString("0s"));
+    QCOMPARE(app::exact_number(0.1), QString("0.1"));
+    QCOMPARE(app::exact_number(412.0), QString("412"));
+    QCOMPARE(app::exact_number(1e-9), QString("1e-09"));
+  }
+
+  // approx_kl from 1 down to 1e-9 on a log axis: the axis is a QLogValueAxis from 1e-9 to 1; the
+  // zero and negative values are not drawn and the title says so.
+  void logAxisSpansDecades() {
+    const std::string name = fleetscope::testing::unique_name("dash.log");
+    auto writer = scalar_writer(name);
+    const auto tag = writer->telemetry().tag("train/approx_kl");
+    for (int i = 0; i <= 9; ++i) writer->telemetry().scalar(tag, i, std::pow(10.0, -i));
+    writer->telemetry().scalar(tag, 10, 0.0);
+    writer->telemetry().scalar(tag, 11, -1e-3);
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);
+    app::DashboardWindow window(registry);
+    show_trainer(window);
+    app::TrainerPanel* panel = window.trainer();
+    app::ChartView* view = panel->chartFor("train/approx_kl");
+    QVERIFY(view);
+    QVERIFY(qobject_cast<QValueAxis*>(axis_of(view, Qt::Vertical)));
+    panel->setLogScale("train/approx_kl", true);
+    settle(window);
+    QVERIFY(panel->logScale("train/approx_kl"));
+    auto* y = qobject_cast<QLogValueAxis*>(axis_of(view, Qt::Vertical));
+    QVERIFY(y);
+    QVERIFY2(y->min() <= 1e-9 && y->min() > 1e-10 && y->max() >= 1.0 && y->max() < 10.0 + 1e-9,
+             qPrintable(QString("%1 .. %2").arg(y->min()).arg(y->max())));
+    auto* raw = line_named(view, QString::fromStdString(name) + " (raw)");
+    QVERIFY(raw);
+    QCOMPARE(raw->count(), 10);  // 1 .. 1e-9; the 0 and the negative value are not drawn
+    for (const QPointF& p : raw->points()) QVERIFY(p.y() > 0);
+    QVERIFY2(view->chart()->title().contains("values ≤ 0 not drawn"), qPrintable(view->chart()->title()));
+    view->grab().save(QString(FLEETSCOPE_TEST_OUTPUT) + "/trainer-log-axis.png");
+    // And back: linear, the note gone.
+    panel->setLogScale("train/approx_kl", false);
+    settle(window);
+    QVERIFY(qobject_cast<QValueAxis*>(axis_of(view, Qt::Vertical)));
+    QCOMPARE(view->chart()->title(), QString("train/approx_kl"));
+  }
+
+  // Two segments writing the same tag: two runs on one chart, named after their segments, with a
+  // legend; hiding a run (the panel, its Runs menu or a click on its legend entry) hides its lines.
+  void severalRunsShareAChartWithALegend() {
+    const std::string a = fleetscope::testing::unique_name("dash.run-a"), b = fleetscope::testing::unique_name("dash.run-b");
+    auto wa = scalar_writer(a), wb = scalar_writer(b);
+    for (int i = 0; i < 20; ++i) {
+      wa->telemetry().scalar("train/loss_value", i * 10, 5.0 - i * 0.1);
+      wb->telemetry().scalar("train/loss_value", i * 10, 4.0 - i * 0.05);
+    }
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(a);
+    registry.attach(b);
+    app::DashboardWindow window(registry);
+    show_trainer(window);
+    app::TrainerPanel* panel = window.trainer();
+    app::ChartView* view = panel->chartFor("train/loss_value");
+    QVERIFY(view);
+    const QString na = QString::fromStdString(a), nb = QString::fromStdString(b);
+    QVERIFY(line_named(view, na) && line_named(view, nb));
+    QCOMPARE(line_named(view, na)->count(), 20);
+    QVERIFY(view->chart()->legend()->isVisible());
+    QCOMPARE(legend_labels(view), (QStringList{na, nb}));  // one entry per run, no "(raw)" ones
+    QVERIFY(panel->runs().contains(na) && panel->runs().contains(nb));
+    view->grab().save(QString(FLEETSCOPE_TEST_OUTPUT) + "/trainer-two-runs.png");
+
+    panel->setRunVisible(na, false);
+    QVERIFY(!panel->runVisible(na));
+    QVERIFY(!line_named(view, na)->isVisible());
+    QVERIFY(!line_named(view, na + " (raw)")->isVisible());
+    QVERIFY(line_named(view, nb)->isVisible());
+    QCOMPARE(legend_labels(view), (QStringList{na, nb}));  // its entry stays, greyed, to turn it back on
+    auto* action = panel->findChild<QAction*>("run:" + na);
+    QVERIFY(action);
+    QVERIFY(!action->isChecked());
+    // A click on the legend entry turns it back on.
+    QLegendMarker* marker = nullptr;
+    for (QLegendMarker* m : view->chart()->legend()->markers()) {
+      if (m->label() == na) marker = m;
+    }
+    QVERIFY(marker);
+    emit marker->clicked();
+    QVERIFY(panel->runVisible(na));
+    QVERIFY(line_named(view, na)->isVisible());
+    QVERIFY(action->isChecked());
+    // The Runs menu's entry hides it too.
+    action->setChecked(false);
+    QVERIFY(!panel->runVisible(na));
+    QVERIFY(!line_named(view, na)->isVisible());
+  }
+
+  // The x axis follows the panel's choice: steps, the writers' wall time (x = the written wall
+  // time in seconds), time since the run's first record; the x range ends at the last point.
+  void xAxisModesUseTheWrittenWallTimes() {
+    const std::string name = fleetscope::testing::unique_name("dash.wall");
+    auto writer = scalar_writer(name);
+    const auto tag = writer->telemetry().tag("rollout/reward_mean");
+    const std::uint64_t walls[] = {kWallBase_ns, kWallBase_ns + 1'500'000'000ULL, kWallBase_ns + 3'000'000'000ULL,
+                                   kWallBase_ns + 95'250'000'000ULL};
+    for (int i = 0; i < 4; ++i) writer->telemetry().scalar(tag, 10 * (i + 1), 1.0 + i, walls[i]);
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);
+    app::DashboardWindow window(registry);
+    show_trainer(window);
+    app::TrainerPanel* panel = window.trainer();
+    app::ChartView* view = panel->chartFor("rollout/reward_mean");
+    QVERIFY(view);
+    // The store keeps the writer's wall time of each record.
+    const auto& points = window.store().series().at({name, "rollout/reward_mean"}).points;
+    QCOMPARE(points.size(), std::size_t{4});
+    for (int i = 0; i < 4; ++i) QCOMPARE(points[static_cast<std::size_t>(i)].wall_ns, walls[i]);
+    const QString raw_name = QString::fromStdString(name) + " (raw)";
+    auto xs = [&] {
+      std::vector<double> out;
+      for (const QPointF& p : line_named(view, raw_name)->points()) out.push_back(p.x());
+      return out;
+    };
+    QCOMPARE(xs(), (std::vector<double>{10, 20, 30, 40}));
+    auto* step_axis = qobject_cast<QValueAxis*>(axis_of(view, Qt::Horizontal));
+    QVERIFY(step_axis);
+    QCOMPARE(step_axis->min(), 10.0);
+    QCOMPARE(step_axis->max(), 40.0);  // no empty width after the last point
+
+    panel->setXAxisMode(app::XAxisMode::kWallTime);
+    settle(window);
+    QCOMPARE(window.trainer()->findChild<QComboBox*>("xAxisMode")->currentIndex(), 1);
+    const auto wall_xs = xs();
+    QCOMPARE(wall_xs.size(), std::size_t{4});
+    for (int i = 0; i < 4; ++i) QCOMPARE(wall_xs[static_cast<std::size_t>(i)], static_cast<double>(walls[i]) / 1e9);
+    auto* wall_axis = qobject_cast<QCategoryAxis*>(axis_of(view, Qt::Horizontal));
+    QVERIFY(wall_axis);
+    QCOMPARE(wall_axis->min(), static_cast<double>(walls[0]) / 1e9);
+    QCOMPARE(wall_axis->max(), static_cast<double>(walls[3]) / 1e9);
+    // Ticks on round times (95 s: every 30 s), labelled hh:mm:ss.
+    const QStringList labels = wall_axis->categoriesLabels();
+    QVERIFY2(labels.size() >= 3, qPrintable(labels.join(' ')));
+    for (const QString& label : labels) {
+      const double t = wall_axis->endValue(label);
+      QCOMPARE(std::fmod(t, 30.0), 0.0);
+      QCOMPARE(label, QDateTime::fromSecsSinceEpoch(static_cast<qint64>(t)).toString("hh:mm:ss"));
+    }
+    view->grab().save(QString(FLEETSCOPE_TEST_OUTPUT) + "/trainer-wall-time.png");
+
+    panel->setXAxisMode(app::XAxisMode::kRelativeTime);
+    settle(window);
+    QCOMPARE(xs(), (std::vector<double>{0.0, 1.5, 3.0, 95.25}));
+    QVERIFY(qobject_cast<QCategoryAxis*>(axis_of(view, Qt::Horizontal))->categoriesLabels().contains("1m30s"));
+
+    panel->setXAxisMode(app::XAxisMode::kStep);
+    settle(window);
+    QCOMPARE(xs(), (std::vector<double>{10, 20, 30, 40}));
+  }
+
+  // Hovering names the nearest point's run, exact step and value (the full series', not the
+  // thinned line's) and its wall time; far from every point there is no tooltip. Zoom and reset.
+  void tooltipNamesTheExactPointAndZoomResets() {
+    const std::string name = fleetscope::testing::unique_name("dash.tip");
+    auto writer = scalar_writer(name);
+    const auto tag = writer->telemetry().tag("train/entropy");
+    for (int i = 0; i < 50; ++i) {
+      writer->telemetry().scalar(tag, 100 * i, i == 30 ? 0.123456789012345 : 0.9 + 0.001 * i,
+                                 kWallBase_ns + static_cast<std::uint64_t>(i) * 1'000'000'000ULL);
+    }
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);
+    app::DashboardWindow window(registry);
+    show_trainer(window);
+    app::ChartView* view = window.trainer()->chartFor("train/entropy");
+    QVERIFY(view);
+    auto* raw = line_named(view, QString::fromStdString(name) + " (raw)");
+    QVERIFY(raw);
+    const QPoint at = view_position(view, {3000.0, 0.123456789012345}, raw);
+    const QString text = view->tooltipText(at + QPoint(2, -1));
+    QVERIFY2(text.contains("step 3000") && text.contains("value 0.123456789012345") &&
+                 text.contains(QString::fromStdString(name)) && text.contains("30s since start"),
+             qPrintable(text));
+    QVERIFY2(text.contains(QDateTime::fromSecsSinceEpoch(1'700'000'030).toString("yyyy-MM-dd hh:mm:ss")), qPrintable(text));
+    // The mouse shows the same text in a tooltip.
+    QTest::mouseMove(view->viewport(), at);
+    QTRY_VERIFY_WITH_TIMEOUT(QToolTip::isVisible() && QToolTip::text().contains("step 3000"), 3000);
+    // Far from every point (the line lies near 0.9, the one low value far to the right): nothing.
+    const QPoint empty = view_position(view, {1500.0, 0.5}, raw);
+    QVERIFY2(view->tooltipText(empty).isEmpty(), qPrintable(view->tooltipText(empty)));
+
+    // Zoom to the middle: the axes keep the zoom through refreshes; a reset fits the data again.
+    auto* x = qobject_cast<QValueAxis*>(axis_of(view, Qt::Horizontal));
+    const QPoint from = view_position(view, {1000.0, 0.95}, raw), to = view_position(view, {2000.0, 0.85}, raw);
+    view->zoomToRect(QRect(from, to).normalized());
+    QVERIFY(view->isZoomed());
+    QVERIFY2(x->min() > 900 && x->max() < 2100, qPrintable(QString("%1 .. %2").arg(x->min()).arg(x->max())));
+    writer->telemetry().scalar(tag, 5000, 0.95, kWallBase_ns + 60'000'000'000ULL);
+    settle(window);
+    QVERIFY(x->max() < 2100);
+    view->resetZoom();
+    settle(window);
+    QVERIFY(!view->isZoomed());
+    QCOMPARE(x->min(), 0.0);
+    QCOMPARE(x->max(), 5000.0);
+
+    // With the mouse: drag a rectangle to zoom, double click to reset, middle drag to pan.
+    QWidget* viewport = view->viewport();
+    const QPoint a = view_position(view, {1000.0, 0.95}, raw), b = view_position(view, {2000.0, 0.85}, raw);
+    QTest::mousePress(viewport, Qt::LeftButton, {}, a);
+    QTest::mouseMove(viewport, b);
+    QTest::mouseRelease(viewport, Qt::LeftButton, {}, b);
+    QVERIFY(view->isZoomed());
+    QVERIFY2(x->min() > 900 && x->max() < 2100, qPrintable(QString("%1 .. %2").arg(x->min()).arg(x->max())));
+    QTest::mouseDClick(viewport, Qt::LeftButton, {}, a);
+    QVERIFY(!view->isZoomed());
+    QCOMPARE(x->max(), 5000.0);
+    QTest::mousePress(viewport, Qt::MiddleButton, {}, a);
+    QTest::mouseMove(viewport, a + QPoint(60, 0));
+    QTest::mouseRelease(viewport, Qt::MiddleButton, {}, a + QPoint(60, 0));
+    QVERIFY(view->isZoomed());
+    QVERIFY2(x->min() < -100 && x->max() < 4900, qPrintable(QString("%1 .. %2").arg(x->min()).arg(x->max())));
+  }
+
+  // Data 0..412: the y axis is 0..500 with ticks every 100 ("%.0f"), the x axis ends at 412.
+  void axesHaveRoundTicksAndFitTheData() {
+    const std::string name = fleetscope::testing::unique_name("dash.ticks");
+    auto writer = scalar_writer(name);
+    const auto tag = writer->telemetry().tag("rollout/episode_length_mean");
+    for (int i = 0; i <= 412; ++i) writer->telemetry().scalar(tag, i, i);
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);
+    app::DashboardWindow window(registry);
+    show_trainer(window);
+    app::ChartView* view = window.trainer()->chartFor("rollout/episode_length_mean");
+    QVERIFY(view);
+    auto* y = qobject_cast<QValueAxis*>(axis_of(view, Qt::Vertical));
+    auto* x = qobject_cast<QValueAxis*>(axis_of(view, Qt::Horizontal));
+    QVERIFY(x && y);
+    QCOMPARE(y->min(), 0.0);
+    QVERIFY2(y->max() == 500.0 || y->max() == 450.0, qPrintable(QString::number(y->max())));
+    QCOMPARE(y->tickType(), QValueAxis::TicksDynamic);
+    QCOMPARE(y->tickAnchor(), 0.0);
+    QVERIFY(y->tickInterval() == 100.0 || y->tickInterval() == 50.0);
+    QCOMPARE(y->labelFormat(), QString("%.0f"));
+    QCOMPARE(x->min(), 0.0);
+    QCOMPARE(x->max(), 412.0);
+    QCOMPARE(x->tickInterval(), 100.0);
+    view->grab().save(QString(FLEETSCOPE_TEST_OUTPUT) + "/trainer-round-ticks.png");
+  }
+
+  // The trainer's screenshot holds every chart: one image as tall as the scroll area's content,
+  // taller with more charts, the last chart drawn (not blank).
+  void tallTrainerScreenshotHoldsEveryChart() {
+    const std::string name = fleetscope::testing::unique_name("dash.tall");
+    auto writer = scalar_writer(name);
+    auto publish = [&](int first, int count) {
+      for (int t = first; t < first + count; ++t) {
+        const std::string tag = (t % 3 == 0 ? "train/m" : t % 3 == 1 ? "rollout/m" : "eval/m") + std::to_string(t);
+        for (int i = 0; i < 30; ++i) writer->telemetry().scalar(tag, i, std::sin(i * 0.3 + t));
+      }
+    };
+    publish(0, 4);
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);
+    app::DashboardWindow window(registry);
+    show_trainer(window);
+    QTemporaryDir dir;
+    const QString trainer_png = QDir(dir.path()).filePath("trainer.png");
+    QVERIFY(window.savePanels(dir.path()).contains(trainer_png));
+    const int short_height = QImage(trainer_png).height();
+    publish(4, 20);
+    settle(window);
+    app::TrainerPanel* panel = window.trainer();
+    QCOMPARE(panel->chartCount(), 24);
+    const QStringList files = window.savePanels(dir.path());
+    QVERIFY(files.contains(trainer_png));
+    QVERIFY(!files.contains(QDir(dir.path()).filePath("trainer-2.png")));
+    const QImage tall(trainer_png);
+    QVERIFY(!tall.isNull());
+    // 12 rows of two charts, each at least 200 px: far taller than the window and than 4 charts.
+    QVERIFY2(tall.height() > short_height + 8 * 200 && tall.height() > window.height() + 1000,
+             qPrintable(QString("%1 then %2 px, window %3").arg(short_height).arg(tall.height()).arg(window.height())));
+    tall.save(QString(FLEETSCOPE_TEST_OUTPUT) + "/trainer-tall.png");
+    // The lowest chart, where it lies in the image: the head above the scroll area, then the content.
+    auto* scroll = panel->findChild<QScrollArea*>();
+    QVERIFY(scroll);
+    const int head = scroll->viewport()->mapTo(panel, QPoint(0, 0)).y();
+    app::ChartView* last = nullptr;
+    int last_y = -1;
+    for (auto* view : panel->findChildren<app::ChartView*>()) {
+      if (!view->isVisibleTo(panel)) continue;
+      const int y = view->mapTo(scroll->widget(), QPoint(0, 0)).y();
+      if (y > last_y) last_y = y, last = view;
+    }
+    QVERIFY(last);
+    QVERIFY(last_y + last->height() > scroll->viewport()->height());  // below the fold on screen
+    const QPoint at = last->mapTo(scroll->widget(), QPoint(0, 0)) + QPoint(scroll->viewport()->mapTo(panel, QPoint(0, 0)).x(), head);
+    const QImage chart_pixels = tall.copy(QRect(at, last->size()));
+    const auto [busy, colours] = busyness(chart_pixels);
+    QVERIFY2(busy > 0.02 && colours > 5, qPrintable(QString("the last chart looks blank: %1, %2 colours").arg(busy).arg(colours)));
+    // Its line was drawn: it holds the written points.
+    auto* line = line_named(last, QString::fromStdString(name));
+    QVERIFY(line);
+    QCOMPARE(line->count(), 30);
+  }
+
+  // The panel names the tile and breakdown tags nobody publishes; tiles and the breakdown show
+  // only for published tags, and any subset of the breakdown's parts draws.
+  void missingTagsAreNamedAndTheirTilesHidden() {
+    const std::string name = fleetscope::testing::unique_name("dash.missing");
+    auto writer = scalar_writer(name);
+    writer->telemetry().scalar("rollout/reward_mean", 1, 3.5);
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);
+    app::DashboardWindow window(registry);
+    show_trainer(window);
+    app::TrainerPanel* panel = window.trainer();
+    QString text = panel->missingTagsText();
+    QVERIFY2(text.contains("rollout/episodes_per_s") && text.contains("system/cpu_util_pct") &&
+                 text.contains("train/update_time_s") && text.contains("time/env_s") && text.contains("time/waiting_s"),
+             qPrintable(text));
+    QVERIFY(!text.contains("rollout/reward_mean"));
+    QVERIFY(panel->findChild<QLabel*>("missingTags")->isVisible());
+    QCOMPARE(panel->tileText("rollout/reward_mean"), QString("3.50"));
+    QVERIFY(panel->findChild<QLabel*>("tile:rollout/reward_mean")->isVisible());
+    QVERIFY(!panel->findChild<QLabel*>("tile:rollout/episodes_per_s")->isVisible());
+    QVERIFY(!panel->breakdownChart()->isVisible());  // none of its tags: no empty chart
+
+    // Two of the four breakdown parts: it draws them.
+    writer->telemetry().scalars(writer->telemetry().tag("time/env_s"), std::vector<std::int64_t>{1, 2},
+                                std::vector<double>{0.5, 0.6});
+    writer->telemetry().scalars(writer->telemetry().tag("time/waiting_s"), std::vector<std::int64_t>{1, 2},
+                                std::vector<double>{0.1, 0.2});
+    settle(window);
+    QVERIFY(panel->breakdownChart()->isVisible());
+    const auto areas = panel->breakdownChart()->chart()->series();
+    QCOMPARE(areas.size(), 2);
+    auto* top = qobject_cast<QAreaSeries*>(areas[1]);
+    QVERIFY(top);
+    QCOMPARE(top->upperSeries()->points().back().y(), 0.6 + 0.2);
+    text = panel->missingTagsText();
+    QVERIFY2(!text.contains("time/env_s") && text.contains("time/update_s") && text.contains("time/logging_s"),
+             qPrintable(text));
+  }
+
+  // Groups with the most tags come first; the filter shows the charts whose tag matches.
+  void tagFilterAndGroupOrder() {
+    const std::string name = fleetscope::testing::unique_name("dash.filter");
+    auto writer = scalar_writer(name);
+    for (const char* tag : {"system/cpu", "rollout/reward", "rollout/length", "train/loss_policy", "train/loss_value",
+                            "train/entropy"}) {
+      writer->telemetry().scalar(tag, 1, 1.0);
+    }
+    fleetscope::ipc::SourceRegistry registry;
+    registry.attach(name);
+    app::DashboardWindow window(registry);
+    show_trainer(window);
+    app::TrainerPanel* panel = window.trainer();
+    QCOMPARE(panel->groupOrder(), (QStringList{"train", "rollout", "system"}));
+    // On screen too: train's box above rollout's above system's.
+    auto box_y = [&](const char* group) { return panel->findChild<QWidget*>(QString("group:%1").arg(group))->y(); };
+    QVERIFY(box_y("train") < box_y("rollout") && box_y("rollout") < box_y("system"));
+    panel->setTagFilter("loss");
+    QVERIFY(panel->chartFor("train/loss_policy")->isVisibleTo(panel));
+    QVERIFY(!panel->chartFor("train/entropy")->isVisibleTo(panel));
+    QVERIFY(!panel->findChild<QWidget*>("group:rollout")->isVisibleTo(panel));
+    panel->setTagFilter("^(rollout|system)/");  // a regular expression
+    QVERIFY(panel->chartFor("rollout/length")->isVisibleTo(panel));
+    QVERIFY(panel->chartFor("system/cpu")->isVisibleTo(panel));
+    QVERIFY(!panel->chartFor("train/loss_value")->isVisibleTo(panel));
+    panel->setTagFilter("loss_v(");  // not a valid one: a substring
+    QVERIFY(!panel->chartFor("train/loss_value")->isVisibleTo(panel));
+    panel->setTagFilter("LOSS_VALUE");
+    QVERIFY(panel->chartFor("train/loss_value")->isVisibleTo(panel));
+    QVERIFY(!panel->chartFor("train/loss_policy")->isVisibleTo(panel));
+    panel->setTagFilter("");
+    for (const char* tag : {"system/cpu", "rollout/reward", "train/entropy"}) QVERIFY(panel->chartFor(tag)->isVisibleTo(panel));
   }
 
   void demoPanelScreenshotsHoldChartsAndLeaveNothingBehind() {

@@ -4,11 +4,17 @@
 #include <QContextMenuEvent>
 #include <QFile>
 #include <QFileDialog>
+#include <QLegend>
 #include <QMenu>
 #include <QMessageBox>
+#include <QMouseEvent>
+#include <QRubberBand>
 #include <QTextStream>
+#include <QToolTip>
 #include <QValueAxis>
 #include <cmath>
+
+#include "chart_axes.h"
 
 namespace fleetscope::app {
 namespace {
@@ -60,12 +66,10 @@ void fit_axis(QValueAxis* axis, double lo, double hi, double headroom) {
   const bool fits = axis->min() <= lo && axis->max() >= hi;
   const bool snug = axis->max() - axis->min() <= span * (1.0 + 2.0 * headroom) + 1e-12;
   if (fits && snug) return;
-  // A step of 1, 2 or 5 times a power of ten, about a tenth of the span.
-  const double raw = span * (1.0 + headroom) / 10.0;
-  const double power = std::pow(10.0, std::floor(std::log10(raw)));
-  const double m = raw / power;
-  const double unit = (m < 1.5 ? 1.0 : m < 3.5 ? 2.0 : m < 7.5 ? 5.0 : 10.0) * power;
-  axis->setRange(std::floor(lo / unit) * unit, std::ceil((hi + span * headroom) / unit) * unit);
+  // Round ticks (1, 2, 2.5, 5 x 10^k) from one end to the other.
+  const NiceRange nice = nice_range(lo, hi + span * headroom, 5);
+  axis->setRange(nice.lo, nice.hi);
+  axis->setTickCount(static_cast<int>(std::lround((nice.hi - nice.lo) / nice.step)) + 1);
 }
 
 ChartView::ChartView(const QString& title, QWidget* parent) : QChartView(parent) {
@@ -86,13 +90,125 @@ QString ChartView::writeCsv(const QString& path) const {
   return {};
 }
 
+void ChartView::setInteractive(bool on) {
+  interactive_ = on;
+  setMouseTracking(on);  // hover tooltips
+}
+
+QPointF ChartView::toChart(QPoint view_pos) const { return chart()->mapFromScene(mapToScene(view_pos)); }
+
+bool ChartView::inPlot(QPoint view_pos) const { return chart()->plotArea().contains(toChart(view_pos)); }
+
+bool ChartView::onLegend(QPoint view_pos) const {
+  const QLegend* legend = chart()->legend();
+  return legend->isVisible() && legend->sceneBoundingRect().contains(mapToScene(view_pos));
+}
+
+void ChartView::zoomToRect(const QRect& rect) {
+  const QRectF area = chart()->plotArea();
+  const QRectF wanted = QRectF(toChart(rect.topLeft()), toChart(rect.bottomRight())).normalized() & area;
+  if (wanted.width() < 2 || wanted.height() < 2) return;
+  zoomed_ = true;
+  chart()->zoomIn(wanted);
+}
+
+void ChartView::panBy(QPointF pixels) {
+  zoomed_ = true;
+  chart()->scroll(-pixels.x(), pixels.y());  // the chart's y grows upwards
+}
+
+void ChartView::resetZoom() {
+  zoomed_ = false;
+  emit zoomReset();
+}
+
+QString ChartView::tooltipText(QPoint view_pos) const {
+  if (!tooltip_provider_ || !inPlot(view_pos)) return {};
+  return tooltip_provider_(toChart(view_pos));
+}
+
+void ChartView::mousePressEvent(QMouseEvent* event) {
+  const QPoint pos = event->position().toPoint();
+  // Legend markers take their own clicks (toggling a run).
+  if (!interactive_ || onLegend(pos) || !inPlot(pos)) return QChartView::mousePressEvent(event);
+  const bool pan = event->button() == Qt::MiddleButton ||
+                   (event->button() == Qt::LeftButton && (event->modifiers() & Qt::ControlModifier));
+  if (pan) {
+    panning_ = true;
+    pan_last_ = pos;
+    setCursor(Qt::ClosedHandCursor);
+  } else if (event->button() == Qt::LeftButton) {
+    if (!band_) band_ = new QRubberBand(QRubberBand::Rectangle, this);
+    band_origin_ = pos;
+    band_->setGeometry(QRect(pos, QSize()));
+    band_->show();
+  } else {
+    return QChartView::mousePressEvent(event);
+  }
+  QToolTip::hideText();
+  event->accept();
+}
+
+void ChartView::mouseMoveEvent(QMouseEvent* event) {
+  const QPoint pos = event->position().toPoint();
+  if (band_ && band_->isVisible()) {
+    band_->setGeometry(QRect(band_origin_, pos).normalized());
+    return event->accept();
+  }
+  if (panning_) {
+    panBy(pos - pan_last_);
+    pan_last_ = pos;
+    return event->accept();
+  }
+  if (interactive_ && tooltip_provider_ && event->buttons() == Qt::NoButton) {
+    const QString text = tooltipText(pos);
+    if (text.isEmpty()) {
+      QToolTip::hideText();
+    } else {
+      QToolTip::showText(event->globalPosition().toPoint(), text, this);
+    }
+  }
+  QChartView::mouseMoveEvent(event);
+}
+
+void ChartView::mouseReleaseEvent(QMouseEvent* event) {
+  if (band_ && band_->isVisible() && event->button() == Qt::LeftButton) {
+    band_->hide();
+    zoomToRect(band_->geometry());
+    return event->accept();
+  }
+  if (panning_) {
+    panning_ = false;
+    unsetCursor();
+    return event->accept();
+  }
+  QChartView::mouseReleaseEvent(event);
+}
+
+void ChartView::mouseDoubleClickEvent(QMouseEvent* event) {
+  if (interactive_ && event->button() == Qt::LeftButton && inPlot(event->position().toPoint())) {
+    resetZoom();
+    return event->accept();
+  }
+  QChartView::mouseDoubleClickEvent(event);
+}
+
 void ChartView::contextMenuEvent(QContextMenuEvent* event) {
   QMenu menu(this);
+  QAction* reset = nullptr;
+  if (interactive_) {
+    reset = menu.addAction(tr("Reset zoom"));
+    reset->setEnabled(zoomed_);
+  }
+  if (menu_extender_) menu_extender_(menu);
+  if (!menu.isEmpty()) menu.addSeparator();
   QAction* csv = menu.addAction(tr("Export CSV..."));
   QAction* png = menu.addAction(tr("Save PNG..."));
   QAction* chosen = menu.exec(event->globalPos());
   const QString stem = chart()->title().isEmpty() ? "chart" : chart()->title().replace('/', '_').replace(' ', '_');
-  if (chosen == csv) {
+  if (chosen && chosen == reset) {
+    resetZoom();
+  } else if (chosen == csv) {
     const QString path = QFileDialog::getSaveFileName(this, tr("Export CSV"), stem + ".csv", tr("CSV (*.csv)"));
     if (path.isEmpty()) return;
     if (const QString error = writeCsv(path); !error.isEmpty()) QMessageBox::warning(this, tr("Export CSV"), error);

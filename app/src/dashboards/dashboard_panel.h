@@ -5,8 +5,10 @@
 #pragma once
 
 #include <QAnyStringView>
+#include <QImage>
 #include <QWidget>
 #include <span>
+#include <vector>
 
 namespace fleetscope::app {
 
@@ -20,6 +22,9 @@ class DashboardPanel : public QWidget {
   using QWidget::QWidget;
   // Brings what the panel shows up to date (cheaply when it is not on screen).
   virtual void refresh() = 0;
+  // What --panels-screenshot and "Save panel PNG..." write: <file>.png, then <file>-2.png and on
+  // when there are more. By default the panel as it is on screen.
+  virtual std::vector<QImage> snapshots() { return {grab().toImage()}; }
 };
 
 struct PanelSpec {

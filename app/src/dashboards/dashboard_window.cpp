@@ -40,6 +40,11 @@ constexpr PanelSpec kPanels[] = {
      [](const TelemetryStore&, QWidget* parent) -> DashboardPanel* { return new ViewerKpiPanel(parent); }},
 };
 
+// <file>.png for a panel's first image, <file>-2.png for its second, and so on.
+QString page_file_name(const QString& file, std::size_t page) {
+  return page == 0 ? QString("%1.png").arg(file) : QString("%1-%2.png").arg(file).arg(page + 1);
+}
+
 std::uint64_t thread_cpu_ns() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
@@ -187,9 +192,12 @@ QStringList DashboardWindow::savePanels(const QString& dir) {
     QCoreApplication::processEvents();
     refreshNow();
     QCoreApplication::processEvents();
-    const QString path = QDir(dir).filePath(QString("%1.png").arg(specs[i].file));
-    if (!panels_[i]->grab().save(path, "PNG")) throw std::runtime_error("cannot write '" + path.toStdString() + "'");
-    written << path;
+    const std::vector<QImage> images = panels_[i]->snapshots();
+    for (std::size_t page = 0; page < images.size(); ++page) {
+      const QString path = QDir(dir).filePath(page_file_name(specs[i].file, page));
+      if (!images[page].save(path, "PNG")) throw std::runtime_error("cannot write '" + path.toStdString() + "'");
+      written << path;
+    }
   }
   tabs_->setCurrentIndex(current);
   return written;
@@ -200,8 +208,15 @@ void DashboardWindow::savePanelAs() {
   const QString path = QFileDialog::getSaveFileName(this, tr("Save panel"), QString("%1.png").arg(spec.file),
                                                     tr("PNG (*.png)"));
   if (path.isEmpty()) return;
-  if (!tabs_->currentWidget()->grab().save(path, "PNG")) {
-    QMessageBox::warning(this, tr("Save panel"), tr("cannot write '%1'").arg(path));
+  // A tall panel may be several images: path, then path-2.png and on.
+  const std::vector<QImage> images = panels_[static_cast<std::size_t>(tabs_->currentIndex())]->snapshots();
+  const QString stem = path.endsWith(".png", Qt::CaseInsensitive) ? path.chopped(4) : path;
+  for (std::size_t page = 0; page < images.size(); ++page) {
+    const QString file = page == 0 ? path : page_file_name(stem, page);
+    if (!images[page].save(file, "PNG")) {
+      QMessageBox::warning(this, tr("Save panel"), tr("cannot write '%1'").arg(file));
+      return;
+    }
   }
 }
 

@@ -58,7 +58,8 @@ class DashboardWindow : public QWidget {
   void refreshNow();
   // CPU time this window spent (polling, refreshing, painting) since the last call, in % of a core.
   double takeCpuPercent();
-  // Saves each panel as <dir>/<panel>.png; returns the files written, or throws std::runtime_error.
+  // Saves each panel as <dir>/<panel>.png (the trainer panel whole, every chart; one taller than an
+  // image holds goes on in <panel>-2.png, ...); returns the files written, or throws std::runtime_error.
   QStringList savePanels(const QString& dir);
 
  protected:
