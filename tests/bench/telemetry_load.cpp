@@ -1,7 +1,8 @@
 // fleetscope-telemetry-load: many telemetry writers at a fixed record rate, for the dashboard
 // benchmark. Forks one process per worker; each owns the segment <prefix>.wNN and publishes
-// --rate scalar records per second (in 100 batches a second, over two tags) plus its worker
-// row ten times a second, until --seconds pass or SIGTERM.
+// --rate scalar records per second (in 100 batches a second, over two tags, or over --tags tags
+// named like a trainer's: rollout/..., train/..., time/..., perf/..., eval/... in turn) plus its
+// worker row ten times a second, until --seconds pass or SIGTERM.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -26,12 +28,50 @@ namespace {
 std::atomic<bool> stop{false};
 void on_signal(int) { stop.store(true); }
 
-int run_worker(const std::string& name, std::uint32_t id, int rate, double seconds) {
+// `tags` records per batch round-robin over trainer-like tags, each tag with its own steps.
+int run_many_tags(fleetscope::SimWriter& writer, std::uint32_t id, int rate, double seconds, int tags) {
+  auto& t = writer.telemetry();
+  static const char* kGroups[] = {"rollout", "train", "time", "perf", "eval"};
+  std::vector<std::uint32_t> ids;
+  for (int k = 0; k < tags; ++k) {
+    ids.push_back(t.tag(std::string(kGroups[k % 5]) + "/metric_" + std::to_string(k)));
+  }
+  std::vector<std::int64_t> steps(static_cast<std::size_t>(tags), 0);
+  std::mt19937 rng(id);
+  std::normal_distribution<double> noise(0.0, 0.05);
+  constexpr int kBatchesPerSecond = 100;
+  const int per_batch = std::max(1, rate / kBatchesPerSecond);
+  const auto start = std::chrono::steady_clock::now();
+  auto next = start;
+  std::uint64_t records = 0;
+  std::size_t turn = 0;
+  for (int tick = 0; !stop.load(); ++tick) {
+    if (seconds > 0 && std::chrono::steady_clock::now() - start > std::chrono::duration<double>(seconds)) break;
+    for (int i = 0; i < per_batch; ++i, turn = (turn + 1) % ids.size()) {
+      const double x = static_cast<double>(steps[turn]) / 1000.0;
+      t.scalar(ids[turn], steps[turn]++, std::exp(-x * (1 + turn % 7)) + noise(rng));
+      ++records;
+    }
+    if (tick % (kBatchesPerSecond / 10) == 0) {
+      t.worker({id, ::getpid(), "load", fleetscope::ipc::WorkerState::kRunning, 16, records, double(rate), 0.004, 0.0006, 0});
+    }
+    next += std::chrono::milliseconds(1000 / kBatchesPerSecond);
+    std::this_thread::sleep_until(next);
+  }
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("worker %u: %llu records over %d tags in %.1f s (%.0f/s)\n", id, static_cast<unsigned long long>(records), tags,
+              elapsed, records / elapsed);
+  return 0;
+}
+
+int run_worker(const std::string& name, std::uint32_t id, int rate, double seconds, int tag_count) {
   fleetscope::WriterConfig config;
   config.name = name;
   config.max_robots = 0;  // telemetry only
   config.telemetry = fleetscope::ipc::TelemetryCapacities{};
+  config.history_tags = 64;
   fleetscope::SimWriter writer(config);
+  if (tag_count != 2) return run_many_tags(writer, id, rate, seconds, tag_count);
   auto& t = writer.telemetry();
   const std::uint32_t exec_tag = t.tag("load/exec_ms");
   const std::uint32_t ipc_tag = t.tag("load/ipc_ms");
@@ -74,7 +114,7 @@ int run_worker(const std::string& name, std::uint32_t id, int rate, double secon
 }  // namespace
 
 int main(int argc, char** argv) {
-  int workers = 64, rate = 1000;
+  int workers = 64, rate = 1000, tags = 2;
   double seconds = 0;
   std::string prefix;
   po::options_description opts("fleetscope-telemetry-load: many telemetry writers at a fixed rate");
@@ -82,6 +122,7 @@ int main(int argc, char** argv) {
       "workers", po::value(&workers)->default_value(64), "writer processes")(
       "rate", po::value(&rate)->default_value(1000), "scalar records per second per writer")(
       "seconds", po::value(&seconds)->default_value(0), "run time; 0 = until SIGTERM")(
+      "tags", po::value(&tags)->default_value(2), "scalar tags per writer (1..200)")(
       "prefix", po::value(&prefix)->default_value("load"), "segment names are <prefix>.wNN");
   po::variables_map vm;
   try {
@@ -95,8 +136,8 @@ int main(int argc, char** argv) {
     std::cout << opts;
     return 0;
   }
-  if (workers < 1 || workers > 1024 || rate < 2 || rate > 1000000) {
-    std::cerr << "fleetscope-telemetry-load: --workers must be 1..1024 and --rate 2..1000000\n";
+  if (workers < 1 || workers > 1024 || rate < 2 || rate > 1000000 || tags < 1 || tags > 200) {
+    std::cerr << "fleetscope-telemetry-load: --workers must be 1..1024, --rate 2..1000000 and --tags 1..200\n";
     return 2;
   }
   struct sigaction sa {};
@@ -110,7 +151,7 @@ int main(int argc, char** argv) {
       char name[64];
       std::snprintf(name, sizeof name, "%s.w%02d", prefix.c_str(), i);
       try {
-        const int code = run_worker(name, static_cast<std::uint32_t>(i), rate, seconds);
+        const int code = run_worker(name, static_cast<std::uint32_t>(i), rate, seconds, tags);
         std::fflush(stdout);
         std::_Exit(code);
       } catch (const fleetscope::ipc::SegmentError& e) {
