@@ -14,6 +14,7 @@
 #include <bit>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/source_registry.hpp"
@@ -25,6 +26,10 @@ namespace {
 constexpr std::array<std::uint8_t, 4> kDeadColor{120, 120, 120, 255};
 constexpr std::array<std::uint8_t, 4> kStalledColor{240, 160, 20, 255};  // amber
 constexpr std::uint64_t kFadeCheckNs = 250'000'000ULL;
+// What one hostile or careless segment may cost the viewer in stored meshes: each distinct mesh
+// is a geometry and an instanced batch, and every triangle is rasterised in software here.
+constexpr std::size_t kMaxStoredMeshesPerSource = 1024;
+constexpr std::uint64_t kMaxStoredTriangles = 20'000'000;
 
 // Half way to a dull grey: a robot nobody has updated for a while.
 std::array<std::uint8_t, 4> faded(std::array<std::uint8_t, 4> c) {
@@ -146,6 +151,7 @@ struct FleetScene::Impl {
   ColorMode color_mode = ColorMode::kModel;
   ScalarLegend legend;
   std::uint64_t fade_checked_ns = 0;
+  std::uint64_t stored_triangles = 0;  // of the stored meshes read so far (a budget, never given back)
   // Distinct links changed since the last take_changed_links(): a link updated by several
   // writer frames before one rendered frame counts once.
   std::uint64_t frames_taken = 0;
@@ -252,7 +258,16 @@ struct FleetScene::Impl {
     if (const auto it = s.mesh_keys.find(index); it != s.mesh_keys.end()) return it->second;
     std::uint64_t key = 0;
     try {
+      if (s.mesh_keys.size() >= kMaxStoredMeshesPerSource) {
+        throw std::runtime_error("the source has more than " + std::to_string(kMaxStoredMeshesPerSource) +
+                                 " stored meshes, the most the viewer draws for one source");
+      }
       const auto mesh = s.source->mesh(index);
+      if (stored_triangles + mesh->triangle_count() > kMaxStoredTriangles) {
+        throw std::runtime_error("stored meshes of all sources would exceed " + std::to_string(kMaxStoredTriangles) +
+                                 " triangles, the most the viewer keeps");
+      }
+      stored_triangles += mesh->triangle_count();
       key = mesh_content_key(*mesh);
       GeometryKey gk;
       gk.shape = static_cast<std::uint32_t>(ipc::Shape::kInlineMesh);
