@@ -867,6 +867,7 @@ class DashboardsTest : public QObject {
     settle(window);
     QCOMPARE(xs(), (std::vector<double>{0.0, 1.5, 3.0, 95.25}));
     QVERIFY(qobject_cast<QCategoryAxis*>(axis_of(view, Qt::Horizontal))->categoriesLabels().contains("1m30s"));
+    view->grab().save(QString(FLEETSCOPE_TEST_OUTPUT) + "/trainer-relative-time.png");
 
     panel->setXAxisMode(app::XAxisMode::kStep);
     settle(window);
