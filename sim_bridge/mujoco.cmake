@@ -14,6 +14,9 @@ else()
   endif()
 endif()
 
+# The installed CMake package asks for this very version (cmake/FleetscopeInstall.cmake).
+set(FLEETSCOPE_MUJOCO_VERSION ${mujoco_VERSION} CACHE INTERNAL "The MuJoCo version fleetscope_mujoco is built with")
+
 # C++ (static, like fleetscope_bridge): MujocoPublisher.
 add_library(fleetscope_mujoco STATIC src/mujoco_publisher.cpp)
 set_target_properties(fleetscope_mujoco PROPERTIES OUTPUT_NAME fleetscope_mujoco_bridge)

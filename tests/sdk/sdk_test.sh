@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The installed SDK, used from outside the source tree: `cmake --install` into a temporary
 # prefix, then a C++ consumer (find_package), a C one (pkg-config) and Python (the installed
-# package, and a wheel built by pip), each publishing a frame; the installed programs run.
+# package, and a wheel built by pip), each publishing a frame; the installed programs run. The
+# components: C++ consumers of fleetscope::urdf (resources/urdf/fs_arm6.urdf) and
+# fleetscope::mujoco, a C one of the MuJoCo C ABI (pkg-config fleetscope-mujoco), and the core
+# found without their packages.
 # Environment (set by tests/CMakeLists.txt): FLEETSCOPE_BUILD_DIR, FLEETSCOPE_GENERATOR,
 # FLEETSCOPE_CXX, FLEETSCOPE_CC, FLEETSCOPE_PYTHON3 (empty: no Python), FLEETSCOPE_PYTHONDIR,
-# FLEETSCOPE_VERSION, FLEETSCOPE_VIEWER (1 when the viewer is built).
+# FLEETSCOPE_VERSION, FLEETSCOPE_VIEWER (1 when the viewer is built), FLEETSCOPE_MUJOCO (1 when
+# the MuJoCo publisher is built).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
@@ -26,23 +30,58 @@ if grep -rl -e "$source_dir" -e "$build" "$prefix/lib" --include='*.cmake' --inc
 fi
 programs=(fleetscope-sim fleetscope-shm)
 [ "$FLEETSCOPE_VIEWER" = 1 ] && programs+=(fleetscope)
+[ "$FLEETSCOPE_MUJOCO" = 1 ] && programs+=(fleetscope-mujoco)
 for program in "${programs[@]}"; do
   [ -x "$prefix/bin/$program" ] || fail "program $program not installed"
   if ldd "$prefix/bin/$program" | grep "not found"; then fail "$program: missing libraries"; fi
 done
-library=$(find "$prefix" -name 'libfleetscope.so.*.*' -type f)
-foreign=$(nm -D --defined-only "$library" | awk '$3 !~ /^fs_/ && !($2 == "A" && $3 ~ /^FLEETSCOPE_/)')
-[ -z "$foreign" ] || fail "$library exports symbols outside the C ABI:"$'\n'"$foreign"
+libraries=(fleetscope)
+[ "$FLEETSCOPE_MUJOCO" = 1 ] && libraries+=(fleetscope_mujoco)
+for name in "${libraries[@]}"; do
+  library=$(find "$prefix" -name "lib$name.so.*.*" -type f)
+  [ -n "$library" ] || fail "lib$name.so not installed"
+  for link in "lib$name.so" "lib$name.so.1"; do
+    [ "$(readlink -f "$(dirname "$library")/$link")" = "$library" ] || fail "$link does not lead to $library"
+  done
+  foreign=$(nm -D --defined-only "$library" | awk '$3 !~ /^fs_/ && !($2 == "A" && $3 ~ /^FLEETSCOPE_/)')
+  [ -z "$foreign" ] || fail "$library exports symbols outside the C ABI:"$'\n'"$foreign"
+done
 
 step "installed programs"
 "$prefix/bin/fleetscope-sim" --robots 3 --links 4 --rate 50 --duration 0.2 --quiet --name "${tag}_sim"
 "$prefix/bin/fleetscope-shm" list >/dev/null
 
-step "C++ consumer: find_package(fleetscope), fleetscope::bridge"
-cmake -S "$here/cxx" -B "$tmp/cxx" -G "$FLEETSCOPE_GENERATOR" -DCMAKE_CXX_COMPILER="$FLEETSCOPE_CXX" \
+# The core package needs none of the components' packages: the C++ consumer is configured with
+# them hidden (and CMake's note that it never asked for them silenced).
+hidden=(--no-warn-unused-cli -DCMAKE_DISABLE_FIND_PACKAGE_urdfdom=ON -DCMAKE_DISABLE_FIND_PACKAGE_assimp=ON -DCMAKE_DISABLE_FIND_PACKAGE_mujoco=ON)
+step "C++ consumer: find_package(fleetscope), fleetscope::bridge; urdfdom, assimp and MuJoCo hidden"
+cmake -S "$here/cxx" -B "$tmp/cxx" -G "$FLEETSCOPE_GENERATOR" -DCMAKE_CXX_COMPILER="$FLEETSCOPE_CXX" "${hidden[@]}" \
   -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >"$tmp/cxx.log" || { cat "$tmp/cxx.log"; fail "configure"; }
 cmake --build "$tmp/cxx" >>"$tmp/cxx.log" || { cat "$tmp/cxx.log"; fail "C++ consumer build"; }
 "$tmp/cxx/consumer" "${tag}_cxx"
+
+step "components without their packages: OPTIONAL_COMPONENTS not found, COMPONENTS an error naming the package"
+cmake -S "$here/missing_components" -B "$tmp/optional" -G "$FLEETSCOPE_GENERATOR" -DCMAKE_CXX_COMPILER="$FLEETSCOPE_CXX" \
+  "${hidden[@]}" -DCMAKE_PREFIX_PATH="$prefix" -DEXPECT=optional >"$tmp/optional.log" 2>&1 ||
+  { cat "$tmp/optional.log"; fail "find_package(fleetscope OPTIONAL_COMPONENTS urdf mujoco)"; }
+grep 'fleetscope component' "$tmp/optional.log"
+if cmake -S "$here/missing_components" -B "$tmp/required" -G "$FLEETSCOPE_GENERATOR" -DCMAKE_CXX_COMPILER="$FLEETSCOPE_CXX" \
+  "${hidden[@]}" -DCMAKE_PREFIX_PATH="$prefix" -DEXPECT=required >"$tmp/required.log" 2>&1; then
+  fail "find_package(fleetscope REQUIRED COMPONENTS urdf) succeeded without urdfdom"
+fi
+grep -q 'component urdf needs urdfdom' "$tmp/required.log" || { cat "$tmp/required.log"; fail "no reason given"; }
+
+components=urdf
+[ "$FLEETSCOPE_MUJOCO" = 1 ] && components+=" mujoco"
+step "C++ consumers: find_package(fleetscope COMPONENTS $components)"
+cmake -S "$here/cxx_components" -B "$tmp/components" -G "$FLEETSCOPE_GENERATOR" -DCMAKE_CXX_COMPILER="$FLEETSCOPE_CXX" \
+  -DWITH_MUJOCO="$FLEETSCOPE_MUJOCO" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_BUILD_TYPE=Release >"$tmp/components.log" ||
+  { cat "$tmp/components.log"; fail "configure"; }
+cmake --build "$tmp/components" >>"$tmp/components.log" || { cat "$tmp/components.log"; fail "component consumers' build"; }
+"$tmp/components/urdf_consumer" "${tag}_urdf" "$source_dir/resources/urdf/fs_arm6.urdf"
+if [ "$FLEETSCOPE_MUJOCO" = 1 ]; then
+  "$tmp/components/mujoco_consumer" "${tag}_mujoco_cxx" "$here/mujoco/pendulums.xml"
+fi
 
 step "C consumer: pkg-config fleetscope"
 export PKG_CONFIG_PATH
@@ -52,6 +91,16 @@ PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name fleetscope.pc)")
 "$FLEETSCOPE_CC" -std=c99 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags fleetscope) "$here/c/main.c" \
   -o "$tmp/c_consumer" $(pkg-config --libs fleetscope) -Wl,-rpath,"$(pkg-config --variable=libdir fleetscope)"
 "$tmp/c_consumer" "${tag}_c"
+
+if [ "$FLEETSCOPE_MUJOCO" = 1 ]; then
+  step "C consumer: pkg-config fleetscope-mujoco, MuJoCo's C API"
+  [ "$(pkg-config --modversion fleetscope-mujoco)" = "$FLEETSCOPE_VERSION" ] || fail "fleetscope-mujoco.pc version"
+  # shellcheck disable=SC2046
+  "$FLEETSCOPE_CC" -std=c99 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags fleetscope-mujoco) "$here/mujoco/main.c" \
+    -o "$tmp/mujoco_consumer" $(pkg-config --libs fleetscope-mujoco) -lmujoco \
+    -Wl,-rpath,"$(pkg-config --variable=libdir fleetscope-mujoco)"
+  "$tmp/mujoco_consumer" "${tag}_mujoco_c" "$here/mujoco/pendulums.xml"
+fi
 
 if [ -n "$FLEETSCOPE_PYTHON3" ]; then
   step "Python consumer: the installed package"
