@@ -146,7 +146,9 @@ class ViewerTest : public QObject {
     QVERIFY(window.attachFromOptions().isEmpty());
     window.show();
     QTRY_VERIFY_WITH_TIMEOUT(window.live()->framesRendered() > 0, 10000);
-    QTest::qWait(1500);  // settle: the last publishes and the liveness change render
+    // Settle: the last publishes, the liveness change and the robots' fade (they have not moved
+    // for SceneSettings::robot_fade_after_ns, 3 s) render.
+    QTest::qWait(4000);
     const auto frames = window.live()->framesRendered();
     const QSize view_size = window.view()->size();
     QTest::qWait(1500);
