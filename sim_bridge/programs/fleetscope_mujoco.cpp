@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <new>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -308,6 +309,14 @@ int main(int argc, char** argv) {
     print_timings(label, total_step, total_publish);
     live_publisher = nullptr;
   } catch (const fleetscope::ipc::SegmentError& e) {
+    live_publisher = nullptr;
+    std::fprintf(stderr, "fleetscope-mujoco: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    live_publisher = nullptr;
+    std::fprintf(stderr, "fleetscope-mujoco: out of memory (a height field or mesh too large to publish?)\n");
+    return 1;
+  } catch (const std::exception& e) {
     live_publisher = nullptr;
     std::fprintf(stderr, "fleetscope-mujoco: %s\n", e.what());
     return 1;

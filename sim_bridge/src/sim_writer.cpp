@@ -59,6 +59,18 @@ std::uint64_t content_hash(const MeshData& m) {
 }
 
 ipc::LinkVisual to_record(const LinkVisualDesc& d) {
+  // Sizes, scales and offsets a reader can draw: finite and within 100 km (a float of 1e39 is
+  // inf in the segment, and one such visual would blank the viewer's fit view).
+  auto bad = [](float x) { return !(std::fabs(x) <= 1.0e5f); };
+  for (int i = 0; i < 3; ++i) {
+    if (bad(d.dims[i]) || bad(d.scale[i]) || bad(d.offset_position[i])) {
+      throw SegmentError(ErrorCode::kInvalidArgument, "link '" + d.name +
+                                                          "' has a size, scale or offset that is not finite or beyond 100 km");
+    }
+  }
+  for (const float q : d.offset_orientation) {
+    if (!std::isfinite(q)) throw SegmentError(ErrorCode::kInvalidArgument, "link '" + d.name + "' has a non-finite orientation");
+  }
   ipc::LinkVisual v{};
   ipc::copy_fixed_text(v.link_name, d.name, "link name");
   v.shape = static_cast<std::uint32_t>(d.shape);

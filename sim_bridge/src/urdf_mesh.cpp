@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <assimp/DefaultIOSystem.h>
 #include <assimp/Importer.hpp>
 #include <assimp/config.h>
 #include <assimp/material.h>
@@ -16,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "fleetscope/ipc/geometry_format.hpp"
 #include "fleetscope/ipc/posix_file.hpp"
 #include "urdf_internal.hpp"
 
@@ -50,17 +52,45 @@ std::optional<std::array<std::uint8_t, 4>> own_colour(const aiMaterial& material
   return std::array<std::uint8_t, 4>{to_byte(c.r), to_byte(c.g), to_byte(c.b), to_byte(c.a * opacity)};
 }
 
+// Files a mesh file refers to (glTF buffers, OBJ materials, COLLADA references) get the same
+// rule as the mesh file itself: only regular files of bounded size, or assimp could block on a
+// FIFO or read a device forever.
+class RegularFilesOnly : public Assimp::DefaultIOSystem {
+ public:
+  bool Exists(const char* file) const override { return acceptable(file); }
+  Assimp::IOStream* Open(const char* file, const char* mode) override {
+    return acceptable(file) ? DefaultIOSystem::Open(file, mode) : nullptr;
+  }
+
+ private:
+  static bool acceptable(const char* file) {
+    struct stat st {};
+    return file != nullptr && ::stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
+           static_cast<std::uint64_t>(st.st_size) <= kMaxMeshFileBytes;
+  }
+};
+
+// What one mesh file may unfold into: its node graph may instance a mesh many times (a 1.6 KB
+// glTF can describe 2^40 instances), so visits, depth and the copied geometry are bounded.
+constexpr std::size_t kMaxNodeVisits = 1'000'000;
+constexpr unsigned kMaxNodeDepth = 256;
+
 struct Collector {
   const aiScene& scene;
   std::vector<MeshPart> parts;
   std::map<std::optional<std::array<std::uint8_t, 4>>, std::size_t> part_of;
+  std::size_t visits = 0;
+  std::size_t vertices = 0;
+  std::size_t triangles = 0;
 
-  void node(const aiNode& n, const aiMatrix4x4& parent) {
+  void node(const aiNode& n, const aiMatrix4x4& parent, unsigned depth = 0) {
+    if (++visits > kMaxNodeVisits) throw std::runtime_error("its node graph has more than 1,000,000 node instances");
+    if (depth > kMaxNodeDepth) throw std::runtime_error("its node graph is nested more than 256 levels deep");
     const aiMatrix4x4 transform = parent * n.mTransformation;
     // A mirroring transform turns the triangles inside out: keep them counter-clockwise.
     const bool mirrored = transform.Determinant() < 0.0f;
     for (unsigned i = 0; i < n.mNumMeshes; ++i) mesh(*scene.mMeshes[n.mMeshes[i]], transform, mirrored);
-    for (unsigned i = 0; i < n.mNumChildren; ++i) node(*n.mChildren[i], transform);
+    for (unsigned i = 0; i < n.mNumChildren; ++i) node(*n.mChildren[i], transform, depth + 1);
   }
 
   void mesh(const aiMesh& m, const aiMatrix4x4& transform, bool mirrored) {
@@ -74,7 +104,14 @@ struct Collector {
     if (first + m.mNumVertices > std::numeric_limits<std::uint32_t>::max()) {
       throw std::runtime_error("more vertices than a mesh can hold");
     }
-    out.vertices.reserve(out.vertices.size() + 3 * std::size_t{m.mNumVertices});
+    // Checked before anything is copied; vectors grow geometrically (no reserve per instance, which
+    // made many instances quadratic).
+    vertices += m.mNumVertices;
+    triangles += m.mNumFaces;
+    if (vertices > ipc::kMaxMeshVertices || triangles > ipc::kMaxMeshTriangles) {
+      throw std::runtime_error("it unfolds into more than " + std::to_string(ipc::kMaxMeshVertices) + " vertices or " +
+                               std::to_string(ipc::kMaxMeshTriangles) + " triangles");
+    }
     for (unsigned v = 0; v < m.mNumVertices; ++v) {
       const aiVector3D p = transform * m.mVertices[v];
       if (!std::isfinite(p.x) || !std::isfinite(p.y) || !std::isfinite(p.z)) {
@@ -119,6 +156,7 @@ std::vector<MeshPart> read_mesh_file(const std::filesystem::path& path) {
   }
 
   Assimp::Importer importer;
+  importer.SetIOHandler(new RegularFilesOnly);  // the importer owns and deletes it
   // RViz draws COLLADA files as authored (ROS meshes are Z-up), scaled by their <unit>: assimp's
   // conversion to Y-up is turned off, its unit scale (on the root node) kept.
   importer.SetPropertyBool(AI_CONFIG_IMPORT_COLLADA_IGNORE_UP_DIRECTION, true);
