@@ -16,6 +16,7 @@ namespace fleetscope::app {
 namespace {
 
 constexpr int kGraceMs = 3000;
+constexpr int kEnvWorkers = 8;
 
 // Build-tree locations, overridable for installed layouts.
 QString setting(const char* env, const char* fallback) {
@@ -29,7 +30,11 @@ DemoChildren::DemoChildren(QObject* parent) : QObject(parent) {}
 
 DemoChildren::~DemoChildren() { stop(); }
 
-QStringList DemoChildren::segmentNames() { return {"fleet", "trainer", "envpool", "grasp"}; }
+QStringList DemoChildren::segmentNames() {
+  QStringList names = {"fleet", "trainer", "envpool", "grasp"};
+  for (int i = 0; i < kEnvWorkers; ++i) names << QString("envpool.w%1").arg(i);  // each worker's arms
+  return names;
+}
 
 QString DemoChildren::manifestPath() const {
   return data_dir_ ? QDir(data_dir_->path()).filePath("manifest.json") : QString();
@@ -71,12 +76,16 @@ void DemoChildren::start() {
   const QString sim = setting("FLEETSCOPE_SIM", FLEETSCOPE_DEMO_SIM);
   const QString python = setting("FLEETSCOPE_PYTHON", "/usr/bin/python3");
   const QString examples = setting("FLEETSCOPE_EXAMPLES", FLEETSCOPE_DEMO_EXAMPLES_DIR);
-  for (const QString& path : {sim, python, examples + "/ppo_trainer.py"}) {
+  for (const QString& path : {sim, python, examples + "/ppo_trainer.py", examples + "/env_pool.py",
+                               examples + "/reach_env.py", examples + "/grasp_scheduler.py"}) {
     if (!QFileInfo::exists(path)) throw std::runtime_error("demo program '" + path.toStdString() + "' is missing");
   }
   launch(sim, {"--name", "fleet", "--robots", "100", "--quiet"});
-  launch(python, {examples + "/ppo_trainer.py", "--name", "trainer"});
-  launch(python, {examples + "/env_pool.py", "--name", "envpool", "--workers", "8"});
+  // PPO (PyTorch) learning to reach with URDF arms: the trainer runs the environment pool as its
+  // own worker processes (segment "envpool" with their rows, "envpool.wI" with each worker's arms
+  // and targets); one worker stalls now and then, one crashes now and then and is restarted.
+  launch(python, {examples + "/ppo_trainer.py", "--name", "trainer", "--pool-name", "envpool", "--workers",
+                  QString::number(kEnvWorkers), "--envs-per-worker", "8", "--stall-worker", "2", "--crash-worker", "5"});
   launch(python, {examples + "/grasp_scheduler.py", "--name", "grasp", "--dir", data_dir_->path()});
 }
 

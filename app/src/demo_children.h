@@ -1,7 +1,7 @@
-// The demo's producers as child processes of the viewer: fleetscope-sim, the PPO-like trainer,
-// the environment pool and the grasp scheduler. They stop when this object goes (SIGTERM, then
-// SIGKILL after a grace period), and the kernel sends them SIGTERM should the viewer die first,
-// so their segments never outlive the demo.
+// The demo's producers as child processes of the viewer: fleetscope-sim, the PPO trainer (which
+// runs the environment pool of URDF arms as its own worker processes) and the grasp scheduler.
+// They stop when this object goes (SIGTERM, then SIGKILL after a grace period), and the kernel
+// sends them SIGTERM should the viewer die first, so their segments never outlive the demo.
 #pragma once
 
 #include <QObject>
@@ -24,7 +24,7 @@ class DemoChildren : public QObject {
   // Starts every producer; throws std::runtime_error naming what could not start.
   void start();
   void stop();
-  // Segment names the producers write.
+  // Segment names the producers write (the env pool's workers' included).
   static QStringList segmentNames();
   QString manifestPath() const;
   std::vector<qint64> pids() const;

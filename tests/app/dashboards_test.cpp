@@ -45,6 +45,7 @@
 #include "chart_view.h"
 #include "dashboard_panel.h"
 #include "dashboard_window.h"
+#include "demo_children.h"
 #include "env_pool_panel.h"
 #include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/sim_bridge/sim_writer.hpp"
@@ -1111,11 +1112,12 @@ class DashboardsTest : public QObject {
                               .arg(panel).arg(busy).arg(colours)));
       image.save(QString(FLEETSCOPE_TEST_OUTPUT) + "/panel-" + panel + ".png");
     }
-    // The children stopped and closed their segments.
+    // The children stopped and closed their segments (the env pool's workers' too).
     std::set<std::string> names;
     for (const auto& n : fleetscope::ipc::list_segment_names()) names.insert(n);
-    for (const char* child : {"fleet", "trainer", "envpool", "grasp"}) {
-      QVERIFY2(!names.count(child), child);
+    QVERIFY(app::DemoChildren::segmentNames().contains("envpool.w7"));
+    for (const QString& child : app::DemoChildren::segmentNames()) {
+      QVERIFY2(!names.count(child.toStdString()), qPrintable(child));
     }
   }
 };

@@ -20,7 +20,7 @@ prefix="bench.dash.$$"
 "$build/sim_bridge/fleetscope-sim" --name "$prefix.fleet" --robots 100 --links 10-30 --rate 60 --quiet &
 "$build/tests/fleetscope-telemetry-load" --workers 64 --rate 1000 --prefix "$prefix.load" >/dev/null &
 OPENBLAS_NUM_THREADS=1 PYTHONPATH="$build/python" /usr/bin/python3 "$root/sim_bridge/examples/ppo_trainer.py" \
-  --name "$prefix.trainer" >/dev/null &
+  --name "$prefix.trainer" --pool-name "$prefix.pool" >/dev/null &
 sleep 3
 
 run_viewer() {  # kpi-file viewer-options...

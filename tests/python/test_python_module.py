@@ -356,22 +356,7 @@ class Examples(unittest.TestCase):
     def assert_gone(self, name):
         self.assertFalse(os.path.exists(f"/dev/shm/fleetscope.{name}"), f"segment {name} left behind")
 
-    def test_trainer_loop(self):
-        name = f"test.py.trainer.{os.getpid()}"
-        out = self.run_example("ppo_trainer.py", "--name", name, "--seconds", "1.5", "--iterations-per-s", "10",
-                               "--envs", "16", "--horizon", "32")
-        iterations = int(out.split()[1])
-        self.assertGreaterEqual(iterations, 5, out)
-        self.assert_gone(name)
-
-    def test_env_pool_restarts_a_crashed_worker(self):
-        name = f"test.py.pool.{os.getpid()}"
-        out = self.run_example("env_pool.py", "--name", name, "--workers", "3", "--seconds", "5",
-                               "--crash-worker", "1", "--crash-every", "1.5", "--restart-delay", "0.3",
-                               "--stall-worker", "2", "--stall-every", "1", "--stall-seconds", "0.5")
-        restarts = int(out.rsplit(",", 1)[1].split()[0])
-        self.assertGreaterEqual(restarts, 1, out)
-        self.assert_gone(name)
+    # ppo_trainer.py and env_pool.py (the demo's training loop) are tested by test_training.py.
 
     def test_grasp_scheduler_writes_its_manifest(self):
         import json

@@ -44,16 +44,22 @@ from typing import Iterable, Sequence
 import numpy as np
 
 __all__ = [
-    "FleetscopeError", "InvalidArgumentError", "Writer", "TelemetryWriter", "LinkVisual", "Link",
+    "FleetscopeError", "InvalidArgumentError", "Writer", "TelemetryWriter", "SummaryWriter", "LinkVisual", "Link",
     "Box", "Sphere", "Cylinder", "Capsule", "Mesh", "Plane", "Ellipsoid", "StoredMesh", "InlineMesh",
     "abi_version",
-    "WORKER_STATES", "JOB_STATES",
+    "WORKER_STATES", "JOB_STATES", "TRAINER_TILE_TAGS", "TRAINER_TIME_TAGS",
 ]
 
 #: Worker states, as ``worker(state=...)`` takes them (names or their index).
 WORKER_STATES = ("starting", "running", "stalled", "dead", "restarting", "stopped")
 #: Job states, as ``job(state=...)`` takes them.
 JOB_STATES = ("queued", "running", "done", "failed")
+#: Tags the viewer's Trainer panel shows as tiles (their newest value), in its order.
+TRAINER_TILE_TAGS = ("rollout/episodes_per_s", "rollout/env_steps_per_s", "rollout/episode_length_mean",
+                     "rollout/reward_mean", "system/cpu_util_pct", "inference/batch_size", "inference/calls_per_s",
+                     "train/update_time_s")
+#: Tags the Trainer panel stacks into its time-per-iteration chart (seconds each).
+TRAINER_TIME_TAGS = ("time/env_s", "time/update_s", "time/logging_s", "time/waiting_s")
 _TELEMETRY_ONLY = 0xFFFFFFFF  # FS_TELEMETRY_ONLY: max_robots of a segment without robots
 _NO_ROBOTS = object()  # what TelemetryWriter passes as max_robots; never a user's value
 _I32 = (-2**31, 2**31 - 1)
@@ -148,6 +154,24 @@ def _check_int64_array(name: str, values) -> np.ndarray:
     else:
         raise _invalid(f"{allowed}, got an array of dtype {arr.dtype}")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _check_step(step, value=None) -> int:
+    """A scalar record's step: an integer in int64 (integral floats taken), else InvalidArgumentError
+    saying so, and that step and value look swapped when the value is a whole number."""
+    try:
+        return _check_int("step", step, *_I64)
+    except InvalidArgumentError as e:
+        hint = ""
+        if isinstance(step, (float, np.floating)) and value is not None and not isinstance(value, (bool, np.bool_)):
+            try:
+                whole = float(value).is_integer()
+            except (TypeError, ValueError, OverflowError):
+                whole = False
+            if whole:
+                hint = (f"; the order is scalar(tag, step, value): were step and value swapped? "
+                        f"(SummaryWriter.add_scalar(tag, value, global_step) takes TensorBoard's order)")
+        raise _invalid(f"{e}{hint}") from None
 
 
 def _check_text(name: str, value) -> bytes:
@@ -277,6 +301,7 @@ for _name, _args in {
     "fs_writer_spawn_static": [_h, ctypes.c_char_p, ctypes.c_uint32, _dbl, ctypes.c_size_t, _u32p],
     "fs_writer_set_robot_color": [_h, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint8)],
     "fs_writer_set_robot_attributes": [_h, ctypes.c_uint32, ctypes.c_int64, ctypes.c_int64, ctypes.c_double],
+    "fs_writer_set_robot_episode": [_h, ctypes.c_uint32, ctypes.c_int64, ctypes.c_int64],
     "fs_writer_model_link_count": [_h, ctypes.c_uint32, _u32p],
 }.items():
     _fn = getattr(_lib, _name)
@@ -288,6 +313,14 @@ _create_with_geometry = _lib["fs_writer_create_with_geometry"]
 _create_with_geometry.argtypes = [ctypes.POINTER(_WriterOptions), ctypes.POINTER(_TelemetryOptions),
                                   ctypes.POINTER(_GeometryOptions), ctypes.POINTER(_h)]
 _create_with_geometry.restype = ctypes.c_int
+# A scalar record with a wall time of the caller's (SummaryWriter's ``walltime``); libraries
+# without it record the current time.
+try:
+    _scalar_at_wall = _lib["fs_writer_scalar_id_wall"]
+    _scalar_at_wall.argtypes = [_h, ctypes.c_uint32, ctypes.c_int64, ctypes.c_double, ctypes.c_uint64]
+    _scalar_at_wall.restype = ctypes.c_int
+except AttributeError:
+    _scalar_at_wall = None
 _lib.fs_writer_destroy.argtypes = [_h]
 _lib.fs_writer_destroy.restype = None
 _lib.fs_last_error.restype = ctypes.c_char_p
@@ -713,6 +746,16 @@ class Writer:
                 raise _invalid(f"scalar must be a finite number or None, got {value!r}")
         _check(_lib.fs_writer_set_robot_attributes(self._live(), robot, worker, environment, value))
 
+    def set_robot_episode(self, robot: int, steps: int | None, episodes: int = 0) -> None:
+        """The robot's episode progress (format 1.3), for the viewer: ``steps`` into its current
+        episode and ``episodes`` it has finished, integers in 0..4294967295; ``steps=None`` unsets
+        it. Keeps the worker, environment and scalar of :meth:`set_robot_attributes` (which keeps
+        this in turn); takes effect with the next :meth:`publish`. ``robot`` is a robot id."""
+        robot = _check_int("robot", robot, *_U32)
+        steps = -1 if steps is None else _check_int("steps", steps, *_U32, " (None: unset)")
+        episodes = _check_int("episodes", episodes, *_U32)
+        _check(_lib.fs_writer_set_robot_episode(self._live(), robot, steps, episodes))
+
     def remove_robot(self, robot: int) -> None:
         """Removes a robot; ``robot`` is a robot id, an integer in 0..4294967295."""
         robot = _check_int("robot", robot, *_U32)
@@ -794,9 +837,12 @@ class Writer:
     def scalar(self, tag: str, step: int, value: float) -> None:
         """Records one value of a scalar series, e.g. ``scalar("reward/mean", step, 12.5)``.
 
-        ``tag`` is 1..63 bytes without a NUL byte; ``step`` is an integer in -2**63..2**63-1;
-        ``value`` is any float, NaN and infinity included."""
-        step = _check_int("step", step, *_I64)
+        ``tag`` is 1..63 bytes without a NUL byte; ``step`` is an integer in -2**63..2**63-1 (an
+        integral float such as ``100.0`` is taken; ``0.53`` raises :class:`InvalidArgumentError`,
+        which catches the TensorBoard order ``scalar(tag, value, step)``; :class:`SummaryWriter`
+        takes that order); ``value`` is any float, NaN and infinity included. Tags the viewer's
+        Trainer panel knows: see :class:`SummaryWriter`."""
+        step = _check_step(step, value)
         value = float(value)
         _check(_lib.fs_writer_scalar_id(self._live(), self._tag(tag), step, value))
 
@@ -821,7 +867,7 @@ class Writer:
 
         ``step`` is an integer in -2**63..2**63-1; tags and values as in :meth:`scalar`. The step,
         the tags and the values are all checked before the first record is written."""
-        step = _check_int("step", step, *_I64)
+        step = _check_step(step)
         records = [(tag, float(value)) for tag, value in values.items()]
         for tag, _ in records:
             if not isinstance(tag, str) or tag not in self._tags:
@@ -882,6 +928,10 @@ class TelemetryWriter(Writer):
         with fleetscope.TelemetryWriter("trainer") as t:
             for step in range(1000):
                 t.scalars_at(step, {"reward/mean": r, "loss/policy": loss})
+
+    The viewer's Trainer panel draws a chart for every tag, grouped by the part before the first
+    ``/``; the tags it gives a tile or its time chart are listed under :class:`SummaryWriter`.
+    A trainer written for TensorBoard uses :class:`SummaryWriter` instead.
     """
 
     def __init__(self, name: str, scalar_capacity: int = 16384, max_tags: int = 256, max_workers: int = 256,
@@ -889,3 +939,165 @@ class TelemetryWriter(Writer):
         super().__init__(name, max_robots=_NO_ROBOTS, replace_stale=replace_stale, telemetry=True,
                          scalar_capacity=scalar_capacity, max_tags=max_tags, max_workers=max_workers,
                          max_jobs=max_jobs)
+
+
+def _segment_name_for(log_dir: str) -> str:
+    """A segment name for a TensorBoard log directory: characters outside ``[A-Za-z0-9_.-]``
+    become ``_``, at most the last 47 of them."""
+    cleaned = "".join(c if (c.isascii() and c.isalnum()) or c in "_.-" else "_" for c in log_dir)
+    cleaned = cleaned.strip("_") or "runs"
+    return cleaned[-47:].lstrip("_.") or "runs"
+
+
+class SummaryWriter:
+    """TensorBoard's ``SummaryWriter`` for scalars, over a telemetry-only segment: a trainer that
+    logs with ``torch.utils.tensorboard`` (or ``tensorboardX``) switches with its import line::
+
+        from fleetscope import SummaryWriter   # was: from torch.utils.tensorboard import SummaryWriter
+
+        with SummaryWriter("trainer") as writer:
+            for step in range(1000):
+                writer.add_scalar("train/policy_loss", loss, step)
+                writer.add_scalars("rollout", {"ep_return_mean": r, "ep_len_mean": n}, step)
+
+    The segment is ``name`` when given, else ``log_dir`` made a segment name (``runs/exp1``:
+    ``runs_exp1``; characters outside ``[A-Za-z0-9_.-]`` become ``_``, the last 47 kept), else
+    TensorBoard's default ``runs/<date>_<host><comment>`` made one. Records reach readers (the
+    viewer) as they are written: ``max_queue``, ``flush_secs``, ``filename_suffix`` and
+    ``purge_step`` are taken for compatibility and have no effect. Only scalars are carried:
+    histograms, images, text and graphs are not (their ``add_*`` methods do not exist).
+
+    The viewer's Trainer panel draws a chart per tag, grouped by the part before the first ``/``
+    (``train/...``, ``rollout/...``), and a smoothing slider; a tag written by more than 8 segments
+    is drawn as their mean and min-max band. Tags it knows:
+
+    - tiles (:data:`TRAINER_TILE_TAGS`, the newest value): ``rollout/episodes_per_s``,
+      ``rollout/env_steps_per_s``, ``rollout/episode_length_mean``, ``rollout/reward_mean``,
+      ``system/cpu_util_pct``, ``inference/batch_size``, ``inference/calls_per_s``,
+      ``train/update_time_s`` (seconds; shown in ms);
+    - the stacked time-per-iteration chart (:data:`TRAINER_TIME_TAGS`, seconds): ``time/env_s``,
+      ``time/update_s``, ``time/logging_s``, ``time/waiting_s``.
+
+    The demo's PPO trainer (``sim_bridge/examples/ppo_trainer.py``) also writes
+    ``train/policy_loss``, ``train/value_loss``, ``train/entropy``, ``train/approx_kl``,
+    ``train/clip_fraction``, ``train/learning_rate``, ``train/explained_variance``,
+    ``train/action_std``, ``rollout/ep_return_mean``, ``rollout/ep_len_mean`` and
+    ``rollout/success_rate``.
+
+    Differences from TensorBoard: ``global_step`` must be an integer (an integral float is taken;
+    ``0.5`` raises :class:`InvalidArgumentError`, which catches a call with value and step swapped);
+    ``global_step=None`` records the tag's previous step plus one (0 for its first record), where
+    TensorBoard records 0. Tags are 1..63 bytes. ``walltime`` (seconds since the epoch) needs a
+    library with ``fs_writer_scalar_id_wall``; without it the record gets the current time and a
+    warning says so once. ``scalar_capacity`` (a power of two) and ``max_tags`` size the segment
+    (see :class:`TelemetryWriter`).
+    """
+
+    def __init__(self, log_dir: str | None = None, comment: str = "", purge_step: int | None = None,
+                 max_queue: int = 10, flush_secs: int = 120, filename_suffix: str = "", *, name: str | None = None,
+                 scalar_capacity: int = 16384, max_tags: int = 256, replace_stale: bool = True):
+        if log_dir is None:
+            import datetime
+            import socket
+            log_dir = os.path.join("runs", datetime.datetime.now().strftime("%b%d_%H-%M-%S") + "_" +
+                                   socket.gethostname() + comment)
+        self.log_dir = os.fspath(log_dir)
+        self.name = name if name is not None else _segment_name_for(self.log_dir)
+        self._writer = TelemetryWriter(self.name, scalar_capacity=scalar_capacity, max_tags=max_tags, max_workers=1,
+                                       max_jobs=1, replace_stale=replace_stale)
+        self._next_step: dict[str, int] = {}
+        self._warned_walltime = False
+
+    def get_logdir(self) -> str:
+        """The ``log_dir`` given (or TensorBoard's default); the segment is :attr:`name`."""
+        return self.log_dir
+
+    @property
+    def telemetry(self) -> TelemetryWriter:
+        """The segment's :class:`TelemetryWriter` (for :meth:`TelemetryWriter.scalars` batches)."""
+        return self._writer
+
+    def _step(self, tag, global_step) -> int:
+        if global_step is None:
+            return self._next_step.get(tag, 0)
+        try:
+            return _check_int("global_step", global_step, *_I64)
+        except InvalidArgumentError as e:
+            raise _invalid(f"{e}; the order is add_scalar(tag, scalar_value, global_step)") from None
+
+    def _wall_ns(self, walltime) -> int:
+        if walltime is None:
+            return 0
+        try:
+            seconds = float(walltime)
+        except (TypeError, ValueError):
+            raise _invalid(f"walltime must be seconds since the epoch, got {type(walltime).__name__} "
+                           f"{walltime!r}") from None
+        if not (math.isfinite(seconds) and 0 < seconds < 2**64 / 1e9):
+            raise _invalid(f"walltime must be a finite number of seconds after the epoch, got {seconds!r}")
+        if _scalar_at_wall is None:
+            if not self._warned_walltime:
+                import warnings
+                warnings.warn("fleetscope.SummaryWriter: this libfleetscope cannot record a given walltime "
+                              "(no fs_writer_scalar_id_wall); records get the current time", stacklevel=3)
+                self._warned_walltime = True
+            return 0
+        return max(1, round(seconds * 1e9))
+
+    @staticmethod
+    def _value(tag, scalar_value) -> float:
+        try:
+            return float(scalar_value)
+        except (TypeError, ValueError) as e:
+            raise _invalid(f"scalar_value of '{tag}' must be a number (a float, a NumPy or one-element torch "
+                           f"scalar), got {type(scalar_value).__name__}: {e}") from None
+
+    def _record(self, records, wall_ns: int) -> None:
+        """Writes (tag, step, value) records, every tag checked first: all or nothing is recorded."""
+        w = self._writer
+        for tag, _, _ in records:
+            if not isinstance(tag, str) or tag not in w._tags:
+                _check_text("tag", tag)
+        handle = w._live()
+        ids = [w._tag(tag) for tag, _, _ in records]
+        for tag_id, (tag, step, value) in zip(ids, records):
+            if wall_ns:
+                _check(_scalar_at_wall(handle, tag_id, step, value, wall_ns))
+            else:
+                _check(_lib.fs_writer_scalar_id(handle, tag_id, step, value))
+            self._next_step[tag] = step + 1 if step < _I64[1] else step
+
+    def add_scalar(self, tag: str, scalar_value, global_step: int | None = None, walltime: float | None = None,
+                   new_style: bool = False, double_precision: bool = False) -> None:
+        """Records ``scalar_value`` (a float, NumPy scalar or one-element tensor) of series ``tag`` at
+        ``global_step``, stamped ``walltime`` (seconds since the epoch; default now). ``new_style``
+        and ``double_precision`` are TensorBoard's and change nothing: values are float64."""
+        step = self._step(tag, global_step)
+        self._record([(tag, step, self._value(tag, scalar_value))], self._wall_ns(walltime))
+
+    def add_scalars(self, main_tag: str, tag_scalar_dict: dict, global_step: int | None = None,
+                    walltime: float | None = None) -> None:
+        """Records several series at one step: ``tag_scalar_dict`` maps a name to a value, recorded
+        as tag ``main_tag/name`` (TensorBoard writes each to a run directory of that name; here they
+        share the segment and the Trainer panel groups them under ``main_tag``)."""
+        if not isinstance(tag_scalar_dict, dict):
+            raise _invalid(f"tag_scalar_dict must be a dict of name -> value, got {type(tag_scalar_dict).__name__}")
+        records = []
+        for key, value in tag_scalar_dict.items():
+            tag = f"{main_tag}/{key}"
+            records.append((tag, self._step(tag, global_step), self._value(tag, value)))
+        self._record(records, self._wall_ns(walltime))
+
+    def flush(self) -> None:
+        """Records are in the segment as soon as they are written: a heartbeat only."""
+        self._writer.heartbeat()
+
+    def close(self) -> None:
+        """Closes and removes the segment; further records raise :class:`FleetscopeError`."""
+        self._writer.close()
+
+    def __enter__(self) -> "SummaryWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
