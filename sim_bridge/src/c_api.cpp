@@ -22,6 +22,30 @@ using fleetscope::c_api::last_error;
 
 }  // namespace
 
+namespace {
+
+// The fields fs_link_visual and fs_visual share, as a LinkVisualDesc (shape checked by the
+// caller): a scale component of 0 means 1, an all-zero quaternion the identity.
+template <typename CVisual>
+fleetscope::LinkVisualDesc visual_desc(const CVisual& in) {
+  fleetscope::LinkVisualDesc d;
+  d.shape = static_cast<fleetscope::ipc::Shape>(in.shape);
+  for (int k = 0; k < 3; ++k) {
+    d.dims[k] = in.dims[k];
+    d.scale[k] = in.scale[k] == 0.0f ? 1.0f : in.scale[k];
+    d.offset_position[k] = in.offset_position[k];
+  }
+  const bool zero_q = in.offset_orientation[0] == 0 && in.offset_orientation[1] == 0 &&
+                      in.offset_orientation[2] == 0 && in.offset_orientation[3] == 0;
+  for (int k = 0; k < 4; ++k) {
+    d.offset_orientation[k] = zero_q ? (k == 3 ? 1.0f : 0.0f) : in.offset_orientation[k];
+    d.rgba[k] = in.rgba[k];
+  }
+  return d;
+}
+
+}  // namespace
+
 extern "C" {
 
 uint32_t fs_abi_version(void) {
@@ -134,20 +158,8 @@ fs_status fs_writer_add_model(fs_writer* w, const char* name, const fs_link_visu
                                             "link " + std::to_string(i) + " has unknown shape " +
                                                 std::to_string(in.shape));
       }
-      fleetscope::LinkVisualDesc d;
+      fleetscope::LinkVisualDesc d = visual_desc(in);
       d.name = in.name ? in.name : "";
-      d.shape = static_cast<fleetscope::ipc::Shape>(in.shape);
-      for (int k = 0; k < 3; ++k) {
-        d.dims[k] = in.dims[k];
-        d.scale[k] = in.scale[k] == 0.0f ? 1.0f : in.scale[k];
-        d.offset_position[k] = in.offset_position[k];
-      }
-      const bool zero_q = in.offset_orientation[0] == 0 && in.offset_orientation[1] == 0 &&
-                          in.offset_orientation[2] == 0 && in.offset_orientation[3] == 0;
-      for (int k = 0; k < 4; ++k) {
-        d.offset_orientation[k] = zero_q ? (k == 3 ? 1.0f : 0.0f) : in.offset_orientation[k];
-        d.rgba[k] = in.rgba[k];
-      }
       d.mesh_path = in.mesh_path ? in.mesh_path : "";
       model.links.push_back(std::move(d));
     }
@@ -357,19 +369,7 @@ fs_status fs_writer_add_model_visuals(fs_writer* w, const char* name, const char
         throw SegmentError(ErrorCode::kInvalidArgument, "visual " + std::to_string(i) + " has unknown shape " +
                                                             std::to_string(in.shape));
       }
-      fleetscope::LinkVisualDesc d;
-      d.shape = static_cast<fleetscope::ipc::Shape>(in.shape);
-      for (int k = 0; k < 3; ++k) {
-        d.dims[k] = in.dims[k];
-        d.scale[k] = in.scale[k] == 0.0f ? 1.0f : in.scale[k];
-        d.offset_position[k] = in.offset_position[k];
-      }
-      const bool zero_q = in.offset_orientation[0] == 0 && in.offset_orientation[1] == 0 &&
-                          in.offset_orientation[2] == 0 && in.offset_orientation[3] == 0;
-      for (int k = 0; k < 4; ++k) {
-        d.offset_orientation[k] = zero_q ? (k == 3 ? 1.0f : 0.0f) : in.offset_orientation[k];
-        d.rgba[k] = in.rgba[k];
-      }
+      fleetscope::LinkVisualDesc d = visual_desc(in);
       if (in.shape == FS_SHAPE_MESH) d.mesh_path = in.mesh_path ? in.mesh_path : "";
       if (in.shape == FS_SHAPE_INLINE_MESH) d.mesh = in.mesh;
       model.links[in.link].visuals.push_back(std::move(d));

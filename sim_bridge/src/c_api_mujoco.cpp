@@ -11,6 +11,8 @@
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/mujoco.h"
 #include "fleetscope/sim_bridge/mujoco_publisher.hpp"
+// status_for: the one mapping of error codes to fs_status (this library keeps its own last error).
+#include "c_api_internal.hpp"
 
 struct fs_mujoco {
   std::optional<fleetscope::MujocoPublisher> publisher;
@@ -19,23 +21,6 @@ struct fs_mujoco {
 namespace {
 
 thread_local std::string last_error;
-
-fs_status status_for(fleetscope::ipc::ErrorCode code) {
-  using fleetscope::ipc::ErrorCode;
-  switch (code) {
-    case ErrorCode::kInvalidArgument: return FS_ERR_INVALID_ARGUMENT;
-    case ErrorCode::kAlreadyExists: return FS_ERR_ALREADY_EXISTS;
-    case ErrorCode::kNotFound: return FS_ERR_NOT_FOUND;
-    case ErrorCode::kCapacity: return FS_ERR_CAPACITY;
-    case ErrorCode::kSystem: return FS_ERR_SYSTEM;
-    case ErrorCode::kVersionMismatch: return FS_ERR_VERSION_MISMATCH;
-    case ErrorCode::kCorrupt: return FS_ERR_CORRUPT;
-    case ErrorCode::kPermission: return FS_ERR_PERMISSION;
-    case ErrorCode::kNotReady: return FS_ERR_NOT_READY;
-    case ErrorCode::kClosed: return FS_ERR_CLOSED;
-  }
-  return FS_ERR_INTERNAL;
-}
 
 fs_status fail(fs_status status, std::string message) {
   last_error = std::move(message);
@@ -48,7 +33,7 @@ fs_status guarded(Body&& body) noexcept {
     last_error.clear();
     return body();
   } catch (const fleetscope::ipc::SegmentError& e) {
-    return fail(status_for(e.code()), e.what());
+    return fail(fleetscope::c_api::status_for(e.code()), e.what());
   } catch (const std::bad_alloc&) {
     return fail(FS_ERR_SYSTEM, "out of memory");
   } catch (const std::exception& e) {
