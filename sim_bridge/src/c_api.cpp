@@ -281,6 +281,11 @@ fs_status fs_writer_scalar_id(fs_writer* w, uint32_t tag, int64_t step, double v
   return guarded([&] { w->writer->telemetry().scalar(tag, step, value); });
 }
 
+fs_status fs_writer_scalar_id_wall(fs_writer* w, uint32_t tag, int64_t step, double value, uint64_t wall_unix_ns) {
+  FS_REQUIRE_WRITER(w);
+  return guarded([&] { w->writer->telemetry().scalar(tag, step, value, wall_unix_ns); });
+}
+
 fs_status fs_writer_scalars(fs_writer* w, uint32_t tag, const int64_t* steps, const double* values,
                             size_t count) {
   FS_REQUIRE_WRITER(w);

@@ -273,6 +273,10 @@ TEST(CAbi, TelemetryRecordsAndRowsReachAReader) {
   const double values[3] = {0.5, 0.25, 0.125};
   ASSERT_EQ(fs_writer_scalars(w, tag, steps, values, 3), FS_OK) << fs_last_error();
   EXPECT_EQ(fs_writer_scalar_id(w, 77, 0, 0.0), FS_ERR_INVALID_ARGUMENT);
+  // A record stamped with the caller's wall time (SummaryWriter's walltime) keeps it exactly.
+  constexpr std::uint64_t kWall = 1'700'000'000'250'000'000ULL;
+  ASSERT_EQ(fs_writer_scalar_id_wall(w, tag, 4, 0.0625, kWall), FS_OK) << fs_last_error();
+  EXPECT_EQ(fs_writer_scalar_id_wall(w, 77, 0, 0.0, kWall), FS_ERR_INVALID_ARGUMENT);
 
   fs_worker_status ws{};
   ws.worker_id = 3;
@@ -300,10 +304,14 @@ TEST(CAbi, TelemetryRecordsAndRowsReachAReader) {
   fleetscope::ipc::ScalarCursor cursor;
   std::vector<fleetscope::ipc::ScalarSample> got;
   reader->read_scalars(cursor, got);
-  ASSERT_EQ(got.size(), 4u);
+  ASSERT_EQ(got.size(), 5u);
   EXPECT_DOUBLE_EQ(got[0].value, 1.25);
   EXPECT_EQ(got[3].step, 3);
   EXPECT_EQ(got[3].tag, tag);
+  EXPECT_NE(got[3].wall_unix_ns, kWall);  // now
+  EXPECT_EQ(got[4].step, 4);
+  EXPECT_EQ(got[4].value, 0.0625);
+  EXPECT_EQ(got[4].wall_unix_ns, kWall);
   ASSERT_EQ(reader->workers().size(), 1u);
   EXPECT_EQ(reader->workers()[0].host, "cpu-a");
   EXPECT_EQ(reader->workers()[0].steps, 640u);

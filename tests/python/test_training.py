@@ -81,23 +81,31 @@ class SummaryWriterTest(unittest.TestCase):
             self.assertLessEqual(record["wall_unix_ns"], after + 1_000_000)
 
     def test_walltime(self):
+        when = 1_700_000_000.25
+        self.assertIsNotNone(fleetscope._scalar_at_wall, "this build's libfleetscope has fs_writer_scalar_id_wall")
         with fleetscope.SummaryWriter(name=self.name) as w:
-            when = 1_700_000_000.25
-            if fleetscope._scalar_at_wall is None:  # a library without fs_writer_scalar_id_wall
-                with self.assertWarnsRegex(UserWarning, "cannot record a given walltime"):
-                    w.add_scalar("a/b", 1.0, 1, walltime=when)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error")
-                    w.add_scalar("a/b", 2.0, 2, walltime=when)  # warned once
-                records = dump(self.name)["scalars"]
-                self.assertGreater(records[0]["wall_unix_ns"], 1_700_000_001 * 10**9, "recorded now")
-            else:
-                w.add_scalars("a", {"b": 1.0, "c": 2.0}, 1, walltime=when)
-                records = dump(self.name)["scalars"]
-                self.assertEqual([r["wall_unix_ns"] for r in records], [1_700_000_000_250_000_000] * 2)
+            w.add_scalars("a", {"b": 1.0, "c": 2.0}, 1, walltime=when)
+            w.add_scalar("a/b", 3.0, 2)  # no walltime: now
+            records = dump(self.name)["scalars"]
+            self.assertEqual([r["wall_unix_ns"] for r in records[:2]], [1_700_000_000_250_000_000] * 2)
+            self.assertGreater(records[2]["wall_unix_ns"], int(when * 1e9) + 10**9 * 3600)
             for bad in (float("nan"), -1.0, "now"):
                 with self.assertRaisesRegex(ValueError, "walltime must be"):
                     w.add_scalar("a/b", 1.0, 3, walltime=bad)
+
+    def test_walltime_with_an_older_library_warns_once(self):
+        saved, fleetscope._scalar_at_wall = fleetscope._scalar_at_wall, None  # as without fs_writer_scalar_id_wall
+        try:
+            with fleetscope.SummaryWriter(name=self.name) as w:
+                with self.assertWarnsRegex(UserWarning, "cannot record a given walltime"):
+                    w.add_scalar("a/b", 1.0, 1, walltime=1_700_000_000.25)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")
+                    w.add_scalar("a/b", 2.0, 2, walltime=1_700_000_000.25)  # warned once
+                records = dump(self.name)["scalars"]
+                self.assertGreater(records[0]["wall_unix_ns"], 1_700_000_001 * 10**9, "recorded now")
+        finally:
+            fleetscope._scalar_at_wall = saved
 
     def test_names_log_dirs_as_tensorboard_does(self):
         with fleetscope.SummaryWriter(f"runs/{self.name} x") as w:

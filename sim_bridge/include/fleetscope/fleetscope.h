@@ -187,6 +187,10 @@ FS_API fs_status fs_writer_create_with_telemetry(const fs_writer_options* option
 FS_API fs_status fs_writer_tag(fs_writer* writer, const char* tag, uint32_t* out_tag);
 FS_API fs_status fs_writer_scalar(fs_writer* writer, const char* tag, int64_t step, double value);
 FS_API fs_status fs_writer_scalar_id(fs_writer* writer, uint32_t tag, int64_t step, double value);
+/* Like fs_writer_scalar_id, stamped with the caller's wall time (nanoseconds since the Unix epoch,
+ * e.g. a TensorBoard walltime or a replayed log's) instead of now; 0 means now. */
+FS_API fs_status fs_writer_scalar_id_wall(fs_writer* writer, uint32_t tag, int64_t step, double value,
+                                          uint64_t wall_unix_ns);
 /* `count` records of one tag. */
 FS_API fs_status fs_writer_scalars(fs_writer* writer, uint32_t tag, const int64_t* steps,
                                    const double* values, size_t count);

@@ -1042,7 +1042,10 @@ class SummaryWriter:
                               "(no fs_writer_scalar_id_wall); records get the current time", stacklevel=3)
                 self._warned_walltime = True
             return 0
-        return max(1, round(seconds * 1e9))
+        # Whole seconds and the fraction apart: seconds * 1e9 in one float loses the last digits
+        # (1700000000.25 s would become ...249999872 ns).
+        whole = math.floor(seconds)
+        return max(1, whole * 1_000_000_000 + round((seconds - whole) * 1e9))
 
     @staticmethod
     def _value(tag, scalar_value) -> float:
