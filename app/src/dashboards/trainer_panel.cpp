@@ -32,6 +32,10 @@ namespace fleetscope::app {
 namespace {
 
 constexpr int kMaxChartPoints = 200;  // a chart is about 500 px wide; each point costs in every relayout
+// Points over all of a chart's lines (raw and smoothed, every run). Qt Charts strokes every line
+// again on each replace (hover shape), so a chart's cost grows with its total points: beyond 4 runs
+// each line gets fewer points (8 runs: 100 a line), which kept 8 runs x 50 tags under 5 % of a core.
+constexpr int kChartPointBudget = 1600;
 // A chart with more sources than this (a worker pool writing one tag each) draws the mean and the
 // min-max band across its sources instead of a line each.
 constexpr std::size_t kMaxDetailedLines = 8;
@@ -688,6 +692,8 @@ void TrainerPanel::syncLegend(TagChart& c) {
 void TrainerPanel::drawLines(TagChart& c) {
   Extent extent;
   bool skipped = false;
+  const std::size_t lines = 2 * std::max<std::size_t>(1, c.lines.size());  // raw and smoothed per run
+  const std::size_t per_line = std::clamp<std::size_t>(kChartPointBudget / lines, kMaxCrowdedPoints, kMaxChartPoints);
   for (auto& [source, line] : c.lines) {
     const auto it = store_.series().find({source, c.tag});
     if (it == store_.series().end() || it->second.points.empty()) continue;
@@ -703,7 +709,7 @@ void TrainerPanel::drawLines(TagChart& c) {
     if (c.log) skipped = skipped || std::any_of(pts.begin(), pts.end(), [](const SeriesPoint& p) { return p.value <= 0; });
     const std::uint64_t start = pts.front().wall_ns;
     const bool smoothed = line.smoothed.size() == pts.size();
-    const std::size_t n = pts.size(), shown = std::min<std::size_t>(n, kMaxChartPoints);
+    const std::size_t n = pts.size(), shown = std::min<std::size_t>(n, per_line);
     QList<QPointF> raw_points, smooth_points;
     raw_points.reserve(static_cast<qsizetype>(shown));
     smooth_points.reserve(static_cast<qsizetype>(shown));
