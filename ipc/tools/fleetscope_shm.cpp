@@ -19,6 +19,8 @@
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
 #include "fleetscope/ipc/telemetry_reader.hpp"
+#include "fleetscope/recording/mcap.hpp"
+#include "fleetscope/recording/recorder.hpp"
 
 namespace po = boost::program_options;
 namespace ipc = fleetscope::ipc;
@@ -35,7 +37,12 @@ const char* kUsage =
     "  inspect NAME         header, models and robots of one segment\n"
     "  watch NAME           live frames/s, dirty links per frame and publish-to-read latency\n"
     "  dump NAME            every robot's link poses (x y z qx qy qz qw), one line per link\n"
-    "  gc                   remove segments whose writer is dead; never a live one\n";
+    "  gc                   remove segments whose writer is dead; never a live one\n"
+    "  record NAME... [--all] -o FILE.mcap\n"
+    "                       record segments (layout, poses, keyframes, telemetry) into an MCAP file\n"
+    "                       until Ctrl-C/SIGTERM (or --seconds); --all also records segments that appear\n"
+    "  recover IN.mcap -o OUT.mcap\n"
+    "                       rebuild a recording cut short (SIGKILL, power loss) from its complete chunks\n";
 
 std::string age_text(std::uint64_t created_unix_ns) {
   const std::uint64_t now = ipc::unix_time_ns();
@@ -241,6 +248,46 @@ int cmd_watch(const std::string& name, const ipc::ReaderOptions& options, double
   return 0;
 }
 
+int cmd_record(const std::vector<std::string>& names, bool all, const std::string& output, double seconds,
+               double keyframe_interval, const ipc::ReaderOptions& options) {
+  namespace rec = fleetscope::recording;
+  rec::RecorderOptions o;
+  o.segments = names;
+  o.all = all;
+  o.output = output;
+  o.reader = options;
+  o.keyframe_interval_s = keyframe_interval;
+  rec::Recorder recorder(o);
+  std::printf("recording %zu segment%s%s to %s (Ctrl-C to stop)\n", names.size(), names.size() == 1 ? "" : "s",
+              all ? " and every segment that appears" : "", ipc::printable(output).c_str());
+  std::fflush(stdout);
+  recorder.run(stop_requested, seconds);
+  std::uint64_t lost = 0;
+  for (const auto& s : recorder.stats()) {
+    lost += s.frames_lost;
+    std::printf("%s: %llu frames recorded, %llu frames lost, %llu keyframes, %llu layouts, %llu scalars (%llu lost), "
+                "%llu restarts%s%s\n",
+                ipc::printable(s.name).c_str(), static_cast<unsigned long long>(s.frames),
+                static_cast<unsigned long long>(s.frames_lost), static_cast<unsigned long long>(s.keyframes),
+                static_cast<unsigned long long>(s.layouts), static_cast<unsigned long long>(s.scalars),
+                static_cast<unsigned long long>(s.scalars_lost), static_cast<unsigned long long>(s.restarts),
+                s.error.empty() ? "" : "; last error: ", ipc::printable(s.error).c_str());
+  }
+  std::printf("wrote %s: %.2f MiB, %llu frames lost in all\n", ipc::printable(output).c_str(),
+              recorder.bytes_written() / 1048576.0, static_cast<unsigned long long>(lost));
+  return 0;
+}
+
+int cmd_recover(const std::string& in, const std::string& out) {
+  const auto warnings = fleetscope::recording::recover_mcap(in, out);
+  for (const auto& w : warnings) std::fprintf(stderr, "fleetscope-shm: %s\n", ipc::printable(w).c_str());
+  const auto reader = fleetscope::recording::McapReader::open(out);
+  std::printf("recovered %s: %llu messages in %u chunks, %u channels\n", ipc::printable(out).c_str(),
+              static_cast<unsigned long long>(reader.statistics().message_count), reader.statistics().chunk_count,
+              reader.statistics().channel_count);
+  return 0;
+}
+
 int cmd_gc() {
   const auto removed = ipc::remove_dead_segments();
   if (removed.empty()) std::printf("nothing to remove\n");
@@ -251,19 +298,24 @@ int cmd_gc() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string command, name;
-  double seconds = 0;
-  bool allow_other = false;
+  std::string command, name, output;
+  std::vector<std::string> names;
+  double seconds = 0, keyframe_interval = 2.0;
+  bool allow_other = false, record_all = false;
   po::options_description desc("Options");
   desc.add_options()("help,h", "show this help")
       ("allow-other-users", po::bool_switch(&allow_other), "read segments owned by other users")
-      ("seconds", po::value(&seconds)->default_value(0), "watch: stop after this many seconds (0 = never)");
+      ("seconds", po::value(&seconds)->default_value(0), "watch, record: stop after this many seconds (0 = never)")
+      ("output,o", po::value(&output), "record, recover: the MCAP file to write")
+      ("all", po::bool_switch(&record_all), "record: also every segment that appears while recording")
+      ("keyframe-interval", po::value(&keyframe_interval)->default_value(2.0),
+       "record: seconds between full pose snapshots");
   po::options_description hidden;
-  hidden.add_options()("command", po::value(&command))("name", po::value(&name));
+  hidden.add_options()("command", po::value(&command))("name", po::value(&names)->multitoken());
   po::options_description all;
   all.add(desc).add(hidden);
   po::positional_options_description positional;
-  positional.add("command", 1).add("name", 1);
+  positional.add("command", 1).add("name", -1);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
@@ -281,8 +333,36 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   const ipc::ReaderOptions options{.allow_other_users = allow_other};
-  const bool needs_name = command == "inspect" || command == "watch" || command == "dump";
+  const bool needs_name = command == "inspect" || command == "watch" || command == "dump" || command == "recover";
+  const bool many_names = command == "record";
+  if (!names.empty()) name = names.front();
   try {
+    if (many_names) {
+      if (names.empty() && !record_all) {
+        std::cerr << "fleetscope-shm: 'record' needs segment NAMEs or --all\n" << kUsage;
+        return 2;
+      }
+      if (output.empty()) {
+        std::cerr << "fleetscope-shm: 'record' needs -o FILE.mcap\n";
+        return 2;
+      }
+      if (!(keyframe_interval > 0.0 && keyframe_interval <= 3600.0)) {
+        std::cerr << "fleetscope-shm: --keyframe-interval must be in (0, 3600] seconds\n";
+        return 2;
+      }
+      return cmd_record(names, record_all, output, seconds, keyframe_interval, options);
+    }
+    if (names.size() > 1) {
+      std::cerr << "fleetscope-shm: '" << ipc::printable(command) << "' takes one NAME\n";
+      return 2;
+    }
+    if (command == "recover") {
+      if (name.empty() || output.empty()) {
+        std::cerr << "fleetscope-shm: 'recover' needs IN.mcap and -o OUT.mcap\n";
+        return 2;
+      }
+      return cmd_recover(name, output);
+    }
     if (needs_name && name.empty()) {
       std::cerr << "fleetscope-shm: '" << ipc::printable(command) << "' needs a segment NAME\n" << kUsage;
       return 2;
@@ -300,6 +380,9 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const ipc::SegmentError& e) {
     std::cerr << "fleetscope-shm: " << e.what() << "\n";  // names in messages are escaped where they are built
+    return 1;
+  } catch (const fleetscope::recording::McapError& e) {
+    std::cerr << "fleetscope-shm: " << ipc::printable(e.what()) << "\n";
     return 1;
   }
 }
