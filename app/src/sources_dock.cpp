@@ -30,6 +30,7 @@ QColor state_color(ipc::WriterState s) {
     case ipc::WriterState::kPaused: return QColor(210, 160, 40);
     case ipc::WriterState::kDead: return QColor(200, 60, 60);
     case ipc::WriterState::kClosed: return QColor(130, 130, 130);
+    case ipc::WriterState::kUnreachable: return QColor(150, 90, 200);
   }
   return {};
 }

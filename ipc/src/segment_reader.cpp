@@ -82,6 +82,7 @@ const char* writer_state_name(WriterState state) {
     case WriterState::kPaused: return "paused";
     case WriterState::kDead: return "dead";
     case WriterState::kClosed: return "closed";
+    case WriterState::kUnreachable: return "unreachable";
   }
   return "unknown";
 }

@@ -27,6 +27,14 @@ Source& SourceRegistry::attach(const std::string& name) {
   return *sources_.back();
 }
 
+Source& SourceRegistry::attach(std::unique_ptr<Source> source) {
+  if (Source* existing = find(source->name())) return *existing;
+  sources_.push_back(std::move(source));
+  timing_.push_back({monotonic_ns(), 0});
+  ++revision_;
+  return *sources_.back();
+}
+
 void SourceRegistry::detach(const std::string& name) {
   for (std::size_t i = 0; i < sources_.size(); ++i) {
     if (sources_[i]->name() != name) continue;

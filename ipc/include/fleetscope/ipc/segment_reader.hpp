@@ -69,7 +69,9 @@ struct FrameInfo {
   std::uint64_t changed_robots = 0;
 };
 
-enum class WriterState { kLive, kPaused, kDead, kClosed };
+// kUnreachable: a remote source (relay) whose relay cannot be reached; the writer's own state is
+// not known. Never reported for a local segment.
+enum class WriterState { kLive, kPaused, kDead, kClosed, kUnreachable };
 const char* writer_state_name(WriterState state);
 // Dead or closed: this writer will not write again.
 constexpr bool writer_is_gone(WriterState state) noexcept {

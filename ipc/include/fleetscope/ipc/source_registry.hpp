@@ -34,6 +34,9 @@ class SourceRegistry {
   // Opens a segment source with the registry's options; one already attached is returned as it
   // is. Throws SegmentError (missing, unreadable, another user's, newer format, ...).
   Source& attach(const std::string& name);
+  // Adds a source of another kind (a relay's RemoteSource, ...) made by the caller; one of the
+  // same name already attached is kept and returned instead.
+  Source& attach(std::unique_ptr<Source> source);
   void detach(const std::string& name);
   Source* find(const std::string& name) const;
   bool attached(const std::string& name) const { return find(name) != nullptr; }
