@@ -19,6 +19,7 @@
 
 #include "fleetscope/ipc/geometry_format.hpp"
 #include "fleetscope/ipc/posix_file.hpp"
+#include "file_structure_guard.hpp"
 #include "urdf_internal.hpp"
 
 namespace fleetscope::urdf::detail {
@@ -154,6 +155,10 @@ std::vector<MeshPart> read_mesh_file(const std::filesystem::path& path) {
   if (static_cast<std::uint64_t>(st.st_size) > kMaxMeshFileBytes) {
     throw std::runtime_error("larger than 256 MiB (" + std::to_string(st.st_size) + " bytes)");
   }
+
+  // COLLADA and glTF nest and instance nodes; assimp recurses over both (a hostile file overflowed
+  // its stack or instanced itself forever): bounded here first.
+  check_mesh_file_structure(path, lower_extension(path));
 
   Assimp::Importer importer;
   importer.SetIOHandler(new RegularFilesOnly);  // the importer owns and deletes it

@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "fleetscope/ipc/format.hpp"
+#include "file_structure_guard.hpp"
 #include "urdf_internal.hpp"
 
 namespace fleetscope::urdf {
@@ -56,6 +57,7 @@ class ParseLog : public console_bridge::OutputHandler {
   ::urdf::ModelInterfaceSharedPtr model;
   std::string thrown;
   try {
+    detail::check_xml_nesting(xml);  // TinyXML recurses per element: 50,000 levels overflowed its stack
     model = ::urdf::parseURDF(xml);
   } catch (const std::exception& e) {
     thrown = e.what();

@@ -363,6 +363,87 @@ TEST(UrdfModel, UnsupportedOrBrokenMeshFilesAreRefused) {
   EXPECT_NE(folder.reason().find("a directory"), std::string::npos) << folder.what();
 }
 
+// Files built to break recursive parsers (TinyXML, assimp's COLLADA and glTF importers) or to
+// make them reserve memory for what is not there: each refused with a reason, before the parser
+// runs (each of these crashed the process or exhausted memory before the checks).
+TEST(UrdfModel, HostileStructureIsRefusedBeforeAParserRecursesOrReserves) {
+  TempDir dir;
+  auto reason_of = [&](const std::string& name, const std::string& mesh_file, const std::string& content) {
+    dir.write(mesh_file, content);
+    return load_error(dir.write(name + ".urdf", robot_xml(mesh_link("a", mesh_file)))).reason();
+  };
+  auto repeat = [](const std::string& s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+
+  // A URDF nested 50,000 elements deep.
+  const UrdfError deep_urdf = load_error(dir.write(
+      "deep.urdf", "<robot name=\"r\"><link name=\"a\">" + repeat("<x>", 50000) + repeat("</x>", 50000) + "</link></robot>"));
+  EXPECT_EQ(deep_urdf.code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(deep_urdf.reason().find("nested more than 256 elements deep"), std::string::npos) << deep_urdf.what();
+
+  // COLLADA around one triangle: 30,000 nested nodes; a node instancing itself through another;
+  // 4 instances a level over 10 levels (4^10 node instances).
+  const std::string head = triangle_dae("Z_UP", "1").substr(0, triangle_dae("Z_UP", "1").find("<library_visual_scenes>"));
+  auto dae = [&](const std::string& library, const std::string& scene) {
+    return head + library + "<library_visual_scenes><visual_scene id=\"s\">" + scene +
+           "</visual_scene></library_visual_scenes><scene><instance_visual_scene url=\"#s\"/></scene></COLLADA>";
+  };
+  EXPECT_NE(reason_of("dae_deep", "deep.dae", dae("", repeat("<node>", 30000) + "<instance_geometry url=\"#t\"/>" +
+                                                          repeat("</node>", 30000)))
+                .find("nested more than 256 elements deep"),
+            std::string::npos);
+  EXPECT_NE(reason_of("dae_cycle", "cycle.dae",
+                      dae("<library_nodes><node id=\"a\"><instance_node url=\"#b\"/><instance_geometry url=\"#t\"/></node>"
+                          "<node id=\"b\"><instance_node url=\"#a\"/></node></library_nodes>",
+                          "<node><instance_node url=\"#a\"/></node>"))
+                .find("COLLADA node graph has a cycle"),
+            std::string::npos);
+  std::string bomb = "<library_nodes><node id=\"n0\"><instance_geometry url=\"#t\"/></node>";
+  for (int level = 1; level <= 10; ++level) {
+    bomb += "<node id=\"n" + std::to_string(level) + "\">" +
+            repeat("<instance_node url=\"#n" + std::to_string(level - 1) + "\"/>", 4) + "</node>";
+  }
+  EXPECT_NE(reason_of("dae_bomb", "bomb.dae", dae(bomb + "</library_nodes>", "<node><instance_node url=\"#n10\"/></node>"))
+                .find("unfolds into more than 100000 node instances"),
+            std::string::npos);
+
+  // glTF: a cycle, a chain 1,000 nodes long, and 20 levels of two children naming the same node.
+  auto gltf = [](const std::string& nodes) {
+    return R"({"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [)" + nodes + "]}";
+  };
+  EXPECT_NE(reason_of("gltf_cycle", "cycle.gltf", gltf(R"({"children": [1]}, {"children": [0]})"))
+                .find("glTF node graph has a cycle"),
+            std::string::npos);
+  std::string chain, dag;
+  for (int i = 0; i < 1000; ++i) chain += (i ? "," : "") + std::string(R"({"children": [)") + std::to_string(i + 1) + "]}";
+  for (int i = 0; i < 20; ++i) dag += R"({"children": [)" + std::to_string(i + 1) + "," + std::to_string(i + 1) + "]},";
+  EXPECT_NE(reason_of("gltf_chain", "chain.gltf", gltf(chain + ",{}")).find("nested more than 256 levels deep"),
+            std::string::npos);
+  EXPECT_NE(reason_of("gltf_dag", "dag.gltf", gltf(dag + "{}")).find("unfolds into more than 100000 node instances"),
+            std::string::npos);
+  EXPECT_NE(reason_of("gltf_json", "json.gltf", repeat("[", 100000)).find("nested more than 256 levels deep"),
+            std::string::npos);
+
+  // A PLY header declaring 2,000,000,000 vertices over three (assimp reserved 23 GB for it).
+  EXPECT_NE(reason_of("ply_lie", "lie.ply",
+                      "ply\nformat ascii 1.0\nelement vertex 2000000000\nproperty float x\nproperty float y\n"
+                      "property float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n"
+                      "0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n")
+                .find("declares 2000000000 'vertex' elements"),
+            std::string::npos);
+
+  // Instancing within the bounds still unfolds: 3 x 3 instances of one triangle.
+  dir.write("nine.dae", dae("<library_nodes><node id=\"leaf\"><instance_geometry url=\"#t\"/></node>"
+                            "<node id=\"mid\">" + repeat("<instance_node url=\"#leaf\"/>", 3) + "</node></library_nodes>",
+                            "<node>" + repeat("<instance_node url=\"#mid\"/>", 3) + "</node>"));
+  const UrdfModel nine = UrdfModel::load(dir.write("nine.urdf", robot_xml(mesh_link("a", "nine.dae"))));
+  ASSERT_EQ(nine.meshes().size(), 1u);
+  EXPECT_EQ(nine.meshes()[0].triangle_count(), 9u);
+}
+
 TEST(UrdfModel, LongNamesAreCutToWhatASegmentHolds) {
   TempDir dir;
   const std::string link(40, 'l');
