@@ -32,6 +32,7 @@ class Out {
     bytes.insert(bytes.end(), p, p + sizeof(T));
   }
   void raw(const void* data, std::size_t size) {
+    if (size == 0) return;
     const auto* p = static_cast<const std::byte*>(data);
     bytes.insert(bytes.end(), p, p + size);
   }
@@ -57,6 +58,7 @@ class In {
   }
   void raw(void* out, std::size_t size) {
     need(size);
+    if (size == 0) return;  // `out` may be the null data() of an empty vector
     std::memcpy(out, bytes_.data() + pos_, size);
     pos_ += size;
   }
