@@ -176,12 +176,26 @@ void write_body(Out& o, const PosesMessage& b) {
   o.put<std::uint8_t>(0);
   o.put<std::uint16_t>(0);
   o.put<std::uint32_t>(static_cast<std::uint32_t>(b.robots.size()));
+  std::size_t total = 0;
   for (const RobotPoses& r : b.robots) {
     o.put<std::uint32_t>(r.slot);
     o.put<std::uint16_t>(static_cast<std::uint16_t>(r.mask.size()));
     o.put<std::uint16_t>(0);
     o.raw(r.mask.data(), r.mask.size() * 8);
-    o.raw(r.poses.data(), r.poses.size() * sizeof(ipc::PoseRecord));
+    total += r.poses.size();
+  }
+  // Every pose record of the message, byte-plane shuffled (byte j of record i at j * N + i): the
+  // like bytes of like floats side by side, which zstd compresses far better.
+  const std::size_t at = o.bytes.size();
+  o.bytes.resize(at + total * sizeof(ipc::PoseRecord));
+  std::byte* block = o.bytes.data() + at;
+  std::size_t i = 0;
+  for (const RobotPoses& r : b.robots) {
+    for (const ipc::PoseRecord& p : r.poses) {
+      const auto* bytes = reinterpret_cast<const std::byte*>(&p);
+      for (std::size_t j = 0; j < sizeof(ipc::PoseRecord); ++j) block[j * total + i] = bytes[j];
+      ++i;
+    }
   }
   o.put<std::uint32_t>(static_cast<std::uint32_t>(b.attributes.size()));
   for (const RobotAttributes& a : b.attributes) {
@@ -393,9 +407,23 @@ Body read_poses(In& in) {
     for (const std::uint64_t w : r.mask) count += static_cast<std::size_t>(std::popcount(w));
     links_total += count;
     if (links_total > ipc::kReaderMaxLinks) refuse(Refusal::kSize, "more than " + std::to_string(ipc::kReaderMaxLinks) + " links");
-    in.need_items(count, sizeof(ipc::PoseRecord), "poses");
+  }
+  in.need_items(links_total, sizeof(ipc::PoseRecord), "poses");  // before allocating any
+  for (RobotPoses& r : b.robots) {
+    std::size_t count = 0;
+    for (const std::uint64_t w : r.mask) count += static_cast<std::size_t>(std::popcount(w));
     r.poses.resize(count);
-    in.raw(r.poses.data(), count * sizeof(ipc::PoseRecord));
+  }
+  std::vector<std::byte> block(static_cast<std::size_t>(links_total) * sizeof(ipc::PoseRecord));
+  in.raw(block.data(), block.size());
+  const auto total = static_cast<std::size_t>(links_total);
+  std::size_t i = 0;
+  for (RobotPoses& r : b.robots) {
+    for (ipc::PoseRecord& p : r.poses) {
+      auto* bytes = reinterpret_cast<std::byte*>(&p);
+      for (std::size_t j = 0; j < sizeof(ipc::PoseRecord); ++j) bytes[j] = block[j * total + i];
+      ++i;
+    }
   }
   const std::uint32_t attributes = in.get<std::uint32_t>();
   if (attributes > ipc::kReaderMaxRobots) refuse(Refusal::kSize, std::to_string(attributes) + " attribute entries");
@@ -607,7 +635,7 @@ std::vector<std::byte> encode(const Header& header, const Body& body, bool compr
   std::uint32_t flags = 0;
   if (compress && payload.bytes.size() >= 256) {
     stored.resize(ZSTD_compressBound(payload.bytes.size()));
-    const std::size_t n = ZSTD_compress(stored.data(), stored.size(), payload.bytes.data(), payload.bytes.size(), 1);
+    const std::size_t n = ZSTD_compress(stored.data(), stored.size(), payload.bytes.data(), payload.bytes.size(), 3);
     if (!ZSTD_isError(n) && n < payload.bytes.size()) {
       stored.resize(n);
       flags |= kFlagZstd;
