@@ -68,11 +68,6 @@ ipc::LinkVisual get_visual(Reader& r) {
   return v;
 }
 
-void put_pose(ByteWriter& w, const ipc::PoseRecord& p) {
-  w.bytes(p.position, sizeof p.position);
-  w.bytes(p.orientation, sizeof p.orientation);
-}
-
 }  // namespace
 
 std::vector<std::byte> encode(const LayoutMessage& m) {
@@ -152,11 +147,14 @@ LayoutMessage decode_layout(std::span<const std::byte> data) {
   return m;
 }
 
+// Poses are stored byte-plane by byte-plane (FORMAT.md): byte b of field k (x y z qx qy qz qw) of
+// every pose, for b = 0..3, k = 0..6. Neighbouring links' exponents and high mantissa bytes then
+// sit together, which zstd compresses about 1.6 times better than whole records.
 std::vector<std::byte> encode(const PoseFrameMessage& m) {
   std::vector<std::byte> out;
-  std::size_t links = 0;
-  for (const auto& r : m.robots) links += r.links.size();
-  out.reserve(52 + m.robots.size() * 8 + links * 30);
+  std::size_t total = 0;
+  for (const auto& r : m.robots) total += r.links.size();
+  out.reserve(52 + m.robots.size() * 8 + total * 30);
   ByteWriter w(out);
   w.put<std::uint64_t>(m.frame);
   w.put<double>(m.sim_time);
@@ -168,8 +166,24 @@ std::vector<std::byte> encode(const PoseFrameMessage& m) {
   for (const auto& r : m.robots) {
     w.put<std::uint32_t>(r.slot);
     w.put<std::uint32_t>(static_cast<std::uint32_t>(r.links.size()));
+  }
+  for (const auto& r : m.robots) {
     for (auto l : r.links) w.put<std::uint16_t>(l);
-    for (const auto& p : r.poses) put_pose(w, p);
+  }
+  const std::size_t planes = out.size();
+  out.resize(planes + total * 28);
+  std::byte* base = out.data() + planes;
+  std::size_t i = 0;
+  for (const auto& r : m.robots) {
+    for (const auto& p : r.poses) {
+      std::uint32_t words[7];
+      std::memcpy(words, p.position, 12);
+      std::memcpy(words + 3, p.orientation, 16);
+      for (int k = 0; k < 7; ++k) {
+        for (int b = 0; b < 4; ++b) base[(static_cast<std::size_t>(b) * 7 + k) * total + i] = static_cast<std::byte>(words[k] >> (8 * b));
+      }
+      ++i;
+    }
   }
   return out;
 }
@@ -185,16 +199,32 @@ PoseFrameMessage decode_pose_frame(std::span<const std::byte> data) {
   m.frames_lost = r.get<std::uint64_t>();
   const auto robots = get_count(r, 8, "robot");
   m.robots.resize(robots);
+  std::uint64_t total = 0;
   for (auto& rp : m.robots) {
     rp.slot = r.get<std::uint32_t>();
-    const auto n = get_count(r, 30, "link");
+    const auto n = r.get<std::uint32_t>();
+    total += n;
+    if (total > r.remaining() / 30) throw McapError("pose message: link count does not fit in the message");
     rp.links.resize(n);
-    for (auto& l : rp.links) l = r.get<std::uint16_t>();
     rp.poses.resize(n);
+  }
+  for (auto& rp : m.robots) {
+    for (auto& l : rp.links) l = r.get<std::uint16_t>();
+  }
+  const auto planes = r.take(total * 28);
+  std::size_t i = 0;
+  for (auto& rp : m.robots) {
     for (auto& p : rp.poses) {
-      for (float& f : p.position) f = r.get<float>();
-      for (float& f : p.orientation) f = r.get<float>();
+      std::uint32_t words[7];
+      for (int k = 0; k < 7; ++k) {
+        std::uint32_t w = 0;
+        for (int b = 0; b < 4; ++b) w |= static_cast<std::uint32_t>(planes[(static_cast<std::size_t>(b) * 7 + k) * total + i]) << (8 * b);
+        words[k] = w;
+      }
+      std::memcpy(p.position, words, 12);
+      std::memcpy(p.orientation, words + 3, 16);
       p.pad = 0.0f;
+      ++i;
     }
   }
   done(r, "pose message");

@@ -85,12 +85,27 @@ function decodePoses(bytes) {
   const c = new Cursor(bytes);
   const m = { frame: c.u64(), sim_time: c.f64(), publish_ns: c.u64(), generation: c.u64(), epoch: c.u64(), frames_lost: c.u64() };
   m.robots = [];
+  let total = 0;
   for (let n = c.u32(); n > 0; --n) {
-    const r = { slot: c.u32(), links: [], poses: [] };
-    const k = c.u32();
-    for (let i = 0; i < k; ++i) r.links.push(c.u16());
-    for (let i = 0; i < k; ++i) r.poses.push([c.f32(), c.f32(), c.f32(), c.f32(), c.f32(), c.f32(), c.f32()]);
+    const r = { slot: c.u32(), count: c.u32(), links: [], poses: [] };
+    total += r.count;
     m.robots.push(r);
+  }
+  for (const r of m.robots) for (let i = 0; i < r.count; ++i) r.links.push(c.u16());
+  // Byte planes: byte b of field k of pose i at (b * 7 + k) * total + i.
+  const planes = new Uint8Array(c.v.buffer, c.v.byteOffset + c.o, total * 28);
+  c.o += total * 28;
+  const word = new DataView(new ArrayBuffer(4));
+  let i = 0;
+  for (const r of m.robots) {
+    for (let j = 0; j < r.count; ++j, ++i) {
+      const pose = [];
+      for (let k = 0; k < 7; ++k) {
+        for (let b = 0; b < 4; ++b) word.setUint8(b, planes[(b * 7 + k) * total + i]);
+        pose.push(word.getFloat32(0, true));
+      }
+      r.poses.push(pose);
+    }
   }
   check(c.done(), "pose message has bytes left over");
   return m;
