@@ -45,6 +45,13 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   parser.addOptions({help, version, attach, attach_all, screenshot, frames, max_fps, kpi_log, verbose, other_users,
                      per_actor, demo, manifest, no_dashboards, panels, after, tab, size, camera, ground});
 
+  const QCommandLineOption connect_relay("connect", "Show the segments of the relay at tcp://HOST:PORT "
+                                                   "(fleetscope-relay serve on another host) as sources named "
+                                                   "HOST:SEGMENT (repeatable).", "ENDPOINT");
+  const QCommandLineOption relay_key("relay-key", "With --connect: the relays' public key file (fleetscope-relay keygen).", "FILE");
+  const QCommandLineOption client_key("client-key", "With --connect: this viewer's key pair file, its public key allowed "
+                                                  "by the relays.", "FILE");
+  parser.addOptions({connect_relay, relay_key, client_key});
   ParseOutcome out;
   if (!parser.parse(arguments)) {
     out.exit_code = 2;
@@ -83,6 +90,14 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
   o.grasp_manifest = parser.value(manifest);
   o.dashboards = !parser.isSet(no_dashboards);
   o.panels_screenshot = parser.value(panels);
+  o.connect = parser.values(connect_relay);
+  o.relay_key = parser.value(relay_key);
+  o.client_key = parser.value(client_key);
+  if (o.relay_key.isEmpty() != o.client_key.isEmpty() || (!o.relay_key.isEmpty() && o.connect.isEmpty())) {
+    out.exit_code = 2;
+    out.output = "fleetscope: --relay-key and --client-key go together, with --connect\n";
+    return out;
+  }
   o.dashboard_tab = dashboard_panel_index(parser.value(tab));
   if (o.dashboard_tab < 0) {
     out.exit_code = 2;

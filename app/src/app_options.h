@@ -43,6 +43,9 @@ struct AppOptions {
   CameraSpec camera;            // --camera
   GroundMode ground = GroundMode::kAuto;  // --ground
 
+  QStringList connect;          // --connect: relays (tcp://HOST:PORT) whose segments become sources
+  QString relay_key;            // --relay-key: the relays' public key file (CURVE)
+  QString client_key;           // --client-key: this viewer's key pair file (CURVE)
   // Command-line modes run for a purpose and never change the user's saved settings.
   bool command_line_mode() const {
     return demo || attach_all || !screenshot.isEmpty() || !panels_screenshot.isEmpty();

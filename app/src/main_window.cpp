@@ -18,6 +18,7 @@
 #include "demo_children.h"
 #include "env_pool_panel.h"
 #include "fleetscope/ipc/process_liveness.hpp"
+#include "fleetscope/relay/remote_source.hpp"
 #include "grasp_manifest.h"
 #include "kpi_logger.h"
 #include "process_usage.h"
@@ -179,9 +180,50 @@ QString MainWindow::attachFromOptions() {
       return QString("--camera: no robot '%1' in an attached segment '%2'").arg(options_.camera.robot, options_.camera.segment);
     }
   }
+  if (!options_.connect.isEmpty()) {
+    try {
+      std::optional<relay::ClientCurve> curve;
+      if (!options_.client_key.isEmpty()) {
+        curve = relay::ClientCurve{relay::read_public_key(options_.relay_key.toStdString()),
+                                   relay::read_key_pair(options_.client_key.toStdString())};
+      }
+      for (const QString& endpoint : options_.connect) {
+        relay::ClientOptions o;
+        o.endpoint = endpoint.toStdString();
+        o.curve = curve;
+        relays_.push_back(std::make_shared<relay::RelayClient>(o));
+      }
+    } catch (const relay::RelayError& e) {
+      return QString("--connect: %1").arg(QString::fromStdString(e.what()));
+    }
+    relay_timer_ = new QTimer(this);
+    connect(relay_timer_, &QTimer::timeout, this, &MainWindow::relayTick);
+    relay_timer_->start(100);
+    relayTick();
+  }
   if (options_.attach_all) sources_->refresh();
   robots_->rebuild();
   return {};
+}
+
+void MainWindow::relayTick() {
+  // A relay's segments are known once its snapshot came: attach each (again after a detach) as
+  // a source; the 3D scene and the dashboards poll them as they poll local segments.
+  bool attached = false;
+  for (const auto& client : relays_) {
+    client->poll();
+    for (const auto& [id, stream] : client->streams()) {
+      if (stream.removed || stream.info.name.empty()) continue;
+      const std::string name = client->endpoint().source_name(stream.info.name);
+      if (registry_->find(name)) continue;
+      registry_->attach(std::make_unique<relay::RemoteSource>(client, stream.info.name));
+      attached = true;
+    }
+  }
+  if (attached) {
+    sources_->refresh();
+    live_->requestFrame();
+  }
 }
 
 void MainWindow::savePanelsAndFinish() {

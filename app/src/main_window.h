@@ -16,6 +16,9 @@ class QLabel;
 namespace fleetscope::app {
 class ProcessUsage;
 }
+namespace fleetscope::relay {
+class RelayClient;
+}
 
 namespace fleetscope::app {
 
@@ -64,6 +67,10 @@ class MainWindow : public QMainWindow {
   void updateWorkerHealth();
   void setColorMode(render::ColorMode mode);
 
+  // Relays of --connect: their segments are attached as RemoteSources as they appear.
+  void relayTick();
+  std::vector<std::shared_ptr<relay::RelayClient>> relays_;
+  class QTimer* relay_timer_ = nullptr;
   AppOptions options_;
   std::unique_ptr<ipc::SourceRegistry> registry_;  // before the views that borrow it
   bool initial_auto_attach_ = false;  // as the window started: saved only when the user changed it
