@@ -42,8 +42,15 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
                                             "target in metres, z up).", "SPEC");
   const QCommandLineOption ground("ground", "The viewer's ground plane: 'auto' (hidden when a simulation draws its own "
                                             "floor, the default), 'on' or 'off'.", "MODE", "auto");
+  const QCommandLineOption open("open", "Replay the recording FILE (fleetscope-shm record's MCAP): its segments appear "
+                                        "as sources (repeatable).", "FILE");
+  const QCommandLineOption replay_from("replay-from", "With --open: start this many seconds into the recording "
+                                                      "(default 0).", "S", "0");
+  const QCommandLineOption replay_speed("replay-speed", "With --open: replay speed, 0 (stay) or 0.1 to 10 "
+                                                        "(default 1).", "X", "1");
   parser.addOptions({help, version, attach, attach_all, screenshot, frames, max_fps, kpi_log, verbose, other_users,
-                     per_actor, demo, manifest, no_dashboards, panels, after, tab, size, camera, ground});
+                     per_actor, demo, manifest, no_dashboards, panels, after, tab, size, camera, ground, open,
+                     replay_from, replay_speed});
 
   const QCommandLineOption connect_relay("connect", "Show the segments of the relay at tcp://HOST:PORT "
                                                    "(fleetscope-relay serve on another host) as sources named "
@@ -97,6 +104,27 @@ ParseOutcome parse_command_line(const QStringList& arguments) {
     out.exit_code = 2;
     out.output = "fleetscope: --relay-key and --client-key go together, with --connect\n";
     return out;
+  }
+  o.open = parser.values(open);
+  {
+    bool ok_from = false, ok_speed = false;
+    o.replay_from_s = parser.value(replay_from).toDouble(&ok_from);
+    o.replay_speed = parser.value(replay_speed).toDouble(&ok_speed);
+    if (!ok_from || !(o.replay_from_s >= 0.0 && o.replay_from_s <= 1e7)) {
+      out.exit_code = 2;
+      out.output = "fleetscope: --replay-from must be a number of seconds from 0\n";
+      return out;
+    }
+    if (!ok_speed || !(o.replay_speed == 0.0 || (o.replay_speed >= 0.1 && o.replay_speed <= 10.0))) {
+      out.exit_code = 2;
+      out.output = "fleetscope: --replay-speed must be 0 or from 0.1 to 10\n";
+      return out;
+    }
+    if ((parser.isSet(replay_from) || parser.isSet(replay_speed)) && o.open.isEmpty()) {
+      out.exit_code = 2;
+      out.output = "fleetscope: --replay-from and --replay-speed only apply with --open\n";
+      return out;
+    }
   }
   o.dashboard_tab = dashboard_panel_index(parser.value(tab));
   if (o.dashboard_tab < 0) {

@@ -42,6 +42,9 @@ struct AppOptions {
   QSize size;                   // --size: the 3D view's size in pixels (empty: the window's)
   CameraSpec camera;            // --camera
   GroundMode ground = GroundMode::kAuto;  // --ground
+  QStringList open;             // --open: recordings (MCAP) replayed as sources
+  double replay_from_s = 0.0;   // --replay-from: seconds after a recording's start
+  double replay_speed = 1.0;    // --replay-speed
 
   QStringList connect;          // --connect: relays (tcp://HOST:PORT) whose segments become sources
   QString relay_key;            // --relay-key: the relays' public key file (CURVE)

@@ -19,6 +19,7 @@
 #include "env_pool_panel.h"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/relay/remote_source.hpp"
+#include "fleetscope/recording/recording_source.hpp"
 #include "grasp_manifest.h"
 #include "kpi_logger.h"
 #include "process_usage.h"
@@ -123,9 +124,10 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
     restoreGeometry(settings_store.value("window/geometry").toByteArray());
     restoreState(settings_store.value("window/state").toByteArray());
   }
-  // An explicit --attach list means those segments only; the saved choice applies to plain runs.
-  initial_auto_attach_ = options.attach_all ||
-                         (options.attach.isEmpty() && settings_store.value("sources/autoAttach", false).toBool());
+  // An explicit --attach list (or --open recordings) means those only; the saved choice applies
+  // to plain runs.
+  initial_auto_attach_ = options.attach_all || (options.attach.isEmpty() && options.open.isEmpty() &&
+                                                settings_store.value("sources/autoAttach", false).toBool());
   sources_->setAutoAttach(initial_auto_attach_);
   sources_->setKeepDeadRobots(settings_store.value("sources/keepDeadRobots", true).toBool());
   if (!options.kpi_log.isEmpty()) kpi_ = std::make_unique<KpiLogger>(options.kpi_log);
@@ -180,6 +182,33 @@ QString MainWindow::attachFromOptions() {
       return QString("--camera: no robot '%1' in an attached segment '%2'").arg(options_.camera.robot, options_.camera.segment);
     }
   }
+  for (const QString& path : options_.open) {
+    try {
+      auto recording = recording::Recording::open(path.toStdString());
+      for (const auto& warning : recording->warnings()) showMessage(QString::fromStdString(warning));
+      const auto segments = recording->segments();
+      if (segments.empty()) return QString("%1: the recording holds no segment").arg(path);
+      for (const auto& segment : segments) {
+        if (registry_->find(segment)) return QString("%1: a source named '%2' is already attached").arg(path, QString::fromStdString(segment));
+        auto source = std::make_unique<recording::RecordingSource>(recording, segment);
+        source->seek(source->start_time() + static_cast<std::uint64_t>(options_.replay_from_s * 1e9));
+        registry_->attach(std::move(source));
+        replays_.push_back(segment);
+      }
+    } catch (const recording::McapError& e) {
+      return QString("%1: %2").arg(path, QString::fromStdString(e.what()));
+    }
+  }
+  if (!replays_.empty()) {
+    // Plays every recording from its start (+ --replay-from) at --replay-speed; the 3D scene and
+    // the dashboards read the sources as they read live ones.
+    replay_started_ns_ = ipc::monotonic_ns();
+    replay_timer_ = new QTimer(this);
+    connect(replay_timer_, &QTimer::timeout, this, &MainWindow::replayTick);
+    if (options_.replay_speed > 0.0) replay_timer_->start(15);
+    sources_->refresh();
+    live_->requestFrame();
+  }
   if (!options_.connect.isEmpty()) {
     try {
       std::optional<relay::ClientCurve> curve;
@@ -204,6 +233,21 @@ QString MainWindow::attachFromOptions() {
   if (options_.attach_all) sources_->refresh();
   robots_->rebuild();
   return {};
+}
+
+void MainWindow::replayTick() {
+  const double elapsed_s = (ipc::monotonic_ns() - replay_started_ns_) / 1e9;
+  const auto offset_ns = static_cast<std::uint64_t>((options_.replay_from_s + elapsed_s * options_.replay_speed) * 1e9);
+  bool playing = false;
+  for (const auto& name : replays_) {
+    // Looked up each time: the user may have detached it.
+    auto* source = dynamic_cast<recording::RecordingSource*>(registry_->find(name));
+    if (!source) continue;
+    source->advance_to(source->start_time() + offset_ns);
+    playing |= source->position() < source->end_time();
+  }
+  live_->requestFrame();
+  if (!playing) replay_timer_->stop();
 }
 
 void MainWindow::relayTick() {

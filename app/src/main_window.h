@@ -5,6 +5,8 @@
 #include <QMainWindow>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "app_options.h"
 #include "fleetscope/ipc/source_registry.hpp"
@@ -86,6 +88,11 @@ class MainWindow : public QMainWindow {
   DemoChildren* demo_ = nullptr;
   std::unique_ptr<ProcessUsage> usage_;
   std::uint64_t started_ns_;
+  // Recordings replayed (--open): their sources' names; the registry owns the sources.
+  void replayTick();
+  std::vector<std::string> replays_;
+  std::uint64_t replay_started_ns_ = 0;
+  class QTimer* replay_timer_ = nullptr;
 };
 
 }  // namespace fleetscope::app

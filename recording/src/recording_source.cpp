@@ -194,6 +194,7 @@ void RecordingSource::play(std::uint64_t from, std::uint64_t to) {
 void RecordingSource::seek(std::uint64_t t) {
   t = std::clamp(t, start_, end_);
   error_.clear();
+  state_ = ipc::WriterState::kPaused;
   const bool backwards = t < position_;
   try {
     McapReader& r = recording_->reader();
@@ -251,6 +252,7 @@ void RecordingSource::advance_to(std::uint64_t t) {
   } catch (const McapError& e) {
     error_ = e.what();
   }
+  state_ = t > position_ && t < end_ ? ipc::WriterState::kLive : ipc::WriterState::kPaused;
   position_ = t;
 }
 

@@ -157,6 +157,9 @@ TEST_F(RecordingSourceTest, PlayingForwardReportsWhatChanged) {
   std::size_t moving_steps = 0;
   for (std::size_t i = 1; i < times.size(); ++i) {
     src.advance_to(times[i]);
+    if (times[i] < src.end_time()) {
+      EXPECT_EQ(src.state(), ipc::WriterState::kLive);
+    }
     const auto stats = src.ingest();
     expect_state(src, want[i], "step " + std::to_string(i));
     if (src.frame().frame != last_frame) {
@@ -195,7 +198,7 @@ TEST_F(RecordingSourceTest, TelemetryUpToThePosition) {
   ASSERT_EQ(src.jobs().size(), 1u);
   EXPECT_EQ(src.jobs()[0].object_code, "test_object");
   EXPECT_THROW(src.mesh(0), ipc::SegmentError);
-  EXPECT_EQ(src.state(), ipc::WriterState::kClosed);
+  EXPECT_EQ(src.state(), ipc::WriterState::kPaused);  // after a seek; live while playing forward
   // Attributes recorded with the keyframes: r0's colour (255, 160, 0) and scalar 2.5.
   bool found = false;
   for (const auto& r : src.layout().robots) {

@@ -63,8 +63,9 @@ class RecordingSource final : public ipc::Source {
   std::string_view kind() const noexcept override { return "recording"; }
   std::uint64_t generation() const noexcept override { return generation_; }
   pid_t writer_pid() const noexcept override { return writer_pid_; }
-  // Closed: a recording's writer will not write again.
-  ipc::WriterState state() const noexcept override { return ipc::WriterState::kClosed; }
+  // Live while playing forward (advance_to moved the position and the end is not reached), paused
+  // otherwise; never dead or closed, so registries that drop gone sources keep it.
+  ipc::WriterState state() const noexcept override { return state_; }
   const std::string& error() const noexcept override { return error_; }
   bool has_poses() const noexcept override { return has_poses_; }
 
@@ -123,6 +124,7 @@ class RecordingSource final : public ipc::Source {
   pid_t writer_pid_ = 0;
   bool has_poses_ = false, has_telemetry_ = false;
   std::string error_;
+  ipc::WriterState state_ = ipc::WriterState::kPaused;
   ipc::LayoutSnapshot layout_;
   std::size_t layout_index_ = SIZE_MAX;  // into layouts_
   bool layout_changed_ = true;
