@@ -358,3 +358,36 @@ TEST(Recorder, AllRecordsSegmentsThatAppearAndWritersRestarted) {
   EXPECT_EQ(decode_pose_frame(reader.read(refs.back()).data).generation, 1u);
   fs::remove(file);
 }
+
+TEST(Recorder, ARecorderThatFallsBehindCountsTheFramesItLost) {
+  // A writer publishing as fast as it can: the recorder (a poll every 2 ms) sees only some frames.
+  // Every changed link still reaches the recording (the dirty-link rule), the frames it never saw
+  // are counted in each message, in the end metadata and on stdout, and none is torn.
+  const std::string name = unique("recG");
+  ChildProcess writer({FLEETSCOPE_TEST_WRITER, name, "stress", "2", "3"});
+  ASSERT_TRUE(writer.wait_for("ready"));
+  const auto file = temp_file("g.mcap");
+  const CommandResult rec = run(shm() + " record " + name + " -o " + file.string() + " --seconds 1");
+  ASSERT_EQ(rec.status, 0) << rec.out;
+  auto reader = McapReader::open(file);
+  const auto* poses = reader.channel_by_topic(name + "/poses");
+  ASSERT_NE(poses, nullptr);
+  std::uint64_t previous = 0, lost = 0, messages = 0, torn = 0;
+  for (const auto& ref : reader.message_index(poses->id)) {
+    const auto f = decode_pose_frame(reader.read(ref).data);
+    if (previous != 0 && f.frame > previous + 1) lost += f.frame - previous - 1;
+    EXPECT_GT(f.frame, previous);
+    EXPECT_EQ(f.frames_lost, lost);
+    for (const auto& r : f.robots) {
+      for (std::size_t i = 0; i < r.links.size(); ++i) torn += fleetscope::testing::decode_stress_pose(r.poses[i], r.links[i]) < 0;
+    }
+    previous = f.frame;
+    ++messages;
+  }
+  EXPECT_GT(messages, 20u);
+  EXPECT_GT(lost, 0u) << "the writer publishes far faster than the recorder polls";
+  EXPECT_EQ(torn, 0u);
+  EXPECT_EQ(reader.metadata().at(kEndMetadataName).at(name + ".frames_lost"), std::to_string(lost));
+  EXPECT_NE(rec.out.find(std::to_string(lost) + " frames lost in all"), std::string::npos) << rec.out;
+  fs::remove(file);
+}
