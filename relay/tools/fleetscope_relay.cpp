@@ -2,6 +2,7 @@
 //   fleetscope-relay serve [--bind tcp://ADDR:PORT] [--key K.key --allow KEYS] [--insecure] [SEGMENT...|--all]
 //   fleetscope-relay keygen NAME            writes NAME.key and NAME.pub (mode 0600)
 //   fleetscope-relay list --connect tcp://HOST:PORT [--relay-key R.pub --key K.key] [--wait S]
+//   fleetscope-relay mirror --connect tcp://HOST:PORT [--prefix remote.] [--relay-key R.pub --key K.key]
 // relay/PROTOCOL.md describes what goes over the wire.
 #include <signal.h>
 
@@ -17,6 +18,7 @@
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
 #include "fleetscope/relay/keys.hpp"
+#include "fleetscope/relay/mirror.hpp"
 #include "fleetscope/relay/relay_client.hpp"
 #include "fleetscope/relay/relay_server.hpp"
 
@@ -46,7 +48,9 @@ void usage() {
                "  fleetscope-relay keygen NAME\n"
                "      writes the key pair NAME.key and its public key NAME.pub (both mode 0600)\n"
                "  fleetscope-relay list --connect tcp://HOST:PORT [--relay-key RELAY.pub --key CLIENT.key] [--wait S]\n"
-               "      prints the segments a relay carries and their state\n";
+               "      prints the segments a relay carries and their state\n"
+               "  fleetscope-relay mirror --connect tcp://HOST:PORT [--prefix remote.] [--relay-key R.pub --key K.key]\n"
+               "      recreates every segment the relay carries as a local segment PREFIX+NAME (until Ctrl-C)\n";
 }
 
 int serve(int argc, char** argv) {
@@ -191,6 +195,56 @@ int list(int argc, char** argv) {
   }
 }
 
+int mirror(int argc, char** argv) {
+  relay::ClientOptions o;
+  relay::MirrorOptions m;
+  std::string relay_key, key;
+  bool verbose = false;
+  po::options_description desc("mirror options");
+  desc.add_options()
+      ("connect", po::value(&o.endpoint)->required(), "tcp://HOST:PORT of the relay")
+      ("prefix", po::value(&m.prefix)->default_value(m.prefix), "local segment names: PREFIX + the remote name")
+      ("relay-key", po::value(&relay_key), "the relay's public key file")
+      ("key", po::value(&key), "this client's key pair file")
+      ("verbose,v", po::bool_switch(&verbose), "log details");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "fleetscope-relay mirror: " << e.what() << "\n";
+    return 2;
+  }
+  spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::warn);
+  if (relay_key.empty() != key.empty()) {
+    std::cerr << "fleetscope-relay mirror: --relay-key and --key go together\n";
+    return 2;
+  }
+  for (const char c : m.prefix) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok || m.prefix.size() > 40) {
+      std::cerr << "fleetscope-relay mirror: --prefix must be [A-Za-z0-9_.-], at most 40 characters\n";
+      return 2;
+    }
+  }
+  install_signals();
+  try {
+    if (!key.empty()) o.curve = relay::ClientCurve{relay::read_public_key(relay_key), relay::read_key_pair(key)};
+    auto client = std::make_shared<relay::RelayClient>(o);
+    relay::Mirror mirror(client, m);
+    std::printf("mirroring %s as local segments %s*\n", client->endpoint().snapshot().c_str(), m.prefix.c_str());
+    std::fflush(stdout);
+    while (!g_stop.load()) mirror.step(1);
+    return 0;
+  } catch (const relay::RelayError& e) {
+    std::cerr << "fleetscope-relay mirror: " << e.what() << "\n";
+    return 1;
+  } catch (const ipc::SegmentError& e) {
+    std::cerr << "fleetscope-relay mirror: " << e.what() << "\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,6 +257,7 @@ int main(int argc, char** argv) {
     if (cmd == "serve") return serve(argc - 1, argv + 1);
     if (cmd == "keygen") return keygen(argc - 1, argv + 1);
     if (cmd == "list") return list(argc - 1, argv + 1);
+    if (cmd == "mirror") return mirror(argc - 1, argv + 1);
   } catch (const std::exception& e) {
     std::cerr << "fleetscope-relay: " << e.what() << "\n";
     return 1;

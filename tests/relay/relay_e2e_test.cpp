@@ -334,6 +334,109 @@ TEST(RelayE2E, OnlyAllowedKeysGetIn) {
   std::filesystem::remove_all(dir);
 }
 
+// fleetscope-relay mirror: the remote segment recreated locally, read by an ordinary
+// SegmentSource, equal to the original (robots in order; the local writer's own slots, frame
+// counter and row heartbeats; worker pids not carried).
+std::string mirror_difference(ipc::Source& a, ipc::Source& b) {
+  const auto& la = a.layout();
+  const auto& lb = b.layout();
+  if (la.models.size() != lb.models.size() || la.robots.size() != lb.robots.size()) return "layout sizes";
+  for (std::size_t m = 0; m < la.models.size(); ++m) {
+    const auto& x = la.models[m];
+    const auto& y = lb.models[m];
+    if (x.name != y.name || x.visuals.size() != y.visuals.size() || x.all_visuals.size() != y.all_visuals.size() ||
+        std::memcmp(x.visuals.data(), y.visuals.data(), x.visuals.size() * sizeof(ipc::LinkVisual)) != 0) {
+      return "model " + std::to_string(m);
+    }
+    for (std::size_t v = 0; v < x.all_visuals.size(); ++v) {
+      const auto& p = x.all_visuals[v];
+      const auto& q = y.all_visuals[v];
+      if (p.link != q.link || std::memcmp(&p.visual, &q.visual, sizeof(ipc::LinkVisual)) != 0) return "visual " + std::to_string(v);
+      if (p.visual.shape == static_cast<std::uint32_t>(ipc::Shape::kInlineMesh) && *a.mesh(p.mesh) != *b.mesh(q.mesh)) return "mesh";
+    }
+  }
+  for (std::size_t r = 0; r < la.robots.size(); ++r) {
+    const auto& x = la.robots[r];
+    const auto& y = lb.robots[r];
+    if (x.name != y.name || x.model != y.model || x.link_count != y.link_count) return "robot " + std::to_string(r);
+    const auto pa = a.poses(x.slot);
+    const auto pb = b.poses(y.slot);
+    if (pa.size() != pb.size() || std::memcmp(pa.data(), pb.data(), pa.size_bytes()) != 0) return "poses of " + x.name;
+    if (a.attributes(x.slot) != b.attributes(y.slot)) return "attributes of " + x.name;
+  }
+  const double ta = a.frame().sim_time, tb = b.frame().sim_time;
+  if (std::memcmp(&ta, &tb, 8) != 0) return "sim time";
+  const auto tags_a = a.tags_from(0);
+  const auto tags_b = b.tags_from(0);
+  if (tags_a != tags_b) return "tags";
+  ipc::ScalarCursor ca, cb;
+  std::vector<ipc::ScalarSample> sa, sb;
+  a.read_scalars(ca, sa, SIZE_MAX);
+  b.read_scalars(cb, sb, SIZE_MAX);
+  if (sa.size() != sb.size()) return "scalar count";
+  for (std::size_t i = 0; i < sa.size(); ++i) {
+    if (tags_a[sa[i].tag] != tags_b[sb[i].tag] || sa[i].step != sb[i].step || sa[i].wall_unix_ns != sb[i].wall_unix_ns ||
+        std::memcmp(&sa[i].value, &sb[i].value, 8) != 0) {
+      return "scalar " + std::to_string(i);
+    }
+  }
+  const auto wa = a.workers();
+  const auto wb = b.workers();
+  if (wa.size() != wb.size()) return "workers";
+  for (std::size_t i = 0; i < wa.size(); ++i) {
+    if (wa[i].worker_id != wb[i].worker_id || wb[i].pid != 0 || wa[i].host != wb[i].host || wa[i].state != wb[i].state ||
+        wa[i].steps != wb[i].steps || wa[i].restarts != wb[i].restarts) {
+      return "worker " + std::to_string(i);
+    }
+  }
+  const auto ja = a.jobs();
+  const auto jb = b.jobs();
+  if (ja.size() != jb.size()) return "jobs";
+  for (std::size_t i = 0; i < ja.size(); ++i) {
+    if (ja[i].object_code != jb[i].object_code || ja[i].target_count != jb[i].target_count || ja[i].state != jb[i].state) return "job";
+  }
+  return {};
+}
+
+TEST(RelayE2E, MirrorRecreatesRemoteSegmentsLocally) {
+  const std::string name = fleetscope::testing::unique_name("relay.mir");
+  const std::string prefix = "mirror" + std::to_string(::getpid()) + ".";
+  auto writer = start_writer(name, "steady", 5, 70);
+  Resume resume{*writer};
+  auto relay_process = start_relay(7, {name});
+  ChildProcess mirror({FLEETSCOPE_RELAY, "mirror", "--connect", endpoint(7), "--prefix", prefix});
+  ASSERT_TRUE(mirror.wait_for("mirroring", 10s));
+  ipc::SegmentSource original(name, {});
+  std::optional<ipc::SegmentSource> copy;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!copy && std::chrono::steady_clock::now() < deadline) {
+    try {
+      copy.emplace(prefix + name, ipc::ReaderOptions{});
+    } catch (const ipc::SegmentError&) {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  ASSERT_TRUE(copy) << "no local segment " << prefix + name;
+  writer->signal(SIGSTOP);
+  std::string diff = "not compared";
+  const auto until = std::chrono::steady_clock::now() + 10s;
+  while (!diff.empty() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+    original.ingest();
+    copy->ingest();
+    diff = mirror_difference(original, *copy);
+  }
+  EXPECT_EQ(diff, "");
+  EXPECT_GT(copy->frame().frame, 0u);
+  EXPECT_EQ(copy->layout().robots.size(), 6u);  // 5 and the static world (with stored meshes)
+  EXPECT_EQ(copy->tag_count(), 1u);
+  EXPECT_EQ(copy->workers().size(), 1u);
+  writer->signal(SIGCONT);
+  mirror.signal(SIGTERM);
+  ASSERT_TRUE(mirror.wait_for_exit(10s));
+  EXPECT_FALSE(std::filesystem::exists("/dev/shm/fleetscope." + prefix + name));
+}
+
 // A hostile "relay": malformed messages on both sockets are refused and counted; the client stays
 // up and unsynced.
 TEST(RelayE2E, MalformedMessagesAreRefusedAndCounted) {
