@@ -11,7 +11,9 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 
+#include "fleetscope/ipc/segment_writer.hpp"
 #include "fleetscope/recording/recording_source.hpp"
 #include "support/child_process.hpp"
 
@@ -225,4 +227,55 @@ TEST_F(RecordingSourceTest, BadFilesAndSegmentsAreRefused) {
     EXPECT_NE(std::string(e.what()).find("not a fleetscope recording"), std::string::npos) << e.what();
   }
   fs::remove(junk);
+}
+
+TEST(RecordingSourceTelemetryOnly, ATrainersScalarsAndWorkersReplay) {
+  // A telemetry-only segment (a trainer's SummaryWriter is one) written from this process while
+  // fleetscope-shm record runs: the replay has no poses, and every scalar, tag and worker row.
+  const std::string name = "rectel" + std::to_string(::getpid());
+  ipc::WriterOptions options;
+  options.name = name;
+  options.telemetry = ipc::TelemetryCapacities{1024, 8, 4, 4};
+  options.telemetry_only = true;
+  ipc::SegmentWriter writer(options);
+  auto& t = writer.telemetry();
+  std::int64_t step = 0;
+  for (; step < 100; ++step) t.scalar("train/loss", step, 1.0 / static_cast<double>(step + 1));
+  const auto file = fs::temp_directory_path() / ("fleetscope-rectel-" + std::to_string(::getpid()) + ".mcap");
+  ChildProcess recorder({FLEETSCOPE_SHM, "record", name, "-o", file.string(), "--seconds", "1.2"});
+  ASSERT_TRUE(recorder.wait_for("recording"));
+  for (int i = 0; i < 40; ++i, ++step) {
+    t.scalar("train/loss", step, 1.0 / static_cast<double>(step + 1));
+    t.scalar("rollout/return", step, 2.0 * static_cast<double>(step));
+    t.worker({7, ::getpid(), "gpu3", ipc::WorkerState::kRunning, 16, static_cast<std::uint64_t>(step), 50.0, 0.01, 0.002, 0});
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto status = recorder.wait_for_exit(std::chrono::seconds(10));
+  ASSERT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  auto recording = Recording::open(file);
+  RecordingSource src(recording, name);
+  EXPECT_FALSE(src.has_poses());
+  EXPECT_TRUE(src.has_telemetry());
+  EXPECT_TRUE(src.layout().robots.empty());
+  src.seek(src.end_time());
+  EXPECT_EQ(src.tags_from(0), (std::vector<std::string>{"train/loss", "rollout/return"}));
+  ipc::ScalarCursor cursor;
+  std::vector<ipc::ScalarSample> samples;
+  src.read_scalars(cursor, samples);
+  ASSERT_EQ(samples.size(), 180u);  // 100 before the recorder attached (the ring holds them) + 2 x 40
+  for (const auto& s : samples) {
+    const double want = s.tag == 0 ? 1.0 / static_cast<double>(s.step + 1) : 2.0 * static_cast<double>(s.step);
+    EXPECT_EQ(s.value, want) << "tag " << s.tag << " step " << s.step;
+  }
+  ASSERT_EQ(src.workers().size(), 1u);
+  EXPECT_EQ(src.workers()[0].host, "gpu3");
+  EXPECT_EQ(src.workers()[0].worker_id, 7u);
+  // Half way through, fewer scalars and an earlier worker row.
+  src.seek(src.start_time() + (src.end_time() - src.start_time()) / 2);
+  ipc::ScalarCursor half;
+  std::vector<ipc::ScalarSample> early;
+  src.read_scalars(half, early);
+  EXPECT_LT(early.size(), samples.size());
+  EXPECT_GE(early.size(), 100u);
+  fs::remove(file);
 }
