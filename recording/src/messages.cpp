@@ -4,6 +4,8 @@
 #include <cstring>
 
 #include "bytes.hpp"
+#include "fleetscope/ipc/error.hpp"
+#include "fleetscope/ipc/mesh_data.hpp"
 
 namespace fleetscope::recording {
 
@@ -309,6 +311,47 @@ AttributesMessage decode_attributes(std::span<const std::byte> data) {
     a.episode = r.get<std::uint64_t>();
   }
   done(r, "attributes message");
+  return m;
+}
+
+std::vector<std::byte> encode(const MeshMessage& m) {
+  std::vector<std::byte> out;
+  ByteWriter w(out);
+  w.put<std::uint64_t>(m.generation);
+  w.put<std::uint32_t>(m.index);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(m.mesh.vertex_count()));
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(m.mesh.triangle_count()));
+  w.put<std::uint32_t>(m.mesh.normals.empty() ? 0u : 1u);
+  w.bytes(m.mesh.vertices.data(), m.mesh.vertices.size() * sizeof(float));
+  w.bytes(m.mesh.triangles.data(), m.mesh.triangles.size() * sizeof(std::uint32_t));
+  w.bytes(m.mesh.normals.data(), m.mesh.normals.size() * sizeof(float));
+  return out;
+}
+
+MeshMessage decode_mesh_message(std::span<const std::byte> data) {
+  Reader r(data, "mesh message");
+  MeshMessage m;
+  m.generation = r.get<std::uint64_t>();
+  m.index = r.get<std::uint32_t>();
+  const auto vertices = r.get<std::uint32_t>();
+  const auto triangles = r.get<std::uint32_t>();
+  const auto flags = r.get<std::uint32_t>();
+  if (flags > 1) throw McapError("mesh message: unknown flags " + std::to_string(flags));
+  const std::uint64_t bytes = 12ULL * vertices + 12ULL * triangles + (flags ? 12ULL * vertices : 0);
+  if (bytes != r.remaining()) throw McapError("mesh message: counts do not match its size");
+  auto copy = [&](auto& v, std::uint64_t n) {
+    v.resize(static_cast<std::size_t>(n));
+    const auto b = r.take(n * sizeof(v[0]));
+    std::memcpy(v.data(), b.data(), b.size());
+  };
+  copy(m.mesh.vertices, 3ULL * vertices);
+  copy(m.mesh.triangles, 3ULL * triangles);
+  if (flags) copy(m.mesh.normals, 3ULL * vertices);
+  try {
+    ipc::validate_mesh(m.mesh);
+  } catch (const ipc::SegmentError& e) {
+    throw McapError(std::string("mesh message: ") + e.what());
+  }
   return m;
 }
 

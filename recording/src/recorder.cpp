@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 #include <thread>
 
 #include "bytes.hpp"
@@ -39,6 +40,7 @@ struct Recorder::Track {
   ipc::ScalarCursor cursor;
   std::uint32_t tags_written = 0;
   std::vector<std::byte> last_workers, last_jobs;
+  std::set<std::uint32_t> meshes_written;  // of this generation
   std::vector<ipc::ScalarSample> samples;
   SegmentRecordStats stats;
 };
@@ -136,6 +138,7 @@ void Recorder::record_source(Track& t, std::uint64_t now_unix, std::uint64_t now
     t.tags_written = 0;
     t.last_workers.clear();
     t.last_jobs.clear();
+    t.meshes_written.clear();
   }
   const std::uint64_t mono_to_unix = now_unix - now_mono;  // wraps as needed: both are u64
   if (s.has_poses()) {
@@ -144,6 +147,7 @@ void Recorder::record_source(Track& t, std::uint64_t now_unix, std::uint64_t now
     if (!s.error().empty()) t.stats.error = s.error();
     bool force_keyframe = false;
     if (s.error().empty() && (st.layout_changed || s.layout().epoch != t.epoch)) {
+      write_meshes(t, now_unix);  // before the layout whose visuals use them
       write_layout(t, now_unix);
       t.epoch = s.layout().epoch;
       force_keyframe = true;
@@ -232,6 +236,39 @@ void Recorder::write_layout(Track& t, std::uint64_t log_time) {
   }
   writer_.write(id, log_time, log_time, encode(m));
   ++t.stats.layouts;
+}
+
+void Recorder::write_meshes(Track& t, std::uint64_t log_time) {
+  ipc::Source& s = *t.source;
+  const auto stored = static_cast<std::uint32_t>(ipc::Shape::kInlineMesh);
+  for (const auto& model : s.layout().models) {
+    for (const auto& mv : model.all_visuals) {
+      if (mv.visual.shape != stored || !t.meshes_written.insert(mv.mesh).second) continue;
+      MeshMessage m;
+      m.generation = t.generation;
+      m.index = mv.mesh;
+      try {
+        m.mesh = *s.mesh(mv.mesh);
+      } catch (const ipc::SegmentError& e) {
+        t.stats.error = e.what();  // a corrupt mesh is not recorded (the viewer would refuse it too)
+        continue;
+      }
+      const std::string key(kMeshesKind);
+      auto it = t.channels.find(key);
+      if (it == t.channels.end()) {
+        auto sit = schemas_.find(key);
+        if (sit == schemas_.end()) {
+          const std::string text = schema_text(kMeshesKind);
+          sit = schemas_.emplace(key, writer_.add_schema("fleetscope." + key, kSchemaEncoding, detail::as_bytes(text))).first;
+        }
+        it = t.channels.emplace(key, writer_.add_channel(sit->second, t.name + "/" + key, kMessageEncoding,
+                                                         {{"segment", t.name}, {"kind", key}}))
+                 .first;
+      }
+      writer_.write(it->second, log_time, log_time, encode(m));
+      ++t.stats.meshes;
+    }
+  }
 }
 
 void Recorder::write_keyframe(Track& t, std::uint64_t log_time, std::uint64_t publish_time) {
@@ -323,6 +360,7 @@ void Recorder::finish() {
     end[t->name + ".scalars"] = std::to_string(t->stats.scalars);
     end[t->name + ".scalars_lost"] = std::to_string(t->stats.scalars_lost);
     end[t->name + ".restarts"] = std::to_string(t->stats.restarts);
+    end[t->name + ".meshes"] = std::to_string(t->stats.meshes);
   }
   writer_.add_metadata(kEndMetadataName, end);
   writer_.finish();

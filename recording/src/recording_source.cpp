@@ -1,6 +1,7 @@
 #include "fleetscope/recording/recording_source.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "fleetscope/ipc/error.hpp"
 
@@ -78,6 +79,12 @@ RecordingSource::RecordingSource(std::shared_ptr<Recording> recording, std::stri
   if (const auto c = channel(kWorkersKind)) {
     for (const auto& ref : r.message_index(c)) workers_.emplace_back(ref.log_time, decode_workers(r.read(ref).data));
   }
+  if (const auto c = channel(kMeshesKind)) {
+    for (const auto& ref : r.message_index(c)) {
+      MeshMessage m = decode_mesh_message(r.read(ref).data);
+      meshes_.try_emplace({m.generation, m.index}, std::make_shared<const ipc::MeshData>(std::move(m.mesh)));
+    }
+  }
   if (const auto c = channel(kJobsKind)) {
     for (const auto& ref : r.message_index(c)) jobs_.emplace_back(ref.log_time, decode_jobs(r.read(ref).data));
   }
@@ -93,6 +100,19 @@ std::vector<std::uint64_t> RecordingSource::keyframe_times() const {
   out.reserve(keyframes_.size());
   for (const auto& k : keyframes_) out.push_back(k.log_time);
   return out;
+}
+
+std::optional<std::uint64_t> RecordingSource::frame_after(std::uint64_t t) const {
+  const std::size_t f = upper(frames_, t);
+  if (f >= frames_.size()) return std::nullopt;
+  return frames_[f].log_time;
+}
+
+std::optional<std::uint64_t> RecordingSource::frame_before(std::uint64_t t) const {
+  const auto first_not_before = std::lower_bound(frames_.begin(), frames_.end(), t,
+                                                 [](const McapMessageRef& r, std::uint64_t v) { return r.log_time < v; });
+  if (first_not_before == frames_.begin()) return std::nullopt;
+  return std::prev(first_not_before)->log_time;
 }
 
 void RecordingSource::apply_layout(const LayoutMessage& m) {
@@ -293,8 +313,12 @@ ipc::RobotAttributeWords RecordingSource::attributes(std::uint32_t slot) const n
 }
 
 std::shared_ptr<const ipc::MeshData> RecordingSource::mesh(std::uint32_t index) {
-  throw ipc::SegmentError(ipc::ErrorCode::kNotFound, "stored mesh " + std::to_string(index) + " of '" + name_ +
-                                                         "': stored meshes are not recorded (recording format 1.0)");
+  const auto it = meshes_.find({recorded_generation_, index});
+  if (it == meshes_.end()) {
+    throw ipc::SegmentError(ipc::ErrorCode::kNotFound,
+                            "stored mesh " + std::to_string(index) + " of '" + name_ + "' is not in the recording");
+  }
+  return it->second;
 }
 
 std::uint32_t RecordingSource::tag_count() const {

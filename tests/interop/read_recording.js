@@ -176,7 +176,7 @@ async function main() {
     check(ch.messageEncoding === "fleetscope", `${ch.topic}: message encoding ${ch.messageEncoding}`);
     check(ch.metadata.get("segment") === segment, `${ch.topic}: metadata segment`);
   }
-  const want = ["layout", "poses", "keyframe", "attributes", "tags", "scalars", "workers", "jobs"].map((k) => `${segment}/${k}`);
+  const want = ["layout", "poses", "keyframe", "attributes", "meshes", "tags", "scalars", "workers", "jobs"].map((k) => `${segment}/${k}`);
   for (const t of want) check(Object.prototype.hasOwnProperty.call(summary.channels, t), `missing channel ${t}`);
   check(reader.channelsById.size === want.length, `${reader.channelsById.size} channels, expected ${want.length}`);
   check(Number(stats.channelCount) === want.length, "statistics channel count");
@@ -188,6 +188,7 @@ async function main() {
   const tags = [];
   let scalarCount = 0, poseMessages = 0, keyframes = 0, posesChecked = 0, stepsSeen = new Set();
   let workers, jobs;
+  const meshes = [];
   for await (const m of reader.readMessages()) {
     const topic = topics.get(m.channelId);
     counts.set(topic, (counts.get(topic) ?? 0) + 1);
@@ -235,6 +236,12 @@ async function main() {
         stepsSeen.add(Number(x.step));
         ++scalarCount;
       }
+    } else if (kind === "meshes") {
+      check(layout === undefined, "a mesh after the layout that uses it");
+      const c = new Cursor(m.data);
+      const mesh = { generation: c.u64(), index: c.u32(), vertices: c.u32(), triangles: c.u32(), flags: c.u32() };
+      mesh.first = [c.f32(), c.f32(), c.f32(), c.f32()];
+      meshes.push(mesh);
     } else if (kind === "workers") {
       workers = decodeWorkers(m.data);
     } else if (kind === "jobs") {
@@ -265,6 +272,10 @@ async function main() {
   check(poseMessages > 10 && keyframes >= 1 && posesChecked > 0, `pose messages ${poseMessages}, keyframes ${keyframes}`);
   // The ring held records 16..79 when the recorder attached (capacity 64).
   check(scalarCount === 64 && stepsSeen.size === 64 && stepsSeen.has(79) && stepsSeen.has(16), `scalars ${scalarCount}`);
+  // The writer's stored meshes: a tetrahedron, and a strip of 24 vertices with normals.
+  check(meshes.length === 2 && meshes[0].index === 0 && meshes[0].vertices === 4 && meshes[0].triangles === 4 &&
+        meshes[0].flags === 0 && Math.abs(meshes[0].first[3] - 0.2) < 1e-7 &&
+        meshes[1].vertices === 24 && meshes[1].triangles === 22 && meshes[1].flags === 1, `meshes ${JSON.stringify(meshes, (k, v) => (typeof v === "bigint" ? v.toString() : v))}`);
   check(workers && workers.length === 1 && workers[0].host === "test" && workers[0].worker_id === 1 && workers[0].steps === 100n, "worker row");
   check(jobs && jobs.length === 1 && jobs[0].object_code === "test_object" && jobs[0].target_count === 10n, "job row");
 

@@ -330,6 +330,13 @@ TEST(RecordingMessages, RoundTrip) {
   w.host = "gpu0";
   w.steps = 123;
   EXPECT_EQ(decode_workers(encode_workers({w}))[0].host, "gpu0");
+  MeshMessage mesh{3, 5, {{0, 0, 0, 1, 0, 0, 0, 1, 0}, {0, 1, 2}, {0, 0, 1, 0, 0, 1, 0, 0, 1}}};
+  const auto m2 = decode_mesh_message(encode(mesh));
+  EXPECT_EQ(m2.generation, 3u);
+  EXPECT_EQ(m2.index, 5u);
+  EXPECT_EQ(m2.mesh, mesh.mesh);
+  mesh.mesh.triangles[2] = 7;  // no vertex 7
+  EXPECT_THROW(decode_mesh_message(encode(mesh)), McapError);
   ipc::JobRowRead j;
   j.object_code = "mug";
   j.gpu = -1;
@@ -356,7 +363,10 @@ TEST(RecordingMessages, HostileMessagesAreRefused) {
                         +[](std::span<const std::byte> d) { decode_pose_frame(d); },
                         +[](std::span<const std::byte> d) { decode_scalars(d); },
                         +[](std::span<const std::byte> d) { decode_workers(d); },
-                        +[](std::span<const std::byte> d) { decode_jobs(d); }}) {
+                        +[](std::span<const std::byte> d) { decode_jobs(d); },
+                        +[](std::span<const std::byte> d) { decode_mesh_message(d); },
+                        +[](std::span<const std::byte> d) { decode_attributes(d); },
+                        +[](std::span<const std::byte> d) { decode_tags(d); }}) {
       try {
         decode(junk);
       } catch (const McapError&) {

@@ -162,6 +162,13 @@ TEST(Recorder, RecordsARealWriterAndReadsItBackEqual) {
   // The end metadata counts the frames written and lost.
   const auto& end = reader.metadata().at(kEndMetadataName);
   EXPECT_EQ(std::stoull(end.at(name + ".frames")), r.pose_messages);
+  // The two stored meshes, once each, before the layout that uses them.
+  EXPECT_EQ(end.at(name + ".meshes"), "2");
+  const auto* meshes = reader.channel_by_topic(name + "/meshes");
+  ASSERT_NE(meshes, nullptr);
+  const auto mesh_refs = reader.message_index(meshes->id);
+  ASSERT_EQ(mesh_refs.size(), 2u);
+  EXPECT_EQ(decode_mesh_message(reader.read(mesh_refs[1]).data).mesh.triangle_count(), 22u);
   EXPECT_EQ(reader.statistics().channel_message_counts.at(reader.channel_by_topic(name + "/poses")->id), r.pose_messages);
   // The seek path: the message index of the keyframe channel, read back by reference.
   const auto keys = reader.message_index(reader.channel_by_topic(name + "/keyframe")->id);

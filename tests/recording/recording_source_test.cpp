@@ -199,7 +199,17 @@ TEST_F(RecordingSourceTest, TelemetryUpToThePosition) {
   EXPECT_EQ(src.workers()[0].host, "test");
   ASSERT_EQ(src.jobs().size(), 1u);
   EXPECT_EQ(src.jobs()[0].object_code, "test_object");
-  EXPECT_THROW(src.mesh(0), ipc::SegmentError);
+  // The writer's two stored meshes: a tetrahedron and a strip with normals (test_writer.cpp).
+  const auto tetrahedron = src.mesh(0);
+  EXPECT_EQ(tetrahedron->vertex_count(), 4u);
+  EXPECT_EQ(tetrahedron->triangle_count(), 4u);
+  EXPECT_EQ(tetrahedron->vertices[3], 0.2f);
+  const auto strip = src.mesh(1);
+  EXPECT_EQ(strip->vertex_count(), 24u);
+  EXPECT_EQ(strip->triangle_count(), 22u);
+  EXPECT_EQ(strip->normals.size(), 72u);
+  EXPECT_EQ(src.mesh(1).get(), strip.get());  // the same object every time
+  EXPECT_THROW(src.mesh(99), ipc::SegmentError);
   EXPECT_EQ(src.state(), ipc::WriterState::kPaused);  // after a seek; live while playing forward
   // Attributes recorded with the keyframes: r0's colour (255, 160, 0) and scalar 2.5.
   bool found = false;

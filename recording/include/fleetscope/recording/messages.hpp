@@ -36,6 +36,7 @@ inline constexpr std::string_view kScalarsKind = "scalars";
 inline constexpr std::string_view kWorkersKind = "workers";
 inline constexpr std::string_view kJobsKind = "jobs";
 inline constexpr std::string_view kAttributesKind = "attributes";
+inline constexpr std::string_view kMeshesKind = "meshes";
 
 struct LayoutMessage {
   std::string segment;
@@ -79,11 +80,19 @@ struct AttributesMessage {
   std::vector<std::pair<std::uint32_t, ipc::RobotAttributeWords>> robots;  // slot, words
 };
 
+// A mesh stored in the segment (format 1.3 geometry section), recorded once per writer.
+struct MeshMessage {
+  std::uint64_t generation = 0;
+  std::uint32_t index = 0;  // as visuals of shape 7 name it
+  ipc::MeshData mesh;
+};
+
 std::vector<std::byte> encode(const LayoutMessage& m);
 std::vector<std::byte> encode(const PoseFrameMessage& m);
 std::vector<std::byte> encode(const TagsMessage& m);
 std::vector<std::byte> encode(const ScalarsMessage& m);
 std::vector<std::byte> encode(const AttributesMessage& m);
+std::vector<std::byte> encode(const MeshMessage& m);
 std::vector<std::byte> encode_workers(const std::vector<ipc::WorkerRowRead>& rows);
 std::vector<std::byte> encode_jobs(const std::vector<ipc::JobRowRead>& rows);
 
@@ -92,6 +101,8 @@ PoseFrameMessage decode_pose_frame(std::span<const std::byte> data);
 TagsMessage decode_tags(std::span<const std::byte> data);
 ScalarsMessage decode_scalars(std::span<const std::byte> data);
 AttributesMessage decode_attributes(std::span<const std::byte> data);
+// Also validates the mesh as a segment reader does (ipc::validate_mesh).
+MeshMessage decode_mesh_message(std::span<const std::byte> data);
 std::vector<ipc::WorkerRowRead> decode_workers(std::span<const std::byte> data);
 std::vector<ipc::JobRowRead> decode_jobs(std::span<const std::byte> data);
 

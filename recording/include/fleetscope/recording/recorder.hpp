@@ -37,6 +37,7 @@ struct SegmentRecordStats {
   std::uint64_t keyframes = 0;
   std::uint64_t links = 0;        // link poses written (dirty links and keyframes)
   std::uint64_t layouts = 0;
+  std::uint64_t meshes = 0;       // stored meshes recorded
   std::uint64_t scalars = 0;
   std::uint64_t scalars_lost = 0;
   std::uint64_t restarts = 0;     // writers restarted under the name
@@ -69,6 +70,7 @@ class Recorder {
   void discover();
   void record_source(Track& t, std::uint64_t now_unix, std::uint64_t now_mono);
   void write_layout(Track& t, std::uint64_t log_time);
+  void write_meshes(Track& t, std::uint64_t log_time);
   void write_keyframe(Track& t, std::uint64_t log_time, std::uint64_t publish_time);
   void record_telemetry(Track& t, std::uint64_t log_time);
 

@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +54,10 @@ class RecordingSource final : public ipc::Source {
   std::uint64_t position() const noexcept { return position_; }
   // Log times of the keyframes (ascending).
   std::vector<std::uint64_t> keyframe_times() const;
+  // The log time of the first recorded frame after `t`, and of the last one before `t` (stepping
+  // frame by frame); nullopt when there is none.
+  std::optional<std::uint64_t> frame_after(std::uint64_t t) const;
+  std::optional<std::uint64_t> frame_before(std::uint64_t t) const;
   // The state at `t` (clamped to the recording): every link counts as changed at the next ingest().
   // A corrupt message sets error() and leaves the robots as far as they got.
   void seek(std::uint64_t t);
@@ -75,7 +81,8 @@ class RecordingSource final : public ipc::Source {
   std::span<const ipc::LinkChange> changes() const noexcept override { return changes_; }
   ipc::RobotAttributeWords attributes(std::uint32_t slot) const noexcept override;
   std::span<const std::uint32_t> attribute_changes() const noexcept override { return attribute_changes_; }
-  // Stored meshes are not recorded (format 1.0): throws SegmentError(kNotFound).
+  // A stored mesh of the current writer as recorded (validated when the recording was opened);
+  // throws SegmentError(kNotFound) for one the recording does not hold.
   std::shared_ptr<const ipc::MeshData> mesh(std::uint32_t index) override;
   ipc::FrameInfo frame() const override { return frame_; }
 
@@ -118,6 +125,7 @@ class RecordingSource final : public ipc::Source {
   std::vector<std::pair<std::uint64_t, ipc::ScalarSample>> scalars_; // log time, sample
   std::vector<std::pair<std::uint64_t, std::vector<ipc::WorkerRowRead>>> workers_;
   std::vector<std::pair<std::uint64_t, std::vector<ipc::JobRowRead>>> jobs_;
+  std::map<std::pair<std::uint64_t, std::uint32_t>, std::shared_ptr<const ipc::MeshData>> meshes_;  // generation, index
 
   std::uint64_t generation_ = 0;           // what consumers see: bumps on restarts and backward seeks
   std::uint64_t recorded_generation_ = UINT64_MAX;  // of the layout applied last
