@@ -8,6 +8,7 @@
 #include <bit>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 
 #include "fleetscope/ipc/process_liveness.hpp"
 
@@ -44,6 +45,12 @@ struct RelayClient::Impl {
   std::vector<Message> staged;
   std::optional<Header> staged_begin;
   std::deque<Message> buffered;
+  // Payload bytes held in `staged` and `buffered` (each message up to 64 MiB decoded): bounded.
+  std::size_t staged_bytes = 0, buffered_bytes = 0;
+  std::size_t last_size = 0;  // of the message decode_counted() returned last
+  static constexpr std::size_t kMaxHeldBytes = std::size_t{256} << 20;
+  static constexpr std::size_t kMaxClientStreams = 4096;
+  static constexpr std::size_t kMaxMeshBytes = std::size_t{512} << 20;  // per stream
 
   explicit Impl(ClientOptions o) : options(std::move(o)) {
     endpoint = parse_endpoint(options.endpoint);
@@ -102,6 +109,7 @@ struct RelayClient::Impl {
   void request_snapshot(std::uint64_t now) {
     ++stats.snapshot_requests;
     staged.clear();
+    staged_bytes = 0;
     staged_begin.reset();
     phase = Phase::kAwaiting;
     request_ns = now;
@@ -123,7 +131,11 @@ struct RelayClient::Impl {
   std::optional<Message> decode_counted(const zmq::message_t& m) {
     stats.received_bytes += m.size();
     try {
-      Message msg = decode(std::span<const std::byte>(static_cast<const std::byte*>(m.data()), m.size()));
+      const std::span<const std::byte> bytes(static_cast<const std::byte*>(m.data()), m.size());
+      Message msg = decode(bytes);
+      std::uint32_t raw = 0;
+      std::memcpy(&raw, bytes.data() + 32, 4);  // the header's raw_size, checked by decode()
+      last_size = std::size_t{raw} + m.size();
       return msg;
     } catch (const ProtocolError& e) {
       stats.decode.count(e);
@@ -136,7 +148,7 @@ struct RelayClient::Impl {
   RemoteStream& stream(std::uint32_t id) {
     auto it = streams.find(id);
     if (it == streams.end()) {
-      if (streams.size() >= kMaxStreams) throw Unapplicable("too many streams");
+      if (streams.size() >= kMaxClientStreams) throw Unapplicable("too many streams");
       it = streams.emplace(id, RemoteStream{}).first;
       it->second.id = id;
     }
@@ -318,6 +330,9 @@ struct RelayClient::Impl {
       case MessageType::kMesh: {
         auto& mm = std::get<MeshMessage>(m.body);
         if (s.meshes.size() >= ipc::kMaxMeshes && s.meshes.count(mm.index) == 0) throw Unapplicable("too many meshes");
+        const std::size_t bytes = 4 * (mm.mesh.vertices.size() + mm.mesh.triangles.size() + mm.mesh.normals.size());
+        if (s.mesh_bytes + bytes > kMaxMeshBytes) throw Unapplicable("stored meshes above 512 MiB");
+        s.mesh_bytes += bytes;
         s.meshes[mm.index] = std::make_shared<const ipc::MeshData>(std::move(mm.mesh));
         break;
       }
@@ -354,9 +369,11 @@ struct RelayClient::Impl {
     for (Message& m : staged) {
       if (m.header.type == MessageType::kStream) {
         // A snapshot describes the stream afresh: its telemetry and layout follow.
-        RemoteStream& s = stream(m.header.stream);
+        auto it = streams.find(m.header.stream);
         const auto& info = std::get<StreamInfo>(m.body);
-        if (s.info.name == info.name && s.info.generation == info.generation) s.removed = false;
+        if (it != streams.end() && it->second.info.name == info.name && it->second.info.generation == info.generation) {
+          it->second.removed = false;
+        }
       }
       if (!apply_checked(std::move(m), now)) {
         staged.clear();
@@ -365,10 +382,12 @@ struct RelayClient::Impl {
       }
     }
     staged.clear();
+    staged_bytes = 0;
     staged_begin.reset();
     // Publish messages that came while the snapshot did: those after it, in order.
     std::deque<Message> later = std::move(buffered);
     buffered.clear();
+    buffered_bytes = 0;
     for (Message& m : later) {
       if (!take_published(std::move(m), now)) return;
     }
@@ -379,14 +398,14 @@ struct RelayClient::Impl {
     if (m.header.session != session) {
       ++stats.session_changes;
       request_snapshot(now);
-      buffered.push_back(std::move(m));
+      buffer(std::move(m));
       return false;
     }
     if (m.header.seq < next_seq) return true;  // already in the snapshot
     if (m.header.seq > next_seq) {
       ++stats.gaps;
       request_snapshot(now);
-      buffered.push_back(std::move(m));
+      buffer(std::move(m));
       return false;
     }
     ++next_seq;
@@ -403,7 +422,17 @@ struct RelayClient::Impl {
       return;
     }
     if (phase == Phase::kIdle) request_snapshot(now);
-    if (buffered.size() >= options.max_buffered) buffered.clear();  // the snapshot will be older: ask again
+    buffer(std::move(m));
+  }
+
+  // Holds a publish message until the snapshot it follows; beyond the bounds the oldest ones go
+  // (a gap after the snapshot then asks for another).
+  void buffer(Message m) {
+    if (buffered.size() >= options.max_buffered || buffered_bytes + last_size > kMaxHeldBytes) {
+      buffered.clear();
+      buffered_bytes = 0;
+    }
+    buffered_bytes += last_size;
     buffered.push_back(std::move(m));
   }
 
@@ -412,6 +441,7 @@ struct RelayClient::Impl {
     switch (m.header.type) {
       case MessageType::kSnapshotBegin:
         staged.clear();
+        staged_bytes = 0;
         staged_begin = m.header;
         return;
       case MessageType::kSnapshotEnd: {
@@ -431,10 +461,16 @@ struct RelayClient::Impl {
         ++stats.unapplicable;
         return;
       default:
-        if (!staged_begin || m.header.session != staged_begin->session || staged.size() >= 4u * kMaxStreams) {
+        if (!staged_begin || m.header.session != staged_begin->session) {
           ++stats.unapplicable;
           return;
         }
+        if (staged.size() >= 4u * kMaxClientStreams + 65536u || staged_bytes + last_size > kMaxHeldBytes) {
+          ++stats.unapplicable;  // a snapshot larger than this client holds: ask again later
+          request_snapshot(now);
+          return;
+        }
+        staged_bytes += last_size;
         staged.push_back(std::move(m));
         return;
     }

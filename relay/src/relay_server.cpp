@@ -157,6 +157,9 @@ struct RelayServer::Impl {
   std::uint64_t seq = 0;
   ServerStats stats;
   std::uint64_t registry_revision = ~0ULL;
+  std::map<std::string, std::uint64_t> last_snapshot_ns;  // by client identity
+  std::uint64_t window_start_ns = 0;
+  std::uint32_t window_snapshots = 0;
 
   explicit Impl(ServerOptions o) : options(std::move(o)), registry(ipc::RegistryOptions{options.reader, 1'000'000'000ULL, options.all}) {
     endpoint = parse_endpoint(options.bind);
@@ -519,6 +522,22 @@ struct RelayServer::Impl {
         spdlog::debug("fleetscope-relay: {}", e.what());
         continue;
       }
+      // Snapshots cost the relay a full encode: at most one every 250 ms a client and 50 a
+      // second in all; a client asks again after 500 ms.
+      const std::uint64_t now = ipc::monotonic_ns();
+      if (now - window_start_ns >= 1'000'000'000ULL) {
+        window_start_ns = now;
+        window_snapshots = 0;
+      }
+      const std::string who(static_cast<const char*>(identity.data()), identity.size());
+      if (last_snapshot_ns.size() > 10000) last_snapshot_ns.clear();
+      auto [it, fresh] = last_snapshot_ns.try_emplace(who, 0);
+      if ((!fresh && now - it->second < 250'000'000ULL) || window_snapshots >= 50) {
+        ++stats.throttled_requests;
+        continue;
+      }
+      it->second = now;
+      ++window_snapshots;
       send_snapshot(identity);
     }
   }

@@ -117,10 +117,11 @@ int serve(int argc, char** argv) {
     const relay::ServerStats s = server.stats();
     std::printf(
                  "relay stopped: %llu messages (%llu bytes) published, %llu snapshots (%llu bytes), "
-                 "%llu malformed requests refused, %llu clients refused\n",
+                 "%llu malformed requests refused, %llu clients refused, %llu snapshot requests throttled\n",
                  static_cast<unsigned long long>(s.published), static_cast<unsigned long long>(s.published_bytes),
                  static_cast<unsigned long long>(s.snapshots), static_cast<unsigned long long>(s.snapshot_bytes),
-                 static_cast<unsigned long long>(s.refused_requests), static_cast<unsigned long long>(s.refused_clients));
+                 static_cast<unsigned long long>(s.refused_requests), static_cast<unsigned long long>(s.refused_clients),
+                 static_cast<unsigned long long>(s.throttled_requests));
     std::fflush(stdout);
     return 0;
   } catch (const relay::RelayError& e) {

@@ -68,6 +68,7 @@ struct RemoteStream {
   std::vector<ipc::WorkerRowRead> workers;
   std::vector<ipc::JobRowRead> jobs;
   std::map<std::uint32_t, std::shared_ptr<const ipc::MeshData>> meshes;
+  std::size_t mesh_bytes = 0;  // at most 512 MiB a stream
 };
 
 struct ClientStats {

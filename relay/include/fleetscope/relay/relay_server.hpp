@@ -46,6 +46,7 @@ struct ServerStats {
   std::uint64_t snapshots = 0;        // snapshots served
   std::uint64_t snapshot_bytes = 0;
   std::uint64_t refused_requests = 0;  // malformed requests on the snapshot socket
+  std::uint64_t throttled_requests = 0;  // snapshot requests beyond the rate limits (dropped)
   std::uint64_t refused_clients = 0;   // ZAP: keys not allowed (or no key)
   std::uint64_t streams = 0;
 };
