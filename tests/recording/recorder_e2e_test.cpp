@@ -217,24 +217,26 @@ TEST(Recorder, FinalPosesEqualTheSegment) {
   fs::remove(file);
 }
 
-TEST(Recorder, SigintFinalisesTheFile) {
+TEST(Recorder, SigintAndSigtermFinaliseTheFile) {
   const std::string name = unique("recC");
   ChildProcess writer({FLEETSCOPE_TEST_WRITER, name, "steady", "2", "3"});
   ASSERT_TRUE(writer.wait_for("ready"));
-  const auto file = temp_file("c.mcap");
-  ChildProcess recorder({FLEETSCOPE_SHM, "record", name, "-o", file.string()});
-  ASSERT_TRUE(recorder.wait_for("recording"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(800));
-  recorder.signal(SIGINT);
-  const auto status = recorder.wait_for_exit(std::chrono::seconds(10));
-  ASSERT_TRUE(status);
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
-  EXPECT_TRUE(recorder.wait_for("frames lost in all", std::chrono::seconds(2)));
-  auto reader = McapReader::open(file);
-  EXPECT_TRUE(reader.has_summary());
-  EXPECT_TRUE(reader.warnings().empty());
-  EXPECT_GT(reader.statistics().message_count, 10u);
-  fs::remove(file);
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const auto file = temp_file("c" + std::to_string(sig) + ".mcap");
+    ChildProcess recorder({FLEETSCOPE_SHM, "record", name, "-o", file.string()});
+    ASSERT_TRUE(recorder.wait_for("recording"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));
+    recorder.signal(sig);
+    const auto status = recorder.wait_for_exit(std::chrono::seconds(10));
+    ASSERT_TRUE(status);
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "signal " << sig;
+    EXPECT_TRUE(recorder.wait_for("frames lost in all", std::chrono::seconds(2)));
+    auto reader = McapReader::open(file);
+    EXPECT_TRUE(reader.has_summary()) << "signal " << sig;
+    EXPECT_TRUE(reader.warnings().empty());
+    EXPECT_GT(reader.statistics().message_count, 10u);
+    fs::remove(file);
+  }
 }
 
 TEST(Recorder, AfterSigkillCompleteChunksStayAndRecoverRebuildsTheSummary) {
