@@ -212,6 +212,38 @@ class CommandLineTest : public QObject {
     QCOMPARE(window.live()->scene().robots().size(), std::size_t{4});
   }
 
+  // --connect: a relay's segments become sources named HOST:PORT:SEGMENT, drawn like local ones.
+  void connectShowsARelaysSegments() {
+    save_user_settings(false);
+    const std::string name = fleetscope::testing::unique_name("cmdline.relay");
+    auto sim = start_sim(name);
+    QVERIFY(sim);
+    const std::string port = std::to_string(22000 + (::getpid() % 2000) * 2);
+    const QString endpoint = QString::fromStdString("tcp://127.0.0.1:" + port);
+    ChildProcess relay({FLEETSCOPE_RELAY, "serve", "--bind", endpoint.toStdString(), name});
+    QVERIFY(relay.wait_for("serving", std::chrono::seconds(10)));
+    for (const QStringList& bad : {QStringList{"--relay-key", "r.pub"}, QStringList{"--connect", endpoint, "--client-key", "k.key"}}) {
+      const auto outcome = app::parse_command_line(QStringList{"fleetscope"} + bad);
+      QVERIFY2(!outcome.options && outcome.exit_code == 2, qPrintable(bad.join(' ')));
+    }
+    {
+      app::MainWindow window(parsed({"--connect", "tcp://127.0.0.1:notaport"}));
+      QVERIFY(window.attachFromOptions().startsWith("--connect: "));
+    }
+    app::MainWindow window(parsed({"--connect", endpoint}));
+    QCOMPARE(window.attachFromOptions(), QString());
+    window.show();
+    const std::string remote = "127.0.0.1:" + port + ":" + name;
+    std::size_t robots = 0;
+    for (int i = 0; i < 100 && robots < 2; ++i) {
+      QTest::qWait(100);
+      robots = 0;
+      for (const auto& r : window.live()->scene().robots()) robots += r.segment == remote ? 1 : 0;
+    }
+    QCOMPARE(robots, std::size_t{2});
+    window.close();
+  }
+
   void cleanupTestCase() {
     const QString file = QSettings().fileName();
     QFile::remove(file);  // the test's own settings file: nothing is left in ~/.config
