@@ -5,9 +5,11 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
+#include <QFileDialog>
 #include <QFileInfo>
 #include <QLabel>
 #include <QMenuBar>
+#include <QMessageBox>
 #include <QSettings>
 #include <QStatusBar>
 #include <QTimer>
@@ -22,6 +24,8 @@
 #include "fleetscope/recording/recording_source.hpp"
 #include "grasp_manifest.h"
 #include "kpi_logger.h"
+#include "replay_controller.h"
+#include "timeline_bar.h"
 #include "process_usage.h"
 #include "live_scene.h"
 #include "robots_dock.h"
@@ -65,7 +69,18 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   usage_ = std::make_unique<ProcessUsage>();
   started_ns_ = ipc::monotonic_ns();
 
+  replay_ = new ReplayController(*registry_, this);
+  connect(replay_, &ReplayController::moved, live_, &LiveScene::requestFrame);
+  timeline_ = new TimelineBar(*replay_, this);
+  addToolBar(Qt::BottomToolBarArea, timeline_);
+  timeline_->hide();  // until a recording is open
+
   auto* file = menuBar()->addMenu(tr("&File"));
+  file->addAction(tr("Open &recording..."), QKeySequence::Open, this, [this] {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open recording"), {}, tr("MCAP recordings (*.mcap);;All files (*)"));
+    if (path.isEmpty()) return;
+    if (const QString error = openRecording(path); !error.isEmpty()) QMessageBox::warning(this, tr("Open recording"), error);
+  });
   file->addAction(tr("Open &grasp manifest..."), this, [this] { dashboards_->chooseGraspManifest(); });
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -123,6 +138,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   if (options.screenshot.isEmpty()) {
     restoreGeometry(settings_store.value("window/geometry").toByteArray());
     restoreState(settings_store.value("window/state").toByteArray());
+    timeline_->hide();  // a saved state may show it: only with a recording open
   }
   // An explicit --attach list (or --open recordings) means those only; the saved choice applies
   // to plain runs.
@@ -182,32 +198,14 @@ QString MainWindow::attachFromOptions() {
       return QString("--camera: no robot '%1' in an attached segment '%2'").arg(options_.camera.robot, options_.camera.segment);
     }
   }
-  for (const QString& path : options_.open) {
-    try {
-      auto recording = recording::Recording::open(path.toStdString());
-      for (const auto& warning : recording->warnings()) showMessage(QString::fromStdString(warning));
-      const auto segments = recording->segments();
-      if (segments.empty()) return QString("%1: the recording holds no segment").arg(path);
-      for (const auto& segment : segments) {
-        if (registry_->find(segment)) return QString("%1: a source named '%2' is already attached").arg(path, QString::fromStdString(segment));
-        auto source = std::make_unique<recording::RecordingSource>(recording, segment);
-        source->seek(source->start_time() + static_cast<std::uint64_t>(options_.replay_from_s * 1e9));
-        registry_->attach(std::move(source));
-        replays_.push_back(segment);
-      }
-    } catch (const recording::McapError& e) {
-      return QString("%1: %2").arg(path, QString::fromStdString(e.what()));
+  if (!options_.open.isEmpty()) {
+    // Every recording from its start (+ --replay-from), played at --replay-speed (0: held).
+    if (options_.replay_speed > 0.0) replay_->setSpeed(options_.replay_speed);
+    for (const QString& path : options_.open) {
+      if (QString error = openRecording(path); !error.isEmpty()) return error;
     }
-  }
-  if (!replays_.empty()) {
-    // Plays every recording from its start (+ --replay-from) at --replay-speed; the 3D scene and
-    // the dashboards read the sources as they read live ones.
-    replay_started_ns_ = ipc::monotonic_ns();
-    replay_timer_ = new QTimer(this);
-    connect(replay_timer_, &QTimer::timeout, this, &MainWindow::replayTick);
-    if (options_.replay_speed > 0.0) replay_timer_->start(15);
-    sources_->refresh();
-    live_->requestFrame();
+    replay_->seek(replay_->start() + static_cast<std::uint64_t>(options_.replay_from_s * 1e9));
+    if (options_.replay_speed > 0.0) replay_->play();
   }
   if (!options_.connect.isEmpty()) {
     try {
@@ -235,19 +233,28 @@ QString MainWindow::attachFromOptions() {
   return {};
 }
 
-void MainWindow::replayTick() {
-  const double elapsed_s = (ipc::monotonic_ns() - replay_started_ns_) / 1e9;
-  const auto offset_ns = static_cast<std::uint64_t>((options_.replay_from_s + elapsed_s * options_.replay_speed) * 1e9);
-  bool playing = false;
-  for (const auto& name : replays_) {
-    // Looked up each time: the user may have detached it.
-    auto* source = dynamic_cast<recording::RecordingSource*>(registry_->find(name));
-    if (!source) continue;
-    source->advance_to(source->start_time() + offset_ns);
-    playing |= source->position() < source->end_time();
+QString MainWindow::openRecording(const QString& path) {
+  try {
+    auto recording = recording::Recording::open(path.toStdString());
+    for (const auto& warning : recording->warnings()) showMessage(path + ": " + QString::fromStdString(warning));
+    const auto segments = recording->segments();
+    if (segments.empty()) return QString("%1: the recording holds no segment").arg(path);
+    for (const auto& segment : segments) {
+      if (registry_->find(segment)) {
+        return QString("%1: a source named '%2' is already attached").arg(path, QString::fromStdString(segment));
+      }
+    }
+    for (const auto& segment : segments) {
+      registry_->attach(std::make_unique<recording::RecordingSource>(recording, segment));
+      replay_->addSource(segment);
+    }
+  } catch (const std::exception& e) {  // McapError, or a corrupt layout found on opening
+    return QString("%1: %2").arg(path, QString::fromStdString(e.what()));
   }
+  timeline_->show();
+  sources_->refresh();
   live_->requestFrame();
-  if (!playing) replay_timer_->stop();
+  return {};
 }
 
 void MainWindow::relayTick() {

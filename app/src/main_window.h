@@ -28,6 +28,8 @@ class DashboardWindow;
 class DemoChildren;
 class KpiLogger;
 class LiveScene;
+class ReplayController;
+class TimelineBar;
 class RobotsDock;
 class SourcesDock;
 class VtkHostWidget;
@@ -40,6 +42,13 @@ class MainWindow : public QMainWindow {
 
   // Attaches what the command line names; returns the error of the first that fails.
   QString attachFromOptions();
+  // Opens an MCAP recording: each recorded segment becomes a source, shown at the replay's
+  // position. Returns the error (empty when opened).
+  QString openRecording(const QString& path);
+  ReplayController* replay() const { return replay_; }
+  // Every source the views read (tests look sources up here).
+  ipc::SourceRegistry& registry() { return *registry_; }
+  TimelineBar* timeline() const { return timeline_; }
 
   VtkHostWidget* view() const { return view_; }
   LiveScene* live() const { return live_; }
@@ -88,11 +97,10 @@ class MainWindow : public QMainWindow {
   DemoChildren* demo_ = nullptr;
   std::unique_ptr<ProcessUsage> usage_;
   std::uint64_t started_ns_;
-  // Recordings replayed (--open): their sources' names; the registry owns the sources.
-  void replayTick();
-  std::vector<std::string> replays_;
-  std::uint64_t replay_started_ns_ = 0;
-  class QTimer* replay_timer_ = nullptr;
+  // Recordings replayed (--open, File > Open recording): their sources go into the registry, the
+  // controller plays them on one clock, the timeline bar (shown once one is open) drives it.
+  class ReplayController* replay_ = nullptr;
+  class TimelineBar* timeline_ = nullptr;
 };
 
 }  // namespace fleetscope::app

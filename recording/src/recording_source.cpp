@@ -226,6 +226,7 @@ void RecordingSource::seek(std::uint64_t t) {
     const std::size_t previous_layout = layout_index_;
     layout_index_ = SIZE_MAX;
     robots_.clear();
+    frame_ = {};  // until a frame at or before t is applied (none: the moment of the layout)
     apply_layout(layouts_[li - 1].second);
     layout_index_ = li - 1;
     if (previous_layout != layout_index_ || backwards) ++generation_;

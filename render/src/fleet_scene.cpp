@@ -341,10 +341,13 @@ struct FleetScene::Impl {
     if (settings.robot_fade_after_ns == 0) return false;
     bool changed = false;
     for (auto& s : sources) {
+      // A replay held at a moment is not a writer gone quiet: a recording's robots never fade.
+      const bool replayed = s->source->kind() == "recording";
       for (std::uint32_t slot = 0; slot < s->robots.size(); ++slot) {
         auto& r = s->robots[slot];
         if (!r) continue;
-        const bool fade = (r->attributes.flags() & ipc::kRobotStatic) == 0 && now - r->last_change_ns > settings.robot_fade_after_ns;
+        const bool fade = !replayed && (r->attributes.flags() & ipc::kRobotStatic) == 0 &&
+                          now - r->last_change_ns > settings.robot_fade_after_ns;
         if (fade == r->faded) continue;
         r->faded = fade;
         recolor_robot(*s, slot);

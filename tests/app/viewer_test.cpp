@@ -4,7 +4,9 @@
 
 #include <QApplication>
 #include <QImage>
+#include <QComboBox>
 #include <QLabel>
+#include <QSlider>
 #include <QPushButton>
 #include <QStatusBar>
 #include <QTabWidget>
@@ -20,6 +22,8 @@
 
 #include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/segment_reader.hpp"
+#include "fleetscope/recording/recorder.hpp"
+#include "fleetscope/recording/recording_source.hpp"
 #include "dashboard_window.h"
 #include "env_pool_panel.h"
 #include "worker_table_model.h"
@@ -27,6 +31,8 @@
 #include "grasp_panel.h"
 #include "live_scene.h"
 #include "main_window.h"
+#include "replay_controller.h"
+#include "timeline_bar.h"
 #include "robots_dock.h"
 #include "sources_dock.h"
 #include "sources_model.h"
@@ -498,6 +504,76 @@ class ViewerTest : public QObject {
     app::MainWindow window(Viewer{{name}}.options());
     const QString error = window.attachFromOptions();
     QVERIFY2(error.contains("format 2.1") && error.contains(QString("reads format %1.%2").arg(fleetscope::ipc::kAbiMajor).arg(fleetscope::ipc::kAbiMinor)), qPrintable(error));
+  }
+
+  // A recording of a real writer, opened in the viewer: the timeline bar steps frame by frame,
+  // scrubs to either end and back (a backward move replays the state at that time), and plays to
+  // the end at 10x; the 3D view draws the recorded robots.
+  void theTimelineStepsScrubsAndPlaysARecording() {
+    const std::string name = fleetscope::testing::unique_name("app.replay");
+    auto writer = start_sim(name, 4);  // coloured robots at 60 Hz
+    QVERIFY(writer);
+    QTemporaryDir dir;
+    const std::string file = (dir.path() + "/run.mcap").toStdString();
+    {
+      fleetscope::recording::RecorderOptions options;
+      options.segments = {name};
+      options.output = file;
+      fleetscope::recording::Recorder recorder(options);
+      std::atomic<bool> stop{false};
+      recorder.run(stop, 1.5);
+    }
+    writer.reset();  // stopped: the replay reads the file alone
+
+    app::AppOptions options;
+    options.open << QString::fromStdString(file);
+    options.replay_speed = 0;  // held at the start
+    app::MainWindow window(options);
+    QVERIFY(window.attachFromOptions().isEmpty());
+    window.resize(1200, 760);
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    app::ReplayController* replay = window.replay();
+    app::TimelineBar* timeline = window.timeline();
+    QVERIFY(timeline->isVisible());
+    QVERIFY(!replay->playing());
+    QVERIFY2(std::abs(timeline->slider()->maximum() - 1500) < 400, qPrintable(QString::number(timeline->slider()->maximum())));
+    QVERIFY2(timeline->timeLabel()->text().startsWith("0.00 s / 1."), qPrintable(timeline->timeLabel()->text()));
+    QTRY_COMPARE_WITH_TIMEOUT(window.robotsDock()->robotCount(), 4, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(coloured_share(window.view()->grabFramebuffer()) > 0.001, 10000);
+
+    auto* source = dynamic_cast<fleetscope::recording::RecordingSource*>(window.registry().find(name));
+    QVERIFY(source);
+    const std::uint64_t first = source->frame().frame;
+    const std::uint64_t at_start = replay->position();
+    // Step forward: the next recorded frame; back: the one before.
+    replay->stepForward();
+    QVERIFY(replay->position() > at_start);
+    QVERIFY(source->frame().frame > first);
+    const std::uint64_t second = source->frame().frame;
+    replay->stepForward();
+    QVERIFY(source->frame().frame > second);
+    replay->stepBack();
+    QCOMPARE(source->frame().frame, second);
+    // Scrub to the end and back to the start with the slider.
+    timeline->slider()->triggerAction(QAbstractSlider::SliderToMaximum);
+    QCOMPARE(replay->position(), replay->end());
+    const std::uint64_t last = source->frame().frame;
+    QVERIFY2(last > second + 50, qPrintable(QString("%1 frames in 1.5 s at 60 Hz").arg(last - first)));
+    QVERIFY(timeline->timeLabel()->text().startsWith(timeline->timeLabel()->text().section(" / ", 1)));
+    timeline->slider()->triggerAction(QAbstractSlider::SliderToMinimum);
+    QCOMPARE(replay->position(), replay->start());
+    QCOMPARE(source->frame().frame, first);
+    // Play at 10x: the end within a second or so, then paused there.
+    timeline->speedBox()->setCurrentIndex(timeline->speedBox()->count() - 1);
+    QCOMPARE(replay->speed(), 10.0);
+    QSignalSpy stopped(replay, &app::ReplayController::playingChanged);
+    replay->play();
+    QVERIFY(replay->playing());
+    QTRY_VERIFY_WITH_TIMEOUT(!replay->playing(), 5000);
+    QCOMPARE(replay->position(), replay->end());
+    QCOMPARE(source->frame().frame, last);
+    window.grab().save(QString(FLEETSCOPE_TEST_OUTPUT) + "/replay-window.png");
   }
 };
 
