@@ -3,7 +3,7 @@
 // Prints one line per figure: bandwidth a client receives (after zstd), the relay's CPU (its
 // /proc/PID/stat user+system time over the wall time), and the latency the relay adds, from the
 // writer's publish (its CLOCK_MONOTONIC publish time, same host) to the client having applied the
-// frame: p50, p99, max. Not a timed test; a figure to quote.
+// frame: p50, p99, max; and the clients' CPU (this process). Not a timed test; a figure to quote.
 //   fleetscope-relay-bench [--robots 100] [--links 30] [--rate 60] [--seconds 10] [--clients 1]
 //                          [--sim PATH] [--relay PATH] [--port 27900] [--no-compress]
 #include <signal.h>
@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(2s);
     const double relay_cpu0 = cpu_seconds(relay.pid());
     const double writer_cpu0 = cpu_seconds(writer.pid());
+    const double client_cpu0 = cpu_seconds(::getpid());
     const auto t0 = std::chrono::steady_clock::now();
     measuring.store(true);
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -147,6 +148,7 @@ int main(int argc, char** argv) {
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double relay_cpu = cpu_seconds(relay.pid()) - relay_cpu0;
     const double writer_cpu = cpu_seconds(writer.pid()) - writer_cpu0;
+    const double client_cpu = cpu_seconds(::getpid()) - client_cpu0;
     stop.store(true);
     for (auto& t : threads) t.join();
     std::uint64_t total_bytes = 0, total_frames = 0, total_snapshots = 0, total_gaps = 0;
@@ -164,6 +166,8 @@ int main(int argc, char** argv) {
     std::printf("frames per client: %.1f /s\n", static_cast<double>(total_frames) / clients / wall);
     std::printf("relay CPU: %.1f %% of a core\n", 100.0 * relay_cpu / wall);
     std::printf("writer CPU: %.1f %% of a core\n", 100.0 * writer_cpu / wall);
+    std::printf("client CPU (receive, decompress, decode, apply; polling every 1 ms): %.1f %% of a core per client\n",
+                100.0 * client_cpu / wall / clients);
     std::printf("added latency (publish -> client applied): p50 %.3f ms, p99 %.3f ms, max %.3f ms (%zu frames)\n",
                 percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.99),
                 latencies_ms.empty() ? 0.0 : *std::max_element(latencies_ms.begin(), latencies_ms.end()), latencies_ms.size());
