@@ -17,6 +17,7 @@
 
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
+#include "fleetscope/ipc/shared_memory.hpp"
 #include "fleetscope/relay/keys.hpp"
 #include "fleetscope/relay/mirror.hpp"
 #include "fleetscope/relay/relay_client.hpp"
@@ -90,6 +91,14 @@ int serve(int argc, char** argv) {
   if (o.segments.empty() && !o.all) {
     std::cerr << "fleetscope-relay serve: name segments or pass --all\n";
     return 2;
+  }
+  for (const std::string& n : o.segments) {
+    try {
+      ipc::validate_segment_name(n);
+    } catch (const ipc::SegmentError& e) {
+      std::cerr << "fleetscope-relay serve: " << e.what() << "\n";
+      return 2;
+    }
   }
   if (key.empty() != allow.empty()) {
     std::cerr << "fleetscope-relay serve: --key and --allow go together\n";
