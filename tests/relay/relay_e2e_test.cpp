@@ -493,6 +493,39 @@ TEST(RelayNetns, SlowLossyAndCutLinksResync) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << "see the scenario's message above";
 }
 
+// serve --all: segments that appear later are carried; one whose writer closed is removed.
+TEST(RelayE2E, AllCarriesSegmentsAsTheyComeAndGo) {
+  const std::string first = fleetscope::testing::unique_name("relay.all1");
+  const std::string second = fleetscope::testing::unique_name("relay.all2");
+  auto a = start_writer(first, "steady", 1, 2, false);
+  auto relay_process = start_relay(9, {"--all"});
+  auto c = client(9);
+  auto carried = [&](const std::string& name) {
+    const relay::RemoteStream* s = c->find(name);
+    return s && !s->removed && s->frame.frame > 0;
+  };
+  auto wait = [&](auto pred) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      c->poll(10);
+      if (pred()) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait([&] { return carried(first); }));
+  auto b = start_writer(second, "steady", 2, 3, false);
+  ASSERT_TRUE(wait([&] { return carried(second); }));
+  a.reset();  // SIGTERM: closes and removes its segment
+  ASSERT_TRUE(wait([&] { return !carried(first); }));
+  EXPECT_TRUE(carried(second));
+  const relay::RemoteStream* gone = c->find(first);
+  ASSERT_NE(gone, nullptr);
+  EXPECT_TRUE(gone->removed);
+  relay::RemoteSource source(c, first);
+  source.ingest();
+  EXPECT_EQ(source.state(), ipc::WriterState::kClosed);
+}
+
 // A hostile "relay": malformed messages on both sockets are refused and counted; the client stays
 // up and unsynced.
 TEST(RelayE2E, MalformedMessagesAreRefusedAndCounted) {
