@@ -12,6 +12,8 @@
 #include <QMessageBox>
 #include <QSettings>
 #include <QStatusBar>
+#include <QInputDialog>
+#include <QLineEdit>
 #include <QTimer>
 #include <algorithm>
 #include <map>
@@ -82,6 +84,14 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
     if (const QString error = openRecording(path); !error.isEmpty()) QMessageBox::warning(this, tr("Open recording"), error);
   });
   file->addAction(tr("Open &grasp manifest..."), this, [this] { dashboards_->chooseGraspManifest(); });
+  file->addAction(tr("&Connect to relay..."), this, [this] {
+    bool ok = false;
+    const QString endpoint = QInputDialog::getText(this, tr("Connect to relay"),
+                                                   tr("Address of a fleetscope-relay (tcp://HOST:PORT):"), QLineEdit::Normal,
+                                                   "tcp://127.0.0.1:7700", &ok);
+    if (!ok || endpoint.trimmed().isEmpty()) return;
+    if (const QString error = connectRelay(endpoint); !error.isEmpty()) QMessageBox::warning(this, tr("Connect to relay"), error);
+  });
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   auto* view_menu = menuBar()->addMenu(tr("&View"));
@@ -207,26 +217,8 @@ QString MainWindow::attachFromOptions() {
     replay_->seek(replay_->start() + static_cast<std::uint64_t>(options_.replay_from_s * 1e9));
     if (options_.replay_speed > 0.0) replay_->play();
   }
-  if (!options_.connect.isEmpty()) {
-    try {
-      std::optional<relay::ClientCurve> curve;
-      if (!options_.client_key.isEmpty()) {
-        curve = relay::ClientCurve{relay::read_public_key(options_.relay_key.toStdString()),
-                                   relay::read_key_pair(options_.client_key.toStdString())};
-      }
-      for (const QString& endpoint : options_.connect) {
-        relay::ClientOptions o;
-        o.endpoint = endpoint.toStdString();
-        o.curve = curve;
-        relays_.push_back(std::make_shared<relay::RelayClient>(o));
-      }
-    } catch (const relay::RelayError& e) {
-      return QString("--connect: %1").arg(QString::fromStdString(e.what()));
-    }
-    relay_timer_ = new QTimer(this);
-    connect(relay_timer_, &QTimer::timeout, this, &MainWindow::relayTick);
-    relay_timer_->start(100);
-    relayTick();
+  for (const QString& endpoint : options_.connect) {
+    if (const QString error = connectRelay(endpoint); !error.isEmpty()) return "--connect: " + error;
   }
   if (options_.attach_all) sources_->refresh();
   robots_->rebuild();
@@ -254,6 +246,27 @@ QString MainWindow::openRecording(const QString& path) {
   timeline_->show();
   sources_->refresh();
   live_->requestFrame();
+  return {};
+}
+
+QString MainWindow::connectRelay(const QString& endpoint) {
+  try {
+    relay::ClientOptions o;
+    o.endpoint = endpoint.trimmed().toStdString();
+    if (!options_.client_key.isEmpty()) {
+      o.curve = relay::ClientCurve{relay::read_public_key(options_.relay_key.toStdString()),
+                                   relay::read_key_pair(options_.client_key.toStdString())};
+    }
+    relays_.push_back(std::make_shared<relay::RelayClient>(o));
+  } catch (const relay::RelayError& e) {
+    return QString::fromStdString(e.what());
+  }
+  if (!relay_timer_) {
+    relay_timer_ = new QTimer(this);
+    connect(relay_timer_, &QTimer::timeout, this, &MainWindow::relayTick);
+    relay_timer_->start(100);
+  }
+  relayTick();
   return {};
 }
 

@@ -80,6 +80,8 @@ class MainWindow : public QMainWindow {
 
   // Relays of --connect: their segments are attached as RemoteSources as they appear.
   void relayTick();
+  // Connects to a relay (--connect, File > Connect to relay...); returns the error (empty when fine).
+  QString connectRelay(const QString& endpoint);
   std::vector<std::shared_ptr<relay::RelayClient>> relays_;
   class QTimer* relay_timer_ = nullptr;
   AppOptions options_;
