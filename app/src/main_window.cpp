@@ -26,6 +26,7 @@
 #include "fleetscope/recording/recording_source.hpp"
 #include "grasp_manifest.h"
 #include "kpi_logger.h"
+#include "recording_process.h"
 #include "replay_controller.h"
 #include "timeline_bar.h"
 #include "process_usage.h"
@@ -84,6 +85,28 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
     if (const QString error = openRecording(path); !error.isEmpty()) QMessageBox::warning(this, tr("Open recording"), error);
   });
   file->addAction(tr("Open &grasp manifest..."), this, [this] { dashboards_->chooseGraspManifest(); });
+  recorder_ = new RecordingProcess(this);
+  rec_label_ = new QLabel(this);
+  rec_label_->setObjectName("recordingIndicator");
+  rec_label_->setStyleSheet("QLabel { color: white; background: #c62828; border-radius: 3px; padding: 1px 6px; }");
+  rec_label_->hide();
+  statusBar()->addPermanentWidget(rec_label_);
+  auto* rec_timer = new QTimer(this);
+  connect(rec_timer, &QTimer::timeout, this, &MainWindow::updateRecordingIndicator);
+  rec_timer->start(500);
+  connect(recorder_, &RecordingProcess::ended, this, [this](const QString& message) {
+    showMessage(message);
+    updateRecordingIndicator();
+  });
+  record_action_ = file->addAction(tr("Start re&cording..."), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), this, [this] {
+    if (recorder_->recording()) {
+      showMessage(stopRecording());
+      return;
+    }
+    const QString path = QFileDialog::getSaveFileName(this, tr("Record to"), "run.mcap", tr("MCAP recordings (*.mcap)"));
+    if (path.isEmpty()) return;
+    if (const QString error = startRecording(path); !error.isEmpty()) QMessageBox::warning(this, tr("Record"), error);
+  });
   file->addAction(tr("&Connect to relay..."), this, [this] {
     bool ok = false;
     const QString endpoint = QInputDialog::getText(this, tr("Connect to relay"),
@@ -225,6 +248,36 @@ QString MainWindow::attachFromOptions() {
   return {};
 }
 
+QString MainWindow::startRecording(const QString& path) {
+  // The local segments shown; a relay's or a recording's sources are not segments here (a relay
+  // host records its own with fleetscope-shm, or `fleetscope-relay mirror` makes them local).
+  QStringList segments;
+  for (const auto& source : registry_->sources()) {
+    if (source->kind() == "segment") segments << QString::fromStdString(source->name());
+  }
+  const QString error = recorder_->start(segments, path);
+  updateRecordingIndicator();
+  if (error.isEmpty()) showMessage(tr("recording %1 segment(s) to %2").arg(segments.size()).arg(path));
+  return error;
+}
+
+QString MainWindow::stopRecording() {
+  const QString summary = recorder_->stop();
+  updateRecordingIndicator();
+  return summary;
+}
+
+void MainWindow::updateRecordingIndicator() {
+  const bool on = recorder_->recording();
+  record_action_->setText(on ? tr("Stop re&cording") : tr("Start re&cording..."));
+  rec_label_->setVisible(on);
+  if (!on) return;
+  rec_label_->setText(QString("\u25CF REC %1 s  %2 MB")
+                          .arg(recorder_->seconds(), 0, 'f', 0)
+                          .arg(recorder_->bytes() / 1e6, 0, 'f', 1));
+  rec_label_->setToolTip(recorder_->path());
+}
+
 QString MainWindow::openRecording(const QString& path) {
   try {
     auto recording = recording::Recording::open(path.toStdString());
@@ -310,6 +363,7 @@ void MainWindow::closeEvent(QCloseEvent* event) {
   // Command-line modes (--demo, --attach-all, screenshots) never change saved settings. A plain
   // run saves the layout, and "attach automatically" only when the user changed it: a run with
   // an --attach list starts with it off and must not overwrite the saved choice.
+  if (recorder_->recording()) showMessage(stopRecording());  // the file finished before the window goes
   if (!options_.command_line_mode()) {
     QSettings s;
     s.setValue("window/geometry", saveGeometry());

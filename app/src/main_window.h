@@ -46,6 +46,12 @@ class MainWindow : public QMainWindow {
   // position. Returns the error (empty when opened).
   QString openRecording(const QString& path);
   ReplayController* replay() const { return replay_; }
+  // File > Record: records the attached local segments into `path` (a child fleetscope-shm).
+  // Return the error (start) or the recorder's summary (stop).
+  QString startRecording(const QString& path);
+  QString stopRecording();
+  class RecordingProcess* recorder() const { return recorder_; }
+  QLabel* recordingIndicator() const { return rec_label_; }
   // Every source the views read (tests look sources up here).
   ipc::SourceRegistry& registry() { return *registry_; }
   TimelineBar* timeline() const { return timeline_; }
@@ -102,6 +108,10 @@ class MainWindow : public QMainWindow {
   // Recordings replayed (--open, File > Open recording): their sources go into the registry, the
   // controller plays them on one clock, the timeline bar (shown once one is open) drives it.
   class ReplayController* replay_ = nullptr;
+  class RecordingProcess* recorder_ = nullptr;
+  QLabel* rec_label_ = nullptr;  // red "REC 12 s 3.4 MB" while recording
+  class QAction* record_action_ = nullptr;
+  void updateRecordingIndicator();
   class TimelineBar* timeline_ = nullptr;
 };
 

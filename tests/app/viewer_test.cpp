@@ -506,6 +506,39 @@ class ViewerTest : public QObject {
     QVERIFY2(error.contains("format 2.1") && error.contains(QString("reads format %1.%2").arg(fleetscope::ipc::kAbiMajor).arg(fleetscope::ipc::kAbiMinor)), qPrintable(error));
   }
 
+  // File > Record: the attached segment recorded by a child fleetscope-shm while the viewer shows
+  // it; the indicator says so; stopping finishes a file that replays the writer's frames.
+  void fileRecordRecordsTheAttachedSegments() {
+    const std::string name = fleetscope::testing::unique_name("app.record");
+    QTemporaryDir dir;
+    const QString path = dir.path() + "/viewer.mcap";
+    {
+      app::MainWindow empty(app::AppOptions{});
+      QVERIFY(empty.startRecording(path).contains("no local segment"));
+      QVERIFY(!empty.recordingIndicator()->isVisibleTo(&empty));
+    }
+    auto sim = start_sim(name, 5);
+    QVERIFY(sim);
+    app::MainWindow window(Viewer{{name}}.options());
+    QVERIFY(window.attachFromOptions().isEmpty());
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    const QString error = window.startRecording(path);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QVERIFY(window.recordingIndicator()->isVisibleTo(&window));
+    QTest::qWait(1500);
+    QTRY_VERIFY_WITH_TIMEOUT(window.recordingIndicator()->text().contains("REC"), 2000);
+    const QString summary = window.stopRecording();
+    QVERIFY2(summary.contains("wrote"), qPrintable(summary));
+    QVERIFY(!window.recordingIndicator()->isVisibleTo(&window));
+    auto recording = fleetscope::recording::Recording::open(path.toStdString());
+    QCOMPARE(recording->segments(), std::vector<std::string>{name});
+    fleetscope::recording::RecordingSource replay(recording, name);
+    replay.seek(replay.end_time());
+    QVERIFY2(replay.frame().frame > 30, qPrintable(QString::number(replay.frame().frame)));
+    QCOMPARE(replay.layout().robots.size(), 5u);
+  }
+
   // A recording of a real writer, opened in the viewer: the timeline bar steps frame by frame,
   // scrubs to either end and back (a backward move replays the state at that time), and plays to
   // the end at 10x; the 3D view draws the recorded robots.
