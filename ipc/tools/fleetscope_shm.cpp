@@ -346,6 +346,10 @@ int main(int argc, char** argv) {
         std::cerr << "fleetscope-shm: 'record' needs -o FILE.mcap\n";
         return 2;
       }
+      if (!(seconds == 0.0 || (seconds > 0.0 && seconds <= 1e7))) {  // NaN fails both
+        std::cerr << "fleetscope-shm: --seconds must be 0 (until stopped) or in (0, 10000000]\n";
+        return 2;
+      }
       if (!(keyframe_interval > 0.0 && keyframe_interval <= 3600.0)) {
         std::cerr << "fleetscope-shm: --keyframe-interval must be in (0, 3600] seconds\n";
         return 2;
@@ -383,6 +387,10 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const fleetscope::recording::McapError& e) {
     std::cerr << "fleetscope-shm: " << ipc::printable(e.what()) << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    // A recording whose chunks claim more than memory holds (each is bounded, many are not).
+    std::cerr << "fleetscope-shm: out of memory\n";
     return 1;
   }
 }

@@ -18,7 +18,9 @@ namespace {
 using Reader = detail::ByteReader<McapError>;
 
 // Bounds on what a file may make this reader allocate.
-constexpr std::uint64_t kMaxChunkBytes = 1ULL << 30;   // one chunk's records, decompressed
+// One chunk's records, decompressed: the largest keyframe a segment can hold (4,194,304 links of
+// 28 bytes, 117 MiB) with room to spare. A zstd bomb claiming 1 GiB took 4 GB to refuse.
+constexpr std::uint64_t kMaxChunkBytes = 192ULL << 20;
 constexpr std::uint64_t kMaxSummaryBytes = 1ULL << 30;
 constexpr std::uint64_t kMaxRecordBytes = 1ULL << 31;  // any record read whole
 
@@ -333,6 +335,15 @@ bool McapReader::read_summary() {
   }
   std::sort(chunks_.begin(), chunks_.end(),
             [](const McapChunkIndex& a, const McapChunkIndex& b) { return a.chunk_start_offset < b.chunk_start_offset; });
+  // A chunk indexed twice would be read (and its messages counted) twice; overlapping chunks
+  // cannot both be records of the file.
+  for (std::size_t i = 1; i < chunks_.size(); ++i) {
+    if (chunks_[i].chunk_start_offset < chunks_[i - 1].chunk_start_offset + chunks_[i - 1].chunk_length) {
+      throw McapError("summary: chunk indexes overlap or repeat");
+    }
+  }
+  std::sort(metadata_at.begin(), metadata_at.end());
+  metadata_at.erase(std::unique(metadata_at.begin(), metadata_at.end()), metadata_at.end());
   for (const auto& [off, len] : metadata_at) {
     if (len < 9 || len > (1u << 24)) throw McapError("metadata index length out of range");
     const auto rec = read_vec(off, len);
@@ -375,6 +386,7 @@ void McapReader::scan() {
   }
   std::uint32_t good_chunks = 0;
   std::string stop_reason;
+  std::vector<std::string> skipped;
   McapStatistics st;
   bool first_message = true;
   while (true) {
@@ -470,10 +482,19 @@ void McapReader::scan() {
         ++st.message_count;
       }
     } catch (const McapError& e) {
-      stop_reason = std::string("corrupt record at byte ") + std::to_string(at) + ": " + e.what();
-      break;
+      if (op != mcap_op::kChunk) {
+        stop_reason = std::string("corrupt record at byte ") + std::to_string(at) + ": " + e.what();
+        break;
+      }
+      // A damaged chunk whose record length is intact: the chunks after it are still good.
+      skipped.push_back(std::string("chunk at byte ") + std::to_string(at) + " (" + e.what() + ")");
     }
     at += 9 + len;
+  }
+  if (!skipped.empty()) {
+    std::string list;
+    for (const auto& s : skipped) list += (list.empty() ? "" : ", ") + s;
+    warnings_.push_back(path_.string() + ": " + std::to_string(skipped.size()) + " damaged chunk(s) skipped: " + list);
   }
   if (!stop_reason.empty()) {
     warnings_.push_back(path_.string() + " was cut short or is corrupt (" + stop_reason + "); read up to its last good chunk: " +

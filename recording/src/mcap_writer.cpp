@@ -42,6 +42,12 @@ void put_map(ByteWriter& w, const StringMap& map) {
 
 McapWriter::McapWriter(const std::filesystem::path& path, const McapWriterOptions& options)
     : path_(path), options_(options) {
+  // Truncating a live segment's shared memory object makes its writer die of SIGBUS.
+  std::error_code ec;
+  const auto resolved = std::filesystem::weakly_canonical(path, ec);
+  if (!ec && resolved.parent_path() == "/dev/shm" && resolved.filename().string().starts_with("fleetscope.")) {
+    throw McapError("'" + path.string() + "' is a segment's shared memory object: writing there would destroy it");
+  }
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw McapError("cannot create " + path.string() + ": " + errno_text());
   put(std::as_bytes(std::span(kMcapMagic)));

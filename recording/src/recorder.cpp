@@ -26,6 +26,13 @@ McapWriterOptions writer_options(const RecorderOptions& o) {
   w.compress = o.compress;
   return w;
 }
+// The named segments are opened before the output file is created: a misspelt name must not
+// truncate an existing recording.
+const std::filesystem::path& checked_output(const RecorderOptions& o, ipc::SourceRegistry& registry) {
+  for (const auto& name : o.segments) registry.attach(name);
+  return o.output;
+}
+
 }  // namespace
 
 struct Recorder::Track {
@@ -48,7 +55,7 @@ struct Recorder::Track {
 Recorder::Recorder(const RecorderOptions& options)
     : options_(options),
       registry_(ipc::RegistryOptions{.reader = options.reader}),
-      writer_(options.output, writer_options(options)) {
+      writer_(checked_output(options_, registry_), writer_options(options)) {
   std::string names;
   for (const auto& s : options_.segments) names += (names.empty() ? "" : " ") + s;
   writer_.add_metadata(kMetadataName, {{"version", std::to_string(kRecordingMajor) + "." + std::to_string(kRecordingMinor)},
@@ -98,7 +105,18 @@ void Recorder::poll() {
   const std::uint64_t mono = ipc::monotonic_ns();
   const std::uint64_t unix_now = ipc::unix_time_ns();
   if (options_.all && mono - last_discover_ns_ >= kDiscoverEveryNs) discover();
-  for (auto& t : tracks_) record_source(*t, unix_now, mono);
+  for (auto& t : tracks_) {
+    if (!t->source) continue;  // stopped after an error
+    try {
+      record_source(*t, unix_now, mono);
+    } catch (const ipc::SegmentError& e) {
+      // One segment that cannot be read any more (truncated under the recorder, say) ends that
+      // segment's recording, not the others': its error goes into the end metadata.
+      t->stats.error = std::string("stopped recording: ") + e.what();
+      registry_.detach(t->name);
+      t->source = nullptr;
+    }
+  }
   writer_.flush_if_older(unix_now, seconds_to_ns(options_.chunk_age_s));
 }
 

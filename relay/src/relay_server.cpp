@@ -27,6 +27,7 @@ namespace {
 
 constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
 constexpr const char* kZapDomain = "fleetscope-relay";
+constexpr std::uint64_t kRetryFailedNs = 5'000'000'000ULL;  // a stream dropped on an error, tried again
 
 std::uint64_t random_session() {
   std::random_device rd;
@@ -141,6 +142,7 @@ struct RelayServer::Impl {
     std::vector<ipc::JobRowRead> jobs;
     std::set<std::uint32_t> meshes_sent;
     std::vector<std::string> tags;  // every tag read so far
+    std::uint64_t retry_after_ns = 0;  // dropped after an error: not attached again before this
   };
 
   ServerOptions options;
@@ -304,7 +306,7 @@ struct RelayServer::Impl {
   // --- reading segments -----------------------------------------------------------------------------
   void attach_new(const std::string& name) {
     auto it = streams.find(name);
-    if (it != streams.end() && it->second.attached) return;
+    if (it != streams.end() && (it->second.attached || ipc::monotonic_ns() < it->second.retry_after_ns)) return;
     try {
       registry.attach(name);
     } catch (const ipc::SegmentError& e) {
@@ -352,7 +354,32 @@ struct RelayServer::Impl {
       } catch (const ipc::SegmentError&) {
         continue;  // any local user can put any name in /dev/shm
       }
-      attach_new(n);
+      guarded(n, [&] { attach_new(n); });
+    }
+  }
+
+  // One stream's failure (a segment truncated under the relay, a segment too large for the
+  // protocol) stops that stream, never the relay and the others: the stream is dropped with its
+  // error, its clients see it removed, and it is tried again after a while.
+  template <typename F>
+  void guarded(const std::string& name, F&& f) {
+    try {
+      f();
+    } catch (const zmq::error_t&) {
+      throw;  // the relay's own sockets: not one stream's fault
+    } catch (const std::exception& e) {
+      auto it = streams.find(name);
+      spdlog::error("fleetscope-relay: stopped carrying {}: {}", name, e.what());
+      ++stats.streams_failed;
+      if (registry.attached(name)) registry.detach(name);
+      if (it == streams.end()) return;
+      Stream& s = it->second;
+      s.error = e.what();
+      s.retry_after_ns = ipc::monotonic_ns() + kRetryFailedNs;
+      if (s.attached) {
+        s.attached = false;
+        publish(s.id, Removed{});
+      }
     }
   }
 
@@ -484,9 +511,11 @@ struct RelayServer::Impl {
       }
       if (src->generation() != s.generation) {
         spdlog::info("fleetscope-relay: {} has a new writer", s.name);
-        reset_stream(s);
-        read_telemetry(s, *src, false);
-        stream_snapshot(s, [this](std::uint32_t id, const Body& b) { publish(id, b); });
+        guarded(s.name, [&] {
+          reset_stream(s);
+          read_telemetry(s, *src, false);
+          stream_snapshot(s, [this](std::uint32_t id, const Body& b) { publish(id, b); });
+        });
         continue;
       }
       if (src->state() != s.state) {
@@ -563,9 +592,11 @@ struct RelayServer::Impl {
       // A full set of meshes for this client (not only the ones the publish socket has not had).
       std::set<std::uint32_t> sent = std::move(s.meshes_sent);
       s.meshes_sent.clear();
-      stream_snapshot(s, [&](std::uint32_t id, const Body& b) {
-        ++count;
-        send(id, b);
+      guarded(name, [&] {
+        stream_snapshot(s, [&](std::uint32_t id, const Body& b) {
+          ++count;
+          send(id, b);
+        });
       });
       s.meshes_sent.insert(sent.begin(), sent.end());
     }
@@ -590,8 +621,10 @@ struct RelayServer::Impl {
         if (!s.attached) continue;
         ipc::Source* src = registry.find(name);
         if (!src) continue;
-        read_poses(s, *src, now);
-        if (telemetry_due) read_telemetry(s, *src, true);
+        guarded(name, [&] {
+          read_poses(s, *src, now);
+          if (telemetry_due) read_telemetry(s, *src, true);
+        });
       }
       if (now - last_hb >= options.heartbeat_ns) {
         last_hb = now;

@@ -10,6 +10,7 @@
 
 #include "fleetscope/recording/mcap.hpp"
 #include "fleetscope/recording/messages.hpp"
+#include "fleetscope/recording/recorder.hpp"
 
 namespace fs = std::filesystem;
 using namespace fleetscope::recording;
@@ -172,20 +173,26 @@ TEST(Mcap, TruncatedFileOpensUpToItsLastGoodChunk) {
   fs::remove(fixed);
 }
 
-TEST(Mcap, CorruptChunkStopsTheScanBeforeIt) {
+TEST(Mcap, ACorruptChunkIsSkippedAndTheChunksAfterItAreRead) {
   const auto path = temp_file("full2.mcap");
   write_sample(path);
   const auto chunks = McapReader::open(path).chunk_indexes();
+  ASSERT_GT(chunks.size(), 3u);
   auto bytes = slurp(path);
-  // Flip a byte inside chunk 2's compressed records, and cut the footer off so the reader scans.
+  // Flip a byte inside chunk 2's compressed records, and cut the footer off so the reader scans:
+  // the record's length is intact, so only that chunk is lost (recover keeps the rest).
   bytes[chunks[2].chunk_start_offset + chunks[2].chunk_length - 10] ^= 0x5A;
   bytes.resize(chunks.back().chunk_start_offset + chunks.back().chunk_length);
   const auto bad = temp_file("bad.mcap");
   spit(bad, bytes);
   auto r = McapReader::open(bad);
-  EXPECT_EQ(r.chunk_indexes().size(), 2u);
-  ASSERT_FALSE(r.warnings().empty());
-  EXPECT_NE(r.warnings().back().find("corrupt record"), std::string::npos) << r.warnings().back();
+  ASSERT_EQ(r.chunk_indexes().size(), chunks.size() - 1);
+  EXPECT_EQ(r.chunk_indexes()[2].chunk_start_offset, chunks[3].chunk_start_offset);
+  bool named = false;
+  for (const auto& w : r.warnings()) {
+    named |= w.find("1 damaged chunk(s) skipped: chunk at byte " + std::to_string(chunks[2].chunk_start_offset)) != std::string::npos;
+  }
+  EXPECT_TRUE(named) << (r.warnings().empty() ? std::string("no warning") : r.warnings().front());
   fs::remove(path);
   fs::remove(bad);
 }
@@ -373,4 +380,25 @@ TEST(RecordingMessages, HostileMessagesAreRefused) {
       }
     }
   }
+}
+
+// Never written over: a live segment's shared memory object (its writer would die of SIGBUS),
+// nor an existing recording when a named segment does not exist.
+TEST(Mcap, OutputsThatWouldDestroySomethingAreRefused) {
+  try {
+    McapWriter w("/dev/shm/fleetscope.mcap-test-" + std::to_string(::getpid()), {});
+    FAIL() << "wrote into /dev/shm/fleetscope.*";
+  } catch (const McapError& e) {
+    EXPECT_NE(std::string(e.what()).find("segment's shared memory object"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists("/dev/shm/fleetscope.mcap-test-" + std::to_string(::getpid())));
+
+  const auto kept = temp_file("yesterday.mcap");
+  spit(kept, std::vector<char>(1000, 42));
+  RecorderOptions options;
+  options.segments = {"no-such-segment-" + std::to_string(::getpid())};
+  options.output = kept;
+  EXPECT_THROW(Recorder recorder(options), fleetscope::ipc::SegmentError);
+  EXPECT_EQ(slurp(kept), std::vector<char>(1000, 42)) << "an existing recording was overwritten";
+  fs::remove(kept);
 }

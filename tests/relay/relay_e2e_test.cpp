@@ -526,6 +526,39 @@ TEST(RelayE2E, AllCarriesSegmentsAsTheyComeAndGo) {
   EXPECT_EQ(source.state(), ipc::WriterState::kClosed);
 }
 
+// One segment truncated under the relay (a careless `truncate`, or a file written over it) stops
+// that stream only: its clients see it removed, the relay and the other segment go on.
+TEST(RelayE2E, ATruncatedSegmentStopsOnlyItsOwnStream) {
+  const std::string good = fleetscope::testing::unique_name("relay.good");
+  const std::string victim = fleetscope::testing::unique_name("relay.victim");
+  auto g = start_writer(good, "steady", 2, 3, false);
+  auto v = start_writer(victim, "steady", 2, 3, false);
+  auto relay_process = start_relay(11, {good, victim});
+  auto c = client(11);
+  auto frame_of = [&](const std::string& name) -> std::uint64_t {
+    const relay::RemoteStream* s = c->find(name);
+    return s && !s->removed ? s->frame.frame : 0;
+  };
+  auto wait = [&](auto pred) {
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      c->poll(10);
+      if (pred()) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait([&] { return frame_of(good) > 0 && frame_of(victim) > 0; }));
+  ASSERT_EQ(::truncate(("/dev/shm/fleetscope." + victim).c_str(), 4096), 0);
+  ASSERT_TRUE(wait([&] {
+    const relay::RemoteStream* s = c->find(victim);
+    return s && s->removed;
+  })) << "the truncated segment's stream was not removed";
+  const std::uint64_t before = frame_of(good);
+  ASSERT_TRUE(wait([&] { return frame_of(good) > before + 10; })) << "the healthy segment stopped";
+  EXPECT_FALSE(relay_process->wait_for_exit(100ms).has_value()) << "the relay exited";
+  ::unlink(("/dev/shm/fleetscope." + victim).c_str());  // its writer died of SIGBUS
+}
+
 // A hostile "relay": malformed messages on both sockets are refused and counted; the client stays
 // up and unsynced.
 TEST(RelayE2E, MalformedMessagesAreRefusedAndCounted) {

@@ -49,6 +49,7 @@ struct ServerStats {
   std::uint64_t throttled_requests = 0;  // snapshot requests beyond the rate limits (dropped)
   std::uint64_t refused_clients = 0;   // ZAP: keys not allowed (or no key)
   std::uint64_t streams = 0;
+  std::uint64_t streams_failed = 0;    // streams dropped on an error (truncated segment, too large)
 };
 
 class RelayServer {
