@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -107,6 +108,19 @@ KeyPair read_key_pair(const std::string& path) {
   KeyPair pair{field(text, "public-key", path), field(text, "secret-key", path)};
   if (!valid_z85_key(pair.public_key) || !valid_z85_key(pair.secret_key)) {
     throw RelayError("key file '" + path + "': keys must be 40 characters of Z85");
+  }
+  // As ssh does: a secret key others can read is no secret.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 0777));
+    throw RelayError("key file '" + path + "' holds a secret key and other users can read it (mode " + mode +
+                     "): chmod 600 it");
+  }
+  // A public key that is not the secret key's would be trusted by clients that can never connect.
+  std::array<char, 41> derived{};
+  if (zmq_curve_public(derived.data(), pair.secret_key.c_str()) != 0 || pair.public_key != derived.data()) {
+    throw RelayError("key file '" + path + "': its public-key is not the public key of its secret-key");
   }
   return pair;
 }

@@ -37,6 +37,8 @@ struct Mirror::Stream {
   std::vector<float> poses;                          // one robot's, 7 per link
   std::vector<std::uint64_t> mask;
   std::uint64_t last_telemetry_ns = 0;
+  std::uint64_t retry_after_ns = 0;  // after an error: a local segment is not tried again before
+  std::uint32_t failures = 0;        // in a row: the wait doubles, up to 10 s
 };
 
 namespace {
@@ -82,6 +84,7 @@ void Mirror::step(int wait_ms) {
     }
     if (!src.has_poses() && !src.has_telemetry()) continue;
     if (src.has_poses() && src.layout().robots.empty() && src.layout().models.empty() && src.frame().frame == 0) continue;
+    if (ipc::monotonic_ns() < s.retry_after_ns) continue;
     try {
       const ipc::LayoutSnapshot& layout = src.layout();
       bool recreate = !s.writer || src.generation() != s.generation;
@@ -245,8 +248,13 @@ void Mirror::step(int wait_ms) {
         for (const ipc::JobRowRead& row : src.jobs()) t.job(row);
       }
       w.heartbeat();
+      s.failures = 0;
     } catch (const ipc::SegmentError& e) {
-      spdlog::warn("fleetscope-relay mirror: {}: {} (will try again)", name, e.what());
+      // Backs off (an invalid local name or a full /dev/shm does not fix itself every poll).
+      const std::uint64_t wait_ms = std::min<std::uint64_t>(10'000, 100ULL << std::min<std::uint32_t>(s.failures, 7));
+      ++s.failures;
+      s.retry_after_ns = ipc::monotonic_ns() + wait_ms * 1'000'000ULL;
+      spdlog::warn("fleetscope-relay mirror: {}: {} (trying again in {} ms)", name, e.what(), wait_ms);
       s.writer.reset();  // recreated from the whole layout next time
     }
   }

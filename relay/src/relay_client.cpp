@@ -86,6 +86,7 @@ struct RelayClient::Impl {
     s.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(kHeaderBytes + kMaxPayloadBytes));
     s.set(zmq::sockopt::reconnect_ivl, 100);
     s.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    if (endpoint.host.starts_with('[')) s.set(zmq::sockopt::ipv6, true);  // an [IPv6] address
     if (options.curve) {
       s.set(zmq::sockopt::curve_serverkey, options.curve->server_public_key);
       s.set(zmq::sockopt::curve_publickey, options.curve->client.public_key);

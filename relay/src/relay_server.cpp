@@ -193,8 +193,15 @@ struct RelayServer::Impl {
       pub->set(zmq::sockopt::sndhwm, options.publish_hwm);
       router->set(zmq::sockopt::sndhwm, 100000);
       router->set(zmq::sockopt::maxmsgsize, std::int64_t{4096});  // requests are a header
-      router->bind(endpoint.snapshot());
-      pub->bind(endpoint.publish());
+      // ZeroMQ binds to addresses, not names; an [IPv6] address needs its sockets' ipv6 option.
+      Endpoint at = endpoint;
+      if (at.host == "localhost") at.host = "127.0.0.1";
+      if (at.host.starts_with('[')) {
+        router->set(zmq::sockopt::ipv6, true);
+        pub->set(zmq::sockopt::ipv6, true);
+      }
+      router->bind(at.snapshot());
+      pub->bind(at.publish());
     } catch (const zmq::error_t& e) {
       shutdown();
       throw RelayError("cannot bind " + endpoint.snapshot() + " and " + endpoint.publish() + ": " + e.what());

@@ -292,6 +292,24 @@ TEST(RelayE2E, OnlyAllowedKeysGetIn) {
   ASSERT_EQ(keygen("mallory"), 0);
   EXPECT_EQ(keygen("alice"), 1);  // never overwrites a key
   for (const char* f : {"relay.key", "relay.pub", "alice.key", "alice.pub"}) EXPECT_EQ(mode_of((dir / f).string()), "600") << f;
+  // A secret key others can read, and a key file whose public key is not its secret key's, are
+  // refused with the reason.
+  std::filesystem::copy_file(dir / "alice.key", dir / "loose.key");
+  std::filesystem::permissions(dir / "loose.key", std::filesystem::perms(0644));
+  EXPECT_THROW(
+      try { relay::read_key_pair((dir / "loose.key").string()); } catch (const relay::RelayError& e) {
+        EXPECT_NE(std::string(e.what()).find("chmod 600"), std::string::npos) << e.what();
+        throw;
+      },
+      relay::RelayError);
+  {
+    const relay::KeyPair alice = relay::read_key_pair((dir / "alice.key").string());
+    const relay::KeyPair mallory = relay::read_key_pair((dir / "mallory.key").string());
+    std::ofstream mixed(dir / "mixed.key");
+    mixed << "public-key = " << mallory.public_key << "\nsecret-key = " << alice.secret_key << "\n";
+  }
+  std::filesystem::permissions(dir / "mixed.key", std::filesystem::perms(0600));
+  EXPECT_THROW(relay::read_key_pair((dir / "mixed.key").string()), relay::RelayError);
   std::filesystem::copy_file(dir / "alice.pub", dir / "allowed");
   auto writer = start_writer(name, "steady", 2, 3, false);
   auto relay_process = start_relay(3, {"--key", (dir / "relay.key").string(), "--allow", (dir / "allowed").string(), name});
