@@ -41,6 +41,7 @@ const char* kUsage =
     "  record NAME... [--all] -o FILE.mcap\n"
     "                       record segments (layout, poses, keyframes, telemetry) into an MCAP file\n"
     "                       until Ctrl-C/SIGTERM (or --seconds); --all also records segments that appear\n"
+    "                       --foxglove also writes channels Foxglove Studio shows (scene, transforms, scalars)\n"
     "  recover IN.mcap -o OUT.mcap\n"
     "                       rebuild a recording cut short (SIGKILL, power loss) from its complete chunks\n";
 
@@ -248,7 +249,8 @@ int cmd_watch(const std::string& name, const ipc::ReaderOptions& options, double
   return 0;
 }
 
-int cmd_record(const std::vector<std::string>& names, bool all, const std::string& output, double seconds,
+int cmd_record(const std::vector<std::string>& names, bool all, bool foxglove, const std::string& output,
+               double seconds,
                double keyframe_interval, const ipc::ReaderOptions& options) {
   namespace rec = fleetscope::recording;
   rec::RecorderOptions o;
@@ -257,6 +259,7 @@ int cmd_record(const std::vector<std::string>& names, bool all, const std::strin
   o.output = output;
   o.reader = options;
   o.keyframe_interval_s = keyframe_interval;
+  o.foxglove = foxglove;
   rec::Recorder recorder(o);
   std::printf("recording %zu segment%s%s to %s (Ctrl-C to stop)\n", names.size(), names.size() == 1 ? "" : "s",
               all ? " and every segment that appears" : "", ipc::printable(output).c_str());
@@ -301,6 +304,7 @@ int main(int argc, char** argv) {
   std::string command, name, output;
   std::vector<std::string> names;
   double seconds = 0, keyframe_interval = 2.0;
+  bool foxglove = false;
   bool allow_other = false, record_all = false;
   po::options_description desc("Options");
   desc.add_options()("help,h", "show this help")
@@ -308,6 +312,8 @@ int main(int argc, char** argv) {
       ("seconds", po::value(&seconds)->default_value(0), "watch, record: stop after this many seconds (0 = never)")
       ("output,o", po::value(&output), "record, recover: the MCAP file to write")
       ("all", po::bool_switch(&record_all), "record: also every segment that appears while recording")
+      ("foxglove", po::bool_switch(&foxglove),
+       "record: also Foxglove channels (foxglove.SceneUpdate, foxglove.FrameTransforms, scalars as JSON)")
       ("keyframe-interval", po::value(&keyframe_interval)->default_value(2.0),
        "record: seconds between full pose snapshots");
   po::options_description hidden;
@@ -354,7 +360,7 @@ int main(int argc, char** argv) {
         std::cerr << "fleetscope-shm: --keyframe-interval must be in (0, 3600] seconds\n";
         return 2;
       }
-      return cmd_record(names, record_all, output, seconds, keyframe_interval, options);
+      return cmd_record(names, record_all, foxglove, output, seconds, keyframe_interval, options);
     }
     if (names.size() > 1) {
       std::cerr << "fleetscope-shm: '" << ipc::printable(command) << "' takes one NAME\n";

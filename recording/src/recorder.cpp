@@ -9,6 +9,7 @@
 #include "fleetscope/ipc/discovery.hpp"
 #include "fleetscope/ipc/error.hpp"
 #include "fleetscope/ipc/process_liveness.hpp"
+#include "fleetscope/recording/foxglove_channels.hpp"
 #include "fleetscope/recording/messages.hpp"
 
 namespace fleetscope::recording {
@@ -56,6 +57,7 @@ Recorder::Recorder(const RecorderOptions& options)
     : options_(options),
       registry_(ipc::RegistryOptions{.reader = options.reader}),
       writer_(checked_output(options_, registry_), writer_options(options)) {
+  if (options_.foxglove) foxglove_ = std::make_unique<FoxgloveChannels>(writer_);
   std::string names;
   for (const auto& s : options_.segments) names += (names.empty() ? "" : " ") + s;
   writer_.add_metadata(kMetadataName, {{"version", std::to_string(kRecordingMajor) + "." + std::to_string(kRecordingMinor)},
@@ -195,6 +197,10 @@ void Recorder::record_source(Track& t, std::uint64_t now_unix, std::uint64_t now
       writer_.write(channel(kPosesKind), now_unix, st.publish_ns + mono_to_unix, encode(m));
       ++t.stats.frames;
       t.last_frame = st.frame;
+      if (foxglove_) {  // every link when this pass also writes a keyframe (below)
+        foxglove_->transforms(t.name, s, m, force_keyframe || now_mono >= t.next_keyframe_ns, now_unix,
+                              st.publish_ns + mono_to_unix);
+      }
       if (!s.attribute_changes().empty()) {
         AttributesMessage a;
         for (const auto slot : s.attribute_changes()) a.robots.push_back({slot, s.attributes(slot)});
@@ -321,6 +327,7 @@ void Recorder::write_keyframe(Track& t, std::uint64_t log_time, std::uint64_t pu
   }
   writer_.write(it->second, log_time, publish_time, encode(m));
   ++t.stats.keyframes;
+  if (foxglove_) foxglove_->scene(t.name, s, log_time, publish_time);
 }
 
 void Recorder::record_telemetry(Track& t, std::uint64_t log_time) {
@@ -347,11 +354,13 @@ void Recorder::record_telemetry(Track& t, std::uint64_t log_time) {
   if (tags > t.tags_written) {
     TagsMessage m{t.tags_written, s.tags_from(t.tags_written)};
     writer_.write(channel(kTagsKind), log_time, log_time, encode(m));
+    if (foxglove_) foxglove_->tags(t.name, m.first, m.names);
     t.tags_written = static_cast<std::uint32_t>(t.tags_written + m.names.size());
   }
   if (!t.samples.empty() || lost > 0) {
     ScalarsMessage m{t.cursor.lost, std::move(t.samples)};
     writer_.write(channel(kScalarsKind), log_time, log_time, encode(m));
+    if (foxglove_) foxglove_->scalars(t.name, m.samples, log_time);
     t.stats.scalars += m.samples.size();
     t.samples = std::move(m.samples);
   }

@@ -5,6 +5,8 @@
 # telemetry) with fleetscope-shm record, and has read_recording.js check channels, message counts
 # and decoded values; then the same for a recording killed with SIGKILL and rebuilt by
 # fleetscope-shm recover.
+# Then a recording with --foxglove: validate_foxglove.js validates its Foxglove channels against
+# npm @foxglove/schemas (ajv) and checks their counts and poses.
 # Environment: FLEETSCOPE_INTEROP_DIR (work folder in the build tree), FLEETSCOPE_SHM,
 # FLEETSCOPE_TEST_WRITER.
 set -euo pipefail
@@ -26,6 +28,7 @@ name="interop$$"
 file="$work/interop-$$.mcap"
 killed="$work/interop-$$-killed.mcap"
 fixed="$work/interop-$$-fixed.mcap"
+foxglove="$work/interop-$$-foxglove.mcap"
 out="$work/writer-$$.out"
 writer=""
 recorder=""
@@ -33,7 +36,7 @@ cleanup() {
   [ -n "$recorder" ] && kill -KILL "$recorder" 2>/dev/null || true
   [ -n "$writer" ] && kill -TERM "$writer" 2>/dev/null || true
   [ -n "$writer" ] && wait "$writer" 2>/dev/null || true
-  rm -f "$file" "$killed" "$fixed" "$out"
+  rm -f "$file" "$killed" "$fixed" "$foxglove" "$out"
 }
 trap cleanup EXIT
 "$test_writer" "$name" steady 4 5 geometry >"$out" &
@@ -53,4 +56,8 @@ wait "$recorder" 2>/dev/null || true
 recorder=""
 "$shm" recover "$killed" -o "$fixed"
 NODE_PATH="$work/node_modules" node "$here/read_recording.js" "$fixed" "$name" 4 5
-echo "recording_interop: both files read by @mcap/core and match what was written"
+
+# With the Foxglove channels: valid against the published schemas, one transform message a frame.
+"$shm" record "$name" -o "$foxglove" --seconds 2 --keyframe-interval 0.5 --foxglove
+NODE_PATH="$work/node_modules" node "$here/validate_foxglove.js" "$foxglove" "$name" 4 5
+echo "recording_interop: the files read by @mcap/core match what was written; the Foxglove channels are valid"

@@ -18,6 +18,8 @@
 
 namespace fleetscope::recording {
 
+class FoxgloveChannels;
+
 struct RecorderOptions {
   std::vector<std::string> segments;  // recorded from the start; each must exist
   bool all = false;                   // also every segment that appears (checked every second)
@@ -28,6 +30,8 @@ struct RecorderOptions {
   double chunk_age_s = 1.0;           // a chunk is written at least this often (SIGKILL loses less)
   std::size_t chunk_size = 1u << 20;  // or when its records reach this size
   bool compress = true;
+  // Also the Foxglove channels (foxglove_channels.hpp): scene, transforms and scalars as JSON.
+  bool foxglove = false;
 };
 
 struct SegmentRecordStats {
@@ -77,6 +81,7 @@ class Recorder {
   RecorderOptions options_;
   ipc::SourceRegistry registry_;
   McapWriter writer_;
+  std::unique_ptr<FoxgloveChannels> foxglove_;  // with RecorderOptions::foxglove
   std::map<std::string, std::uint16_t> schemas_;  // by kind
   std::vector<std::unique_ptr<Track>> tracks_;
   std::uint64_t last_discover_ns_ = 0;
