@@ -38,7 +38,7 @@ const char* kUsage =
     "  watch NAME           live frames/s, dirty links per frame and publish-to-read latency\n"
     "  dump NAME            every robot's link poses (x y z qx qy qz qw), one line per link\n"
     "  gc                   remove segments whose writer is dead; never a live one\n"
-    "  record NAME... [--all] -o FILE.mcap\n"
+    "  record NAME... [--all] [--exact] -o FILE.mcap\n"
     "                       record segments (layout, poses, keyframes, telemetry) into an MCAP file\n"
     "                       until Ctrl-C/SIGTERM (or --seconds); --all also records segments that appear\n"
     "                       --foxglove also writes channels Foxglove Studio shows (scene, transforms, scalars)\n"
@@ -251,7 +251,7 @@ int cmd_watch(const std::string& name, const ipc::ReaderOptions& options, double
 
 int cmd_record(const std::vector<std::string>& names, bool all, bool foxglove, const std::string& output,
                double seconds,
-               double keyframe_interval, const ipc::ReaderOptions& options) {
+               double keyframe_interval, bool exact, const ipc::ReaderOptions& options) {
   namespace rec = fleetscope::recording;
   rec::RecorderOptions o;
   o.segments = names;
@@ -260,6 +260,7 @@ int cmd_record(const std::vector<std::string>& names, bool all, bool foxglove, c
   o.reader = options;
   o.keyframe_interval_s = keyframe_interval;
   o.foxglove = foxglove;
+  o.exact = exact;
   rec::Recorder recorder(o);
   std::printf("recording %zu segment%s%s to %s (Ctrl-C to stop)\n", names.size(), names.size() == 1 ? "" : "s",
               all ? " and every segment that appears" : "", ipc::printable(output).c_str());
@@ -305,7 +306,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> names;
   double seconds = 0, keyframe_interval = 2.0;
   bool foxglove = false;
-  bool allow_other = false, record_all = false;
+  bool allow_other = false, record_all = false, exact = false;
   po::options_description desc("Options");
   desc.add_options()("help,h", "show this help")
       ("allow-other-users", po::bool_switch(&allow_other), "read segments owned by other users")
@@ -315,7 +316,9 @@ int main(int argc, char** argv) {
       ("foxglove", po::bool_switch(&foxglove),
        "record: also Foxglove channels (foxglove.SceneUpdate, foxglove.FrameTransforms, scalars as JSON)")
       ("keyframe-interval", po::value(&keyframe_interval)->default_value(2.0),
-       "record: seconds between full pose snapshots");
+       "record: seconds between full pose snapshots")
+      ("exact", po::bool_switch(&exact),
+       "record: poses as exact f32 (default: quantised, within 31 um and 1.2e-4 rad, ~9x smaller)");
   po::options_description hidden;
   hidden.add_options()("command", po::value(&command))("name", po::value(&names)->multitoken());
   po::options_description all;
@@ -360,7 +363,7 @@ int main(int argc, char** argv) {
         std::cerr << "fleetscope-shm: --keyframe-interval must be in (0, 3600] seconds\n";
         return 2;
       }
-      return cmd_record(names, record_all, foxglove, output, seconds, keyframe_interval, options);
+      return cmd_record(names, record_all, foxglove, output, seconds, keyframe_interval, exact, options);
     }
     if (names.size() > 1) {
       std::cerr << "fleetscope-shm: '" << ipc::printable(command) << "' takes one NAME\n";

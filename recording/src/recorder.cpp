@@ -50,6 +50,7 @@ struct Recorder::Track {
   std::vector<std::byte> last_workers, last_jobs;
   std::set<std::uint32_t> meshes_written;  // of this generation
   std::vector<ipc::ScalarSample> samples;
+  PoseEncoder poses;  // the segment's pose stream (reset with every layout)
   SegmentRecordStats stats;
 };
 
@@ -83,6 +84,7 @@ void Recorder::attach(const std::string& name) {
   }
   ipc::Source& source = registry_.attach(name);
   auto t = std::make_unique<Track>();
+  t->poses = PoseEncoder(options_.exact ? PoseEncoding::kExact : PoseEncoding::kQuantised, options_.quantisation);
   t->source = &source;
   t->name = name;
   t->stats.name = name;
@@ -194,7 +196,7 @@ void Recorder::record_source(Track& t, std::uint64_t now_unix, std::uint64_t now
         rp.poses.push_back(poses[changes[i].link]);
       }
       t.stats.links += changes.size();
-      writer_.write(channel(kPosesKind), now_unix, st.publish_ns + mono_to_unix, encode(m));
+      writer_.write(channel(kPosesKind), now_unix, st.publish_ns + mono_to_unix, t.poses.encode(m, false));
       ++t.stats.frames;
       t.last_frame = st.frame;
       if (foxglove_) {  // every link when this pass also writes a keyframe (below)
@@ -259,6 +261,7 @@ void Recorder::write_layout(Track& t, std::uint64_t log_time) {
     id = it->second;
   }
   writer_.write(id, log_time, log_time, encode(m));
+  t.poses.reset();  // the pose stream's prediction starts again after every layout
   ++t.stats.layouts;
 }
 
@@ -325,7 +328,7 @@ void Recorder::write_keyframe(Track& t, std::uint64_t log_time, std::uint64_t pu
                                                      {{"segment", t.name}, {"kind", key}}))
              .first;
   }
-  writer_.write(it->second, log_time, publish_time, encode(m));
+  writer_.write(it->second, log_time, publish_time, t.poses.encode(m, true));
   ++t.stats.keyframes;
   if (foxglove_) foxglove_->scene(t.name, s, log_time, publish_time);
 }

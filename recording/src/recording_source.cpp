@@ -28,8 +28,8 @@ std::size_t upper_pairs(const std::vector<std::pair<std::uint64_t, T>>& v, std::
 
 std::shared_ptr<Recording> Recording::open(const std::filesystem::path& path) {
   McapReader reader = McapReader::open(path);
-  check_recording_version(reader);
-  return std::shared_ptr<Recording>(new Recording(std::move(reader), path));
+  const std::uint32_t major = check_recording_version(reader);
+  return std::shared_ptr<Recording>(new Recording(std::move(reader), path, major));
 }
 
 std::vector<std::string> Recording::segments() const {
@@ -43,7 +43,7 @@ std::vector<std::string> Recording::segments() const {
 }
 
 RecordingSource::RecordingSource(std::shared_ptr<Recording> recording, std::string segment)
-    : recording_(std::move(recording)), name_(std::move(segment)) {
+    : recording_(std::move(recording)), name_(std::move(segment)), pose_decoder_(recording_->major()) {
   McapReader& r = recording_->reader();
   auto channel = [&](std::string_view kind) -> std::uint16_t {
     const McapChannel* c = r.channel_by_topic(topic(name_, kind));
@@ -119,6 +119,7 @@ void RecordingSource::apply_layout(const LayoutMessage& m) {
   const bool same_writer = recorded_generation_ == m.generation;
   if (recorded_generation_ != UINT64_MAX && !same_writer) ++generation_;  // consumers start again
   recorded_generation_ = m.generation;
+  pose_decoder_.reset();  // as the recorder's encoder after writing a layout
   layout_.epoch = m.epoch;
   layout_.torn = false;
   layout_.models = m.models;
@@ -189,21 +190,28 @@ void RecordingSource::apply_attributes(const AttributesMessage& m) {
 void RecordingSource::play(std::uint64_t from, std::uint64_t to) {
   McapReader& r = recording_->reader();
   // Events in (from, to]: layouts first at equal times (the recorder writes a layout before the
-  // poses of the same poll), then poses, keyframes are not needed when playing forward (the poses
-  // before them hold the same), then attributes.
+  // poses of the same poll), then poses, then keyframes (their poses equal the state the poses
+  // before them made, so they are only decoded: the prediction of quantised poses restarts at
+  // each), then attributes.
   std::size_t f = upper(frames_, from), fe = upper(frames_, to);
+  std::size_t k = upper(keyframes_, from), ke = upper(keyframes_, to);
   std::size_t a = upper(attribute_refs_, from), ae = upper(attribute_refs_, to);
   std::size_t l = upper_pairs(layouts_, from), le = upper_pairs(layouts_, to);
-  while (f < fe || a < ae || l < le) {
+  while (f < fe || k < ke || a < ae || l < le) {
     const std::uint64_t tf = f < fe ? frames_[f].log_time : UINT64_MAX;
+    const std::uint64_t tk = k < ke ? keyframes_[k].log_time : UINT64_MAX;
     const std::uint64_t ta = a < ae ? attribute_refs_[a].log_time : UINT64_MAX;
     const std::uint64_t tl = l < le ? layouts_[l].first : UINT64_MAX;
-    if (tl <= tf && tl <= ta) {
+    if (tl <= tf && tl <= tk && tl <= ta) {
       apply_layout(layouts_[l].second);
       layout_index_ = l++;
-    } else if (tf <= ta) {
-      if (layout_index_ != SIZE_MAX) apply_frame(decode_pose_frame(r.read(frames_[f]).data), false);
+    } else if (tf <= tk && tf <= ta) {
+      const PoseFrameMessage m = pose_decoder_.decode(r.read(frames_[f]).data);
+      if (layout_index_ != SIZE_MAX) apply_frame(m, false);
       ++f;
+    } else if (tk <= ta) {
+      (void)pose_decoder_.decode(r.read(keyframes_[k]).data);
+      ++k;
     } else {
       if (layout_index_ != SIZE_MAX) apply_attributes(decode_attributes(r.read(attribute_refs_[a]).data));
       ++a;
@@ -235,7 +243,7 @@ void RecordingSource::seek(std::uint64_t t) {
     // The last keyframe at or before t written after this layout.
     const std::size_t k = upper(keyframes_, t);
     if (k > 0 && keyframes_[k - 1].log_time >= layout_time) {
-      apply_frame(decode_pose_frame(r.read(keyframes_[k - 1]).data), true);
+      apply_frame(pose_decoder_.decode(r.read(keyframes_[k - 1]).data), true);
       from = keyframes_[k - 1].log_time;
       // Attributes of every robot come with every keyframe (same log time).
       const std::size_t a = upper(attribute_refs_, from);
@@ -246,7 +254,7 @@ void RecordingSource::seek(std::uint64_t t) {
       // No keyframe yet for this layout: poses from the layout on.
       const std::size_t f0 = upper(frames_, layout_time);
       for (std::size_t i = f0; i > 0 && frames_[i - 1].log_time == layout_time; --i) {
-        apply_frame(decode_pose_frame(r.read(frames_[i - 1]).data), false);
+        apply_frame(pose_decoder_.decode(r.read(frames_[i - 1]).data), false);
       }
     }
     play(from, t);

@@ -4,8 +4,9 @@
 //   node read_recording.js FILE.mcap SEGMENT ROBOTS LINKS
 // Decodes the fleetscope messages from recording/FORMAT.md on its own (no fleetscope code), and
 // checks: the channel set of the segment, message counts (statistics = indexed reader = stream
-// reader), every pose equals the test writer's pattern for some frame at or after the message's
-// frame, keyframes hold every link of every robot, the layout's robots, scalar values
+// reader), every pose (quantised: decoded in order, with the prediction) equals the test writer's
+// pattern for some frame at or after the message's frame (quantised: within the error bound of
+// FORMAT.md "Quantised poses"), keyframes hold every link of every robot, the layout's robots, scalar values
 // (value = 0.5 x step), tags, the worker and the job row. Prints a JSON summary; exits 1 on any
 // mismatch.
 "use strict";
@@ -81,9 +82,44 @@ function decodeLayout(bytes) {
   return m;
 }
 
-function decodePoses(bytes) {
+// The pose stream's prediction state of quantised poses (FORMAT.md "Quantised poses"): each
+// link's last three quantised values; cleared at every layout, at a message with the reset flag
+// (keyframes) and at an exact message. Messages are decoded in write order.
+class PosePredictor {
+  constructor() { this.links = new Map(); }
+  reset() { this.links.clear(); }
+  at(slot, link) {
+    const key = slot * 65536 + link;
+    let l = this.links.get(key);
+    if (!l) this.links.set(key, (l = { h: [[], [], []], n: 0 }));
+    return l;
+  }
+}
+
+function varint(c) {
+  let v = 0;
+  for (let shift = 0; shift < 35; shift += 7) {
+    const b = c.u8();
+    v += (b & 0x7f) * 2 ** shift;
+    if (!(b & 0x80)) return v;
+  }
+  throw new Error("residual varint too long");
+}
+
+function predict(link, k, order, previous) {
+  const n = Math.min(order, link.n);
+  const h = link.h;
+  if (n === 0) return previous ? previous[k] : 0;
+  if (n === 1) return h[0][k];
+  if (n === 2) return (2 * h[0][k] - h[1][k]) | 0;  // modulo 2^32, as int32
+  return (3 * h[0][k] - 3 * h[1][k] + h[2][k]) | 0;
+}
+
+function decodePoses(bytes, predictor) {
   const c = new Cursor(bytes);
   const m = { frame: c.u64(), sim_time: c.f64(), publish_ns: c.u64(), generation: c.u64(), epoch: c.u64(), frames_lost: c.u64() };
+  m.encoding = c.u8();  // format 2.0: 0 exact f32, 1 quantised
+  check(m.encoding <= 1, `pose encoding ${m.encoding}`);
   m.robots = [];
   let total = 0;
   for (let n = c.u32(); n > 0; --n) {
@@ -92,20 +128,58 @@ function decodePoses(bytes) {
     m.robots.push(r);
   }
   for (const r of m.robots) for (let i = 0; i < r.count; ++i) r.links.push(c.u16());
-  // Byte planes: byte b of field k of pose i at (b * 7 + k) * total + i.
-  const planes = new Uint8Array(c.v.buffer, c.v.byteOffset + c.o, total * 28);
-  c.o += total * 28;
-  const word = new DataView(new ArrayBuffer(4));
-  let i = 0;
-  for (const r of m.robots) {
-    for (let j = 0; j < r.count; ++j, ++i) {
-      const pose = [];
-      for (let k = 0; k < 7; ++k) {
-        for (let b = 0; b < 4; ++b) word.setUint8(b, planes[(b * 7 + k) * total + i]);
-        pose.push(word.getFloat32(0, true));
+  if (m.encoding === 0) {
+    predictor.reset();
+    // Byte planes: byte b of field k of pose i at (b * 7 + k) * total + i.
+    const planes = new Uint8Array(c.v.buffer, c.v.byteOffset + c.o, total * 28);
+    c.o += total * 28;
+    const word = new DataView(new ArrayBuffer(4));
+    let i = 0;
+    for (const r of m.robots) {
+      for (let j = 0; j < r.count; ++j, ++i) {
+        const pose = [];
+        for (let k = 0; k < 7; ++k) {
+          for (let b = 0; b < 4; ++b) word.setUint8(b, planes[(b * 7 + k) * total + i]);
+          pose.push(word.getFloat32(0, true));
+        }
+        r.poses.push(pose);
       }
-      r.poses.push(pose);
     }
+  } else {
+    const flags = c.u8(), shift = c.u8(), bits = c.u8();
+    const order = [];
+    for (let k = 0; k < 7; ++k) order.push(c.u8());
+    m.reset = (flags & 1) === 1;
+    if (m.reset) predictor.reset();
+    // Residuals, field-major (field k of pose i at k * total + i): 2-bit symbols min(z, 3), four
+    // to a byte, then a varint of z - 3 for each symbol 3; z is the zigzagged residual.
+    const count = total * 7;
+    const symbols = new Uint8Array(c.v.buffer, c.v.byteOffset + c.o, Math.ceil(count / 4));
+    c.o += symbols.length;
+    const z = new Array(count);
+    for (let j = 0; j < count; ++j) z[j] = (symbols[j >> 2] >> (2 * (j & 3))) & 3;
+    for (let j = 0; j < count; ++j) if (z[j] === 3) z[j] = 3 + varint(c);
+    const scale = 2 ** bits - 1;
+    let i = 0, previous = null;
+    for (const r of m.robots) {
+      for (let j = 0; j < r.count; ++j, ++i) {
+        const link = predictor.at(r.slot, r.links[j]);
+        const v = [];
+        for (let k = 0; k < 7; ++k) {
+          const zz = z[k * total + i];
+          const residual = (zz >>> 1) ^ -(zz & 1);  // un-zigzag (zz < 2^32)
+          v.push((residual + predict(link, k, order[k], previous)) | 0);
+        }
+        link.h = [v, link.h[0], link.h[1]];
+        link.n = Math.min(3, link.n + 1);
+        previous = v;
+        const norm = Math.sqrt(v[3] * v[3] + v[4] * v[4] + v[5] * v[5] + v[6] * v[6]);
+        const pose = [0, 1, 2].map((k) => Math.fround(v[k] * 2 ** -shift));
+        for (let k = 3; k < 7; ++k) pose.push(norm === 0 ? (k === 6 ? 1 : 0) : Math.fround(v[k] / norm));
+        r.poses.push(pose);
+      }
+    }
+    m.quantisation = { shift, bits };
   }
   check(c.done(), "pose message has bytes left over");
   return m;
@@ -148,12 +222,35 @@ function decodeJobs(bytes) {
 
 // The test writer's pattern (tests/e2e/stress_pattern.hpp) as float32.
 const f32 = Math.fround;
-function stressFrame(pose, link) {
-  const k = pose[0];
+// The rotation angle between two quaternions (normalised; q and -q the same rotation).
+function rotationBetween(a, b) {
+  const na = Math.hypot(...a), nb = Math.hypot(...b);
+  const x = a.map((v) => v / na);
+  let y = b.map((v) => v / nb);
+  if (x.reduce((s, v, i) => s + v * y[i], 0) < 0) y = y.map((v) => -v);
+  const diff = Math.hypot(...x.map((v, i) => v - y[i])), sum = Math.hypot(...x.map((v, i) => v + y[i]));
+  return 4 * Math.atan2(diff, sum);
+}
+// FORMAT.md "Quantised poses", error bound: half a grid step plus half an f32 ulp per position
+// component; 2 asin(1/S) + 1e-6 radians per rotation.
+function positionBound(q, value) {
+  const half = 2 ** (-q.shift - 1);
+  const mag = Math.abs(value) + half;
+  return half + 2 ** (Math.floor(Math.log2(mag)) - 24);
+}
+// The stress pattern's frame number of a pose: bit for bit for exact poses, within the error
+// bound for quantised ones; -1 if neither.
+function stressFrame(pose, link, q) {
+  const k = q ? Math.round(pose[0]) : pose[0];
   if (!(k >= 0) || Math.floor(k) !== k) return -1;
   const angle = (k % 1000) * 0.001;
   const expected = [k, k + link, -k, 0, 0, Math.sin(angle), Math.cos(angle)].map(f32);
-  for (let i = 0; i < 7; ++i) if (pose[i] !== expected[i]) return -1;
+  if (!q) {
+    for (let i = 0; i < 7; ++i) if (pose[i] !== expected[i]) return -1;
+    return k;
+  }
+  for (let i = 0; i < 3; ++i) if (Math.abs(pose[i] - expected[i]) > positionBound(q, expected[i])) return -1;
+  if (rotationBetween(pose.slice(3), expected.slice(3)) > 2 * Math.asin(1 / (2 ** q.bits - 1)) + 1e-6) return -1;
   return k;
 }
 
@@ -187,8 +284,9 @@ async function main() {
   let lastTime = -1n;
   const tags = [];
   let scalarCount = 0, poseMessages = 0, keyframes = 0, posesChecked = 0, stepsSeen = new Set();
-  let workers, jobs;
+  let workers, jobs, quantisedMessages = 0;
   const meshes = [];
+  const predictor = new PosePredictor();
   for await (const m of reader.readMessages()) {
     const topic = topics.get(m.channelId);
     counts.set(topic, (counts.get(topic) ?? 0) + 1);
@@ -197,9 +295,11 @@ async function main() {
     const kind = topic.slice(segment.length + 1);
     if (kind === "layout") {
       layout = decodeLayout(m.data);
+      predictor.reset();  // the pose stream's prediction restarts at every layout
     } else if (kind === "poses" || kind === "keyframe") {
       check(layout !== undefined, "poses before the layout");
-      const p = decodePoses(m.data);
+      const p = decodePoses(m.data, predictor);
+      if (p.encoding === 1) ++quantisedMessages;
       if (kind === "keyframe") {
         ++keyframes;
         check(p.robots.length === layout.robots.length, "keyframe misses robots");
@@ -214,7 +314,7 @@ async function main() {
         const robot = layout.robots.find((x) => x.slot === r.slot);
         if (!robot || robot.name === "world") continue;  // the static robot keeps its own poses
         for (let i = 0; i < r.links.length; ++i) {
-          const k = stressFrame(r.poses[i], r.links[i]);
+          const k = stressFrame(r.poses[i], r.links[i], p.quantisation);
           // The test writer publishes its frame k as simulation time k. Robot blocks are written
           // before the frame record moves, so a pose may be one frame newer than its message.
           check(k >= 0, `pose of ${robot.name} link ${r.links[i]} in frame ${p.frame} is not the writer's pattern`);
@@ -270,6 +370,8 @@ async function main() {
     check(layout.segment === segment && (layout.flags & 3) === 3, "layout segment and flags");
   }
   check(poseMessages > 10 && keyframes >= 1 && posesChecked > 0, `pose messages ${poseMessages}, keyframes ${keyframes}`);
+  // fleetscope-shm record quantises poses unless --exact.
+  check(quantisedMessages === poseMessages + keyframes, `${quantisedMessages} quantised pose messages of ${poseMessages + keyframes}`);
   // The ring held records 16..79 when the recorder attached (capacity 64).
   check(scalarCount === 64 && stepsSeen.size === 64 && stepsSeen.has(79) && stepsSeen.has(16), `scalars ${scalarCount}`);
   // The writer's stored meshes: a tetrahedron, and a strip of 24 vertices with normals.
@@ -293,7 +395,7 @@ async function main() {
   check(BigInt(streamed) === stats.messageCount, `stream reader read ${streamed} messages`);
   check(dataEnd !== undefined && dataEnd !== 0, "data section CRC missing");
 
-  Object.assign(summary, { messages: total, pose_messages: poseMessages, keyframes, poses_checked: posesChecked, scalars: scalarCount, failures });
+  Object.assign(summary, { messages: total, pose_messages: poseMessages, keyframes, poses_checked: posesChecked, quantised_messages: quantisedMessages, scalars: scalarCount, failures });
   console.log(JSON.stringify(summary, (k, v) => (typeof v === "bigint" ? v.toString() : v)));
   process.exit(failures.length ? 1 : 0);
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -353,10 +354,13 @@ TEST(RecordingMessages, RoundTrip) {
 TEST(RecordingMessages, HostileMessagesAreRefused) {
   // A count that cannot fit, a short message, bytes left over.
   std::vector<std::byte> huge(60, std::byte{0});
-  huge[48] = std::byte{0xFF};
-  huge[49] = std::byte{0xFF};
+  huge[49] = std::byte{0xFF};  // format 2: byte 48 is the pose encoding (exact), then the count
   huge[50] = std::byte{0xFF};
-  huge[51] = std::byte{0x7F};
+  huge[51] = std::byte{0xFF};
+  huge[52] = std::byte{0x7F};
+  EXPECT_THROW(decode_pose_frame(huge), McapError);
+  huge[48] = std::byte{7};  // no such pose encoding
+  huge[52] = std::byte{0};
   EXPECT_THROW(decode_pose_frame(huge), McapError);
   EXPECT_THROW(decode_layout(std::vector<std::byte>(3)), McapError);
   auto tags = encode(TagsMessage{0, {"a"}});
@@ -368,6 +372,8 @@ TEST(RecordingMessages, HostileMessagesAreRefused) {
     for (auto& b : junk) b = static_cast<std::byte>(rng());
     for (auto decode : {+[](std::span<const std::byte> d) { decode_layout(d); },
                         +[](std::span<const std::byte> d) { decode_pose_frame(d); },
+                        +[](std::span<const std::byte> d) { decode_pose_frame(d, 1); },
+                        +[](std::span<const std::byte> d) { PoseDecoder().decode(d); },
                         +[](std::span<const std::byte> d) { decode_scalars(d); },
                         +[](std::span<const std::byte> d) { decode_workers(d); },
                         +[](std::span<const std::byte> d) { decode_jobs(d); },
@@ -380,6 +386,196 @@ TEST(RecordingMessages, HostileMessagesAreRefused) {
       }
     }
   }
+}
+
+namespace {
+
+// A stream of pose messages like a recorder's: `robots` robots of `links` links moving smoothly,
+// some robots still (absent) in some frames, one robot turning through w < 0, one far from the
+// origin, one jumping; every `key_every`-th message a keyframe of every link.
+struct PoseStream {
+  std::vector<PoseFrameMessage> messages;
+  std::vector<bool> keyframe;
+};
+
+ipc::PoseRecord moving_pose(std::uint32_t robot, std::uint32_t link, int frame) {
+  const double t = frame / 60.0;
+  const double a = 0.7 * t * (1 + robot % 3) + 0.3 * link + (robot == 2 ? 2.5 * t : 0.0);
+  ipc::PoseRecord p{};
+  const double far = robot == 3 ? 9000.0 : 0.0;
+  p.position[0] = static_cast<float>(far + robot * 2.0 + 0.5 * std::cos(a) + 0.01 * link);
+  p.position[1] = static_cast<float>(-far + 0.5 * std::sin(a) * (1 + link * 0.1));
+  p.position[2] = static_cast<float>(0.3 + 0.05 * link + (robot == 4 && frame % 17 == 0 ? 3.0 : 0.0));  // jumps
+  // A rotation about a tilted axis through angle 2a: w = cos(a) changes sign.
+  const double ax[3] = {0.36, 0.48, 0.8};
+  for (int k = 0; k < 3; ++k) p.orientation[k] = static_cast<float>(ax[k] * std::sin(a));
+  p.orientation[3] = static_cast<float>(std::cos(a));
+  return p;
+}
+
+PoseStream make_stream(std::uint32_t robots, std::uint32_t links, int frames, int key_every) {
+  PoseStream s;
+  for (int f = 1; f <= frames; ++f) {
+    for (const bool key : {false, true}) {
+      if (key && f % key_every != 0) continue;
+      PoseFrameMessage m;
+      m.frame = static_cast<std::uint64_t>(f);
+      m.sim_time = f / 60.0;
+      for (std::uint32_t r = 0; r < robots; ++r) {
+        if (!key && r == 1 && (f / 20) % 2 == 1) continue;  // robot 1 stands still now and then
+        RobotPoses rp{r, {}, {}};
+        for (std::uint32_t l = 0; l < links; ++l) {
+          if (!key && r == 0 && l % 2 == 1 && f % 3 != 0) continue;  // only some links changed
+          rp.links.push_back(static_cast<std::uint16_t>(l));
+          rp.poses.push_back(moving_pose(r, l, f));
+        }
+        m.robots.push_back(std::move(rp));
+      }
+      s.messages.push_back(std::move(m));
+      s.keyframe.push_back(key);
+    }
+  }
+  return s;
+}
+
+double rotation_angle_between(const ipc::PoseRecord& a, const ipc::PoseRecord& b) {
+  return rotation_between(a.orientation, b.orientation);
+}
+
+bool bit_equal(const ipc::PoseRecord& a, const ipc::PoseRecord& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+}  // namespace
+
+TEST(QuantisedPoses, DecodeWithinTheStatedBound) {
+  // FORMAT.md "Quantised poses": each decoded position component is within half a grid step
+  // (plus f32 rounding) of the original, each rotation within 2 asin(1/S) (+1e-6) of it.
+  const PoseQuantisation q;  // the recorder's default grid
+  EXPECT_NEAR(position_error_bound(q, 1.0), std::ldexp(1.0, -15) + std::ldexp(1.0, -24), 1e-12);
+  EXPECT_LT(orientation_error_bound(q), 1.3e-4);
+  const PoseStream s = make_stream(5, 12, 300, 50);
+  PoseEncoder encoder;
+  PoseDecoder decoder;
+  std::size_t bytes = 0, exact_bytes = 0, checked = 0;
+  double worst_position = 0, worst_angle = 0;
+  for (std::size_t i = 0; i < s.messages.size(); ++i) {
+    const auto data = encoder.encode(s.messages[i], s.keyframe[i]);
+    bytes += data.size();
+    exact_bytes += encode(s.messages[i]).size();
+    const PoseFrameMessage got = decoder.decode(data);
+    ASSERT_EQ(got.frame, s.messages[i].frame);
+    ASSERT_EQ(got.robots.size(), s.messages[i].robots.size());
+    for (std::size_t r = 0; r < got.robots.size(); ++r) {
+      const auto& want = s.messages[i].robots[r];
+      ASSERT_EQ(got.robots[r].slot, want.slot);
+      ASSERT_EQ(got.robots[r].links, want.links);
+      for (std::size_t l = 0; l < want.poses.size(); ++l) {
+        const auto& a = want.poses[l];
+        const auto& b = got.robots[r].poses[l];
+        for (int k = 0; k < 3; ++k) {
+          const double err = std::fabs(double(b.position[k]) - a.position[k]);
+          ASSERT_LE(err, position_error_bound(q, a.position[k])) << "message " << i << " robot " << r << " link " << l;
+          worst_position = std::max(worst_position, err);
+        }
+        const double angle = rotation_angle_between(a, b);
+        ASSERT_LE(angle, orientation_error_bound(q)) << "message " << i << " robot " << r << " link " << l;
+        EXPECT_GE(b.orientation[3], 0.0f);  // sign canonical
+        worst_angle = std::max(worst_angle, angle);
+        ++checked;
+      }
+    }
+  }
+  EXPECT_GT(checked, 15000u);
+  EXPECT_GT(worst_position, 0.0);  // the grid is coarser than f32 here
+  EXPECT_LT(bytes * 3, exact_bytes) << "quantised " << bytes << " bytes, exact " << exact_bytes;
+}
+
+TEST(QuantisedPoses, DecodingFromAKeyframeEqualsDecodingFromTheStart) {
+  // A seek reads the keyframe, then the deltas after it: bit for bit what a reader that decoded
+  // every message from the start has (the prediction restarts at each keyframe).
+  const PoseStream s = make_stream(4, 9, 240, 40);
+  PoseEncoder encoder;
+  std::vector<std::vector<std::byte>> data;
+  for (std::size_t i = 0; i < s.messages.size(); ++i) data.push_back(encoder.encode(s.messages[i], s.keyframe[i]));
+  std::vector<PoseFrameMessage> sequential;
+  PoseDecoder all;
+  for (const auto& d : data) sequential.push_back(all.decode(d));
+  std::size_t seeks = 0;
+  for (std::size_t k = 0; k < data.size(); ++k) {
+    if (!s.keyframe[k]) continue;
+    // A keyframe decodes on its own, too.
+    const auto alone = decode_pose_frame(data[k]);
+    PoseDecoder from_key;
+    for (std::size_t i = k; i < data.size(); ++i) {
+      const auto got = from_key.decode(data[i]);
+      for (std::size_t r = 0; r < got.robots.size(); ++r) {
+        for (std::size_t l = 0; l < got.robots[r].poses.size(); ++l) {
+          ASSERT_TRUE(bit_equal(got.robots[r].poses[l], sequential[i].robots[r].poses[l])) << "from keyframe " << k << " message " << i;
+          if (i == k) {
+            ASSERT_TRUE(bit_equal(alone.robots[r].poses[l], got.robots[r].poses[l]));
+          }
+        }
+      }
+    }
+    ++seeks;
+  }
+  EXPECT_EQ(seeks, 6u);
+  // A delta message cannot be decoded on its own.
+  EXPECT_THROW(decode_pose_frame(data[1]), McapError);
+}
+
+TEST(QuantisedPoses, UnrepresentablePosesAreWrittenExactly) {
+  // A NaN, a position beyond the grid's range or a quaternion that is not unit: that message is
+  // exact (bit for bit) and restarts the prediction; the messages after it decode as before.
+  const PoseStream s = make_stream(2, 4, 30, 10);
+  PoseEncoder encoder;
+  PoseDecoder decoder;
+  for (std::size_t i = 0; i < s.messages.size(); ++i) {
+    PoseFrameMessage m = s.messages[i];
+    if (i == 7) m.robots.back().poses[2].position[1] = std::nanf("");
+    if (i == 12) m.robots[0].poses[0].position[0] = 1e6f;
+    if (i == 20) m.robots.back().poses[0].orientation[3] = 3.0f;
+    const auto data = encoder.encode(m, s.keyframe[i]);
+    const bool odd = i == 7 || i == 12 || i == 20;
+    EXPECT_EQ(static_cast<int>(data.at(48)), odd ? 0 : 1) << "message " << i;  // the encoding byte
+    const auto got = decoder.decode(data);
+    for (std::size_t r = 0; r < m.robots.size(); ++r) {
+      for (std::size_t l = 0; l < m.robots[r].poses.size(); ++l) {
+        const auto& a = m.robots[r].poses[l];
+        const auto& b = got.robots[r].poses[l];
+        if (odd) {
+          EXPECT_TRUE(bit_equal(a, b) || (std::isnan(a.position[1]) && std::isnan(b.position[1])));
+        } else {
+          for (int k = 0; k < 3; ++k) EXPECT_LE(std::fabs(double(b.position[k]) - a.position[k]), position_error_bound({}, a.position[k]));
+          EXPECT_LE(rotation_angle_between(a, b), orientation_error_bound({}));
+        }
+      }
+    }
+  }
+  // Exact mode: every message bit for bit.
+  PoseEncoder exact(PoseEncoding::kExact);
+  PoseDecoder d2;
+  for (std::size_t i = 0; i < s.messages.size(); ++i) {
+    const auto got = d2.decode(exact.encode(s.messages[i], s.keyframe[i]));
+    for (std::size_t r = 0; r < got.robots.size(); ++r) {
+      for (std::size_t l = 0; l < got.robots[r].poses.size(); ++l) EXPECT_TRUE(bit_equal(got.robots[r].poses[l], s.messages[i].robots[r].poses[l]));
+    }
+  }
+}
+
+TEST(QuantisedPoses, Format1PoseMessagesStillDecode) {
+  // Format 1.x had no encoding byte: its poses are exact f32 byte planes.
+  PoseFrameMessage frame;
+  frame.frame = 9;
+  frame.robots = {{1, {0, 2}, {ipc::PoseRecord{{1.5f, 2, 3}, {0, 0, 0, 1}, 0}, ipc::PoseRecord{{4, 5, 6.25f}, {0, 1, 0, 0}, 0}}}};
+  auto v2 = encode(frame);
+  ASSERT_EQ(static_cast<int>(v2[48]), 0);
+  std::vector<std::byte> v1(v2.begin(), v2.begin() + 48);
+  v1.insert(v1.end(), v2.begin() + 49, v2.end());
+  const auto got = decode_pose_frame(v1, 1);
+  ASSERT_EQ(got.robots.size(), 1u);
+  EXPECT_EQ(got.robots[0].poses[1].position[2], 6.25f);
+  EXPECT_EQ(PoseDecoder(1).decode(v1).robots[0].poses[0].position[0], 1.5f);
+  EXPECT_THROW(decode_pose_frame(v1, 2), McapError);  // read as format 2 it is corrupt
 }
 
 // Never written over: a live segment's shared memory object (its writer would die of SIGBUS),

@@ -68,8 +68,27 @@ bool same(const ipc::PoseRecord& a, const ipc::PoseRecord& b) {
   return true;
 }
 
-Replay replay(McapReader& reader, const std::string& segment) {
+// The stress pattern's frame number of a recorded pose: bit for bit (exact recordings), or
+// within the quantised encoding's error bound (FORMAT.md "Quantised poses"); -1 if neither.
+long long stress_frame(const ipc::PoseRecord& p, std::uint32_t link, bool exact) {
+  if (exact) return fleetscope::testing::decode_stress_pose(p, link);
+  const double k = std::nearbyint(p.position[0]);
+  if (k < 0 || std::fabs(k - p.position[0]) > position_error_bound({}, k)) return -1;
+  double want[7];
+  fleetscope::testing::stress_pose(static_cast<std::uint64_t>(k), link, want);
+  for (int i = 0; i < 3; ++i) {
+    const float w = static_cast<float>(want[i]);
+    if (std::fabs(double(p.position[i]) - w) > position_error_bound({}, w)) return -1;
+  }
+  const float q[4] = {static_cast<float>(want[3]), static_cast<float>(want[4]), static_cast<float>(want[5]),
+                      static_cast<float>(want[6])};
+  if (rotation_between(p.orientation, q) > orientation_error_bound({})) return -1;
+  return static_cast<long long>(k);
+}
+
+Replay replay(McapReader& reader, const std::string& segment, bool exact) {
   Replay out;
+  PoseDecoder decoder(check_recording_version(reader));
   const auto* layout_ch = reader.channel_by_topic(segment + "/layout");
   const auto* poses_ch = reader.channel_by_topic(segment + "/poses");
   const auto* key_ch = reader.channel_by_topic(segment + "/keyframe");
@@ -79,6 +98,7 @@ Replay replay(McapReader& reader, const std::string& segment) {
   reader.for_each_message([&](const McapMessage& m) {
     if (m.channel_id == layout_ch->id) {
       out.layouts[segment] = decode_layout(m.data);
+      decoder.reset();  // the pose stream's prediction restarts at every layout
       return true;
     }
     if (scalars_ch && m.channel_id == scalars_ch->id) {
@@ -90,7 +110,7 @@ Replay replay(McapReader& reader, const std::string& segment) {
     }
     if (m.channel_id != poses_ch->id && m.channel_id != key_ch->id) return true;
     const bool key = m.channel_id == key_ch->id;
-    const auto f = decode_pose_frame(m.data);
+    const auto f = decoder.decode(m.data);
     const auto& layout = out.layouts[segment];
     bool all_match = true;
     for (const auto& r : f.robots) {
@@ -109,7 +129,7 @@ Replay replay(McapReader& reader, const std::string& segment) {
         EXPECT_LT(r.links[i], robot->link_count);
         if (r.links[i] >= robot->link_count) continue;
         if (robot->name != "world") {
-          const long long k = fleetscope::testing::decode_stress_pose(r.poses[i], r.links[i]);
+          const long long k = stress_frame(r.poses[i], r.links[i], exact);
           ++out.poses_checked;
           // The test writer publishes its frame k as simulation time k; robot blocks are written
           // before the frame record moves, so a pose may be one frame newer than its message.
@@ -147,7 +167,7 @@ TEST(Recorder, RecordsARealWriterAndReadsItBackEqual) {
   EXPECT_TRUE(reader.warnings().empty());
   EXPECT_NO_THROW(check_recording_version(reader));
   EXPECT_EQ(reader.header().profile, "fleetscope");
-  const Replay r = replay(reader, name);
+  const Replay r = replay(reader, name, false);  // quantised poses (the default)
   ASSERT_EQ(r.layouts.count(name), 1u);
   const auto& layout = r.layouts.at(name);
   EXPECT_EQ(layout.robots.size(), 5u);  // r0..r3 and the static "world"
@@ -156,7 +176,8 @@ TEST(Recorder, RecordsARealWriterAndReadsItBackEqual) {
   EXPECT_GE(r.keyframes, 3u);
   EXPECT_GT(r.poses_checked, 1000u);
   EXPECT_EQ(r.pattern_failures, 0u);
-  // Replaying the dirty links reproduces every keyframe exactly.
+  // Replaying the dirty links reproduces every keyframe exactly (quantised: bit for bit the same
+  // decoded values, whether reached from the start or from the keyframe).
   EXPECT_EQ(r.keyframes_matching, r.keyframes - 1);
   EXPECT_EQ(r.scalars, 64u);  // the ring held 64 of the writer's 80 records when we attached
   // The end metadata counts the frames written and lost.
@@ -178,19 +199,24 @@ TEST(Recorder, RecordsARealWriterAndReadsItBackEqual) {
   fs::remove(file);
 }
 
-TEST(Recorder, FinalPosesEqualTheSegment) {
-  // A writer that published 3 frames and stays: the recording's last keyframe equals `dump`.
-  const std::string name = unique("recB");
+class FinalPoses : public ::testing::TestWithParam<bool> {};
+
+TEST_P(FinalPoses, EqualTheSegment) {
+  // A writer that published 3 frames and stays: the recording's last keyframe equals `dump`,
+  // bit for bit with --exact, within the error bound of FORMAT.md "Quantised poses" without.
+  const bool exact = GetParam();
+  const std::string name = unique(exact ? "recBx" : "recB");
   ChildProcess writer({FLEETSCOPE_TEST_WRITER, name, "paused", "3", "4"});
   ASSERT_TRUE(writer.wait_for("ready"));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const auto file = temp_file("b.mcap");
-  const CommandResult rec = run(shm() + " record " + name + " -o " + file.string() + " --seconds 0.6");
+  const auto file = temp_file(exact ? "bx.mcap" : "b.mcap");
+  const CommandResult rec =
+      run(shm() + " record " + name + " -o " + file.string() + " --seconds 0.6" + (exact ? " --exact" : ""));
   ASSERT_EQ(rec.status, 0) << rec.out;
   const CommandResult dump = run(shm() + " dump " + name);
   ASSERT_EQ(dump.status, 0) << dump.out;
   auto reader = McapReader::open(file);
-  const Replay r = replay(reader, name);
+  const Replay r = replay(reader, name, exact);
   const auto& layout = r.layouts.at(name);
   std::istringstream lines(dump.out);
   std::string line;
@@ -210,12 +236,26 @@ TEST(Recorder, FinalPosesEqualTheSegment) {
     const auto& p = r.poses.at(slot).at(link);
     const float got[7] = {p.position[0], p.position[1], p.position[2], p.orientation[0],
                           p.orientation[1], p.orientation[2], p.orientation[3]};
-    for (int i = 0; i < 7; ++i) EXPECT_EQ(got[i], v[i]) << robot << " link " << link << " field " << i;
+    for (int i = 0; i < 7; ++i) {
+      if (exact) {
+        EXPECT_EQ(got[i], v[i]) << robot << " link " << link << " field " << i;
+      } else if (i < 3) {
+        // dump prints %.6g-ish text: allow its rounding on top of the bound.
+        EXPECT_LE(std::fabs(double(got[i]) - v[i]), position_error_bound({}, v[i]) + 1e-5 * std::fabs(v[i]))
+            << robot << " link " << link << " field " << i;
+      }
+    }
+    if (!exact) {
+      EXPECT_LE(rotation_between(got + 3, v + 3), orientation_error_bound({}) + 1e-5) << robot << " link " << link;
+    }
     ++compared;
   }
   EXPECT_EQ(compared, 12u);
   fs::remove(file);
 }
+
+INSTANTIATE_TEST_SUITE_P(Recorder, FinalPoses, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Exact" : "Quantised"; });
 
 TEST(Recorder, SigintAndSigtermFinaliseTheFile) {
   const std::string name = unique("recC");
@@ -255,7 +295,7 @@ TEST(Recorder, AfterSigkillCompleteChunksStayAndRecoverRebuildsTheSummary) {
   EXPECT_NE(cut.warnings().back().find("last good chunk"), std::string::npos) << cut.warnings().back();
   EXPECT_GE(cut.chunk_indexes().size(), 1u);
   EXPECT_NO_THROW(check_recording_version(cut));
-  const Replay r = replay(cut, name);
+  const Replay r = replay(cut, name, false);
   EXPECT_GT(r.pose_messages, 20u);
   EXPECT_EQ(r.pattern_failures, 0u);
 
@@ -268,7 +308,7 @@ TEST(Recorder, AfterSigkillCompleteChunksStayAndRecoverRebuildsTheSummary) {
   EXPECT_TRUE(good.warnings().empty());
   EXPECT_EQ(good.statistics().message_count, cut.statistics().message_count);
   EXPECT_EQ(good.channels().size(), cut.channels().size());
-  const Replay r2 = replay(good, name);
+  const Replay r2 = replay(good, name, false);
   EXPECT_EQ(r2.pose_messages, r.pose_messages);
   fs::remove(file);
   fs::remove(fixed);
@@ -309,7 +349,7 @@ TEST(RecordingVersion, NewerFormatIsRefusedNamingBothVersions) {
     McapWriterOptions o;
     o.profile = kProfile;
     McapWriter w(file, o);
-    w.add_metadata(kMetadataName, {{"version", "2.0"}});
+    w.add_metadata(kMetadataName, {{"version", "3.0"}});
     w.finish();
   }
   auto reader = McapReader::open(file);
@@ -317,7 +357,7 @@ TEST(RecordingVersion, NewerFormatIsRefusedNamingBothVersions) {
     check_recording_version(reader);
     FAIL() << "a newer recording format was accepted";
   } catch (const McapError& e) {
-    EXPECT_NE(std::string(e.what()).find("format 2.0 cannot be read: this fleetscope reads format 1.0"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("format 3.0 cannot be read: this fleetscope reads format 2.0"), std::string::npos)
         << e.what();
   }
   {
@@ -364,7 +404,18 @@ TEST(Recorder, AllRecordsSegmentsThatAppearAndWritersRestarted) {
   ASSERT_NE(poses, nullptr);
   const auto refs = reader.message_index(poses->id);
   ASSERT_FALSE(refs.empty());
-  EXPECT_EQ(decode_pose_frame(reader.read(refs.back()).data).generation, 1u);
+  // (Quantised poses are decoded in order from a layout on.)
+  const auto* keyframe = reader.channel_by_topic(name + "/keyframe");
+  ASSERT_NE(keyframe, nullptr);
+  PoseDecoder decoder;
+  std::uint64_t last_generation = UINT64_MAX;
+  reader.for_each_message([&](const McapMessage& m) {
+    if (m.channel_id == layout->id) decoder.reset();
+    if (m.channel_id == keyframe->id) decoder.decode(m.data);
+    if (m.channel_id == poses->id) last_generation = decoder.decode(m.data).generation;
+    return true;
+  });
+  EXPECT_EQ(last_generation, 1u);
   fs::remove(file);
 }
 
@@ -382,13 +433,17 @@ TEST(Recorder, ARecorderThatFallsBehindCountsTheFramesItLost) {
   const auto* poses = reader.channel_by_topic(name + "/poses");
   ASSERT_NE(poses, nullptr);
   std::uint64_t previous = 0, lost = 0, messages = 0, torn = 0;
+  PoseDecoder decoder;  // one layout (no reset) and the keyframes, merged in log-time order
+  const auto keys = reader.message_index(reader.channel_by_topic(name + "/keyframe")->id);
+  std::size_t next_key = 0;
   for (const auto& ref : reader.message_index(poses->id)) {
-    const auto f = decode_pose_frame(reader.read(ref).data);
+    for (; next_key < keys.size() && keys[next_key].log_time < ref.log_time; ++next_key) decoder.decode(reader.read(keys[next_key]).data);
+    const auto f = decoder.decode(reader.read(ref).data);
     if (previous != 0 && f.frame > previous + 1) lost += f.frame - previous - 1;
     EXPECT_GT(f.frame, previous);
     EXPECT_EQ(f.frames_lost, lost);
     for (const auto& r : f.robots) {
-      for (std::size_t i = 0; i < r.links.size(); ++i) torn += fleetscope::testing::decode_stress_pose(r.poses[i], r.links[i]) < 0;
+      for (std::size_t i = 0; i < r.links.size(); ++i) torn += stress_frame(r.poses[i], r.links[i], false) < 0;
     }
     previous = f.frame;
     ++messages;

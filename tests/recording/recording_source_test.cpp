@@ -32,14 +32,17 @@ int run_status(const std::string& command) {
 using State = std::map<std::uint32_t, std::vector<ipc::PoseRecord>>;
 
 // The state at each of `times` (ascending), by replaying every layout, keyframe and dirty-link
-// message from the start of the file in order: the reference a seek must agree with. (The first
-// keyframe of a layout carries the poses read when the recorder attached.)
+// message from the start of the file in order: the reference a seek must agree with, bit for bit
+// (the recording's poses are quantised: a seek decodes the keyframe and the deltas after it, this
+// every message from the start). (The first keyframe of a layout carries the poses read when the
+// recorder attached.)
 std::vector<State> brute_force(McapReader& reader, const std::string& segment, const std::vector<std::uint64_t>& times) {
   const auto layout_id = reader.channel_by_topic(segment + "/layout")->id;
   const auto poses_id = reader.channel_by_topic(segment + "/poses")->id;
   const auto keyframe_id = reader.channel_by_topic(segment + "/keyframe")->id;
   std::vector<State> out;
   State state;
+  PoseDecoder decoder(check_recording_version(reader));
   std::size_t next = 0;
   reader.for_each_message([&](const McapMessage& m) {
     while (next < times.size() && m.log_time > times[next]) {
@@ -48,6 +51,7 @@ std::vector<State> brute_force(McapReader& reader, const std::string& segment, c
     }
     if (m.channel_id == layout_id) {
       const auto l = decode_layout(m.data);
+      decoder.reset();
       State fresh;
       ipc::PoseRecord identity{};
       identity.orientation[3] = 1.0f;
@@ -58,7 +62,7 @@ std::vector<State> brute_force(McapReader& reader, const std::string& segment, c
       }
       state = std::move(fresh);
     } else if (m.channel_id == poses_id || m.channel_id == keyframe_id) {
-      for (const auto& r : decode_pose_frame(m.data).robots) {
+      for (const auto& r : decoder.decode(m.data).robots) {
         auto& poses = state[r.slot];
         for (std::size_t i = 0; i < r.links.size(); ++i) poses.at(r.links[i]) = r.poses[i];
       }

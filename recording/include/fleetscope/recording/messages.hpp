@@ -19,8 +19,10 @@ namespace fleetscope::recording {
 
 // Version of the fleetscope channel encodings (FORMAT.md), stored in the "fleetscope.recording"
 // metadata record. A reader refuses a major it does not know, naming both.
-inline constexpr std::uint32_t kRecordingMajor = 1;
+// Format 2.0 added the compact (quantised, predicted) pose encoding; 1.x files are still read.
+inline constexpr std::uint32_t kRecordingMajor = 2;
 inline constexpr std::uint32_t kRecordingMinor = 0;
+inline constexpr std::uint32_t kOldestRecordingMajor = 1;
 inline constexpr const char* kProfile = "fleetscope";
 inline constexpr const char* kMessageEncoding = "fleetscope";
 inline constexpr const char* kSchemaEncoding = "fleetscope";
@@ -66,6 +68,76 @@ struct PoseFrameMessage {
   std::vector<RobotPoses> robots;
 };
 
+// How a pose message stores its poses (format 2.0: a byte after frames_lost; 1.x: always exact).
+enum class PoseEncoding : std::uint8_t {
+  kExact = 0,      // f32 byte planes, bit-exact
+  kQuantised = 1,  // positions on a grid, unit quaternions quantised, predicted from the same link's
+                   // previous values in the stream, residuals as byte planes (FORMAT.md)
+};
+
+struct PoseQuantisation {
+  // Positions are multiples of 2^-shift metres (14: 61 um, so within 30.5 um of the original).
+  std::uint8_t position_shift = 14;
+  // Unit quaternion components (w >= 0) are multiples of 1 / (2^bits - 1) (14: rotations within
+  // 1.2e-4 rad of the original).
+  std::uint8_t orientation_bits = 14;
+};
+
+// Half a grid step plus float rounding (FORMAT.md "Error bound"): the most a decoded position
+// component differs from the original, and the most a decoded orientation's rotation differs
+// (radians) from the original's (normalised).
+double position_error_bound(const PoseQuantisation& q, double value);
+double orientation_error_bound(const PoseQuantisation& q);
+// The angle (radians) of the rotation between two orientations (quaternions normalised first; q
+// and -q are the same rotation), accurate for small angles.
+double rotation_between(const float a[4], const float b[4]);
+
+// The state a segment's pose stream is coded with: each link's previous (up to three) quantised
+// values. Both ends apply the same resets: at every layout message (reset()), at a message that
+// says so (keyframes), and at an exact message.
+class PosePredictor {
+ public:
+  struct Link {
+    std::int32_t h[3][7];  // h[0] the last value
+    std::uint8_t n = 0;    // how many of h are valid
+  };
+  void reset() noexcept;
+  Link& at(std::uint32_t slot, std::uint16_t link);
+
+ private:
+  std::vector<std::vector<Link>> slots_;
+};
+
+// Encodes a segment's pose messages in order (poses and keyframes as written).
+class PoseEncoder {
+ public:
+  explicit PoseEncoder(PoseEncoding encoding = PoseEncoding::kQuantised, PoseQuantisation q = {})
+      : encoding_(encoding), q_(q) {}
+  // `keyframe`: the message resets the prediction (every link of every robot).
+  std::vector<std::byte> encode(const PoseFrameMessage& m, bool keyframe);
+  void reset() noexcept { predictor_.reset(); }
+  PoseEncoding encoding() const noexcept { return encoding_; }
+
+ private:
+  PoseEncoding encoding_;
+  PoseQuantisation q_;
+  PosePredictor predictor_;
+  std::vector<std::int32_t> values_, residuals_;
+};
+
+// Decodes a segment's pose messages (poses and keyframe channels merged in write order) of a file
+// of format `major`. A quantised message is only right after every message since the last reset.
+class PoseDecoder {
+ public:
+  explicit PoseDecoder(std::uint32_t major = kRecordingMajor) : major_(major) {}
+  PoseFrameMessage decode(std::span<const std::byte> data);
+  void reset() noexcept { predictor_.reset(); }
+
+ private:
+  std::uint32_t major_;
+  PosePredictor predictor_;
+};
+
 struct TagsMessage {
   std::uint32_t first = 0;
   std::vector<std::string> names;  // tags first, first+1, ...
@@ -88,6 +160,7 @@ struct MeshMessage {
 };
 
 std::vector<std::byte> encode(const LayoutMessage& m);
+// An exact (f32) pose message of the current format; needs no state.
 std::vector<std::byte> encode(const PoseFrameMessage& m);
 std::vector<std::byte> encode(const TagsMessage& m);
 std::vector<std::byte> encode(const ScalarsMessage& m);
@@ -97,7 +170,9 @@ std::vector<std::byte> encode_workers(const std::vector<ipc::WorkerRowRead>& row
 std::vector<std::byte> encode_jobs(const std::vector<ipc::JobRowRead>& rows);
 
 LayoutMessage decode_layout(std::span<const std::byte> data);
-PoseFrameMessage decode_pose_frame(std::span<const std::byte> data);
+// A pose message on its own: an exact one, or a quantised one that resets the prediction (a
+// keyframe); other quantised messages need a PoseDecoder (McapError here).
+PoseFrameMessage decode_pose_frame(std::span<const std::byte> data, std::uint32_t major = kRecordingMajor);
 TagsMessage decode_tags(std::span<const std::byte> data);
 ScalarsMessage decode_scalars(std::span<const std::byte> data);
 AttributesMessage decode_attributes(std::span<const std::byte> data);
@@ -111,6 +186,7 @@ std::string schema_text(std::string_view kind);
 
 // Checks the "fleetscope.recording" metadata of an open file: refuses a file without it (not a
 // fleetscope recording) or of a newer major version, naming both versions. Throws McapError.
-void check_recording_version(const McapReader& reader);
+// Returns the file's major version.
+std::uint32_t check_recording_version(const McapReader& reader);
 
 }  // namespace fleetscope::recording

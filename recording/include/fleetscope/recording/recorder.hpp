@@ -15,6 +15,7 @@
 
 #include "fleetscope/ipc/source_registry.hpp"
 #include "fleetscope/recording/mcap.hpp"
+#include "fleetscope/recording/messages.hpp"
 
 namespace fleetscope::recording {
 
@@ -32,6 +33,10 @@ struct RecorderOptions {
   bool compress = true;
   // Also the Foxglove channels (foxglove_channels.hpp): scene, transforms and scalars as JSON.
   bool foxglove = false;
+  // Poses: exact f32 (false: quantised and predicted, FORMAT.md "Quantised poses", about 9x
+  // smaller) and the grid of the quantised encoding.
+  bool exact = false;
+  PoseQuantisation quantisation;
 };
 
 struct SegmentRecordStats {

@@ -33,12 +33,16 @@ class Recording {
   std::uint64_t start_time() const noexcept { return reader_.statistics().message_start_time; }
   std::uint64_t end_time() const noexcept { return reader_.statistics().message_end_time; }
   McapReader& reader() noexcept { return reader_; }
+  // The file's fleetscope format major version (1 or 2).
+  std::uint32_t major() const noexcept { return major_; }
   const std::filesystem::path& path() const noexcept { return path_; }
 
  private:
-  explicit Recording(McapReader reader, std::filesystem::path path) : reader_(std::move(reader)), path_(std::move(path)) {}
+  explicit Recording(McapReader reader, std::filesystem::path path, std::uint32_t major)
+      : reader_(std::move(reader)), path_(std::move(path)), major_(major) {}
   McapReader reader_;
   std::filesystem::path path_;
+  std::uint32_t major_ = kRecordingMajor;
 };
 
 class RecordingSource final : public ipc::Source {
@@ -118,6 +122,7 @@ class RecordingSource final : public ipc::Source {
   std::uint16_t layout_channel_ = 0, poses_channel_ = 0, keyframe_channel_ = 0, attributes_channel_ = 0;
   std::vector<std::pair<std::uint64_t, LayoutMessage>> layouts_;  // by log time
   std::vector<McapMessageRef> keyframes_;
+  PoseDecoder pose_decoder_;  // the pose stream's prediction (reset with every layout)
   std::vector<McapMessageRef> frames_;
   std::vector<McapMessageRef> attribute_refs_;
   // Telemetry, loaded whole at open (small next to poses).
