@@ -79,11 +79,12 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
   timeline_->hide();  // until a recording is open
 
   auto* file = menuBar()->addMenu(tr("&File"));
-  file->addAction(tr("Open &recording..."), QKeySequence::Open, this, [this] {
+  auto* open_action = file->addAction(tr("Open &recording..."), QKeySequence::Open, this, [this] {
     const QString path = QFileDialog::getOpenFileName(this, tr("Open recording"), {}, tr("MCAP recordings (*.mcap);;All files (*)"));
     if (path.isEmpty()) return;
     if (const QString error = openRecording(path); !error.isEmpty()) QMessageBox::warning(this, tr("Open recording"), error);
   });
+  connect(sources_, &SourcesDock::openRecordingRequested, open_action, &QAction::trigger);
   file->addAction(tr("Open &grasp manifest..."), this, [this] { dashboards_->chooseGraspManifest(); });
   recorder_ = new RecordingProcess(this);
   rec_label_ = new QLabel(this);
@@ -107,7 +108,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
     if (path.isEmpty()) return;
     if (const QString error = startRecording(path); !error.isEmpty()) QMessageBox::warning(this, tr("Record"), error);
   });
-  file->addAction(tr("&Connect to relay..."), this, [this] {
+  auto* connect_action = file->addAction(tr("&Connect to relay..."), this, [this] {
     bool ok = false;
     const QString endpoint = QInputDialog::getText(this, tr("Connect to relay"),
                                                    tr("Address of a fleetscope-relay (tcp://HOST:PORT):"), QLineEdit::Normal,
@@ -115,6 +116,7 @@ MainWindow::MainWindow(const AppOptions& options, QWidget* parent) : QMainWindow
     if (!ok || endpoint.trimmed().isEmpty()) return;
     if (const QString error = connectRelay(endpoint); !error.isEmpty()) QMessageBox::warning(this, tr("Connect to relay"), error);
   });
+  connect(sources_, &SourcesDock::connectRequested, connect_action, &QAction::trigger);
   file->addSeparator();
   file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
   auto* view_menu = menuBar()->addMenu(tr("&View"));

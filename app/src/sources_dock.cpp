@@ -59,9 +59,17 @@ SourcesDock::SourcesDock(LiveScene* live, QWidget* parent) : QDockWidget(tr("Sou
   auto* buttons = new QHBoxLayout();
   auto* attach = new QPushButton(tr("Attach"), body);
   auto* detach = new QPushButton(tr("Detach"), body);
+  // Sources that are not local segments: a relay on another host, a recording.
+  auto* connect_relay = new QPushButton(tr("Connect..."), body);
+  connect_relay->setObjectName("connectRelayButton");
+  connect_relay->setToolTip(tr("Show the segments of a fleetscope-relay on another host"));
+  auto* open_recording = new QPushButton(tr("Open recording..."), body);
+  open_recording->setObjectName("openRecordingButton");
   buttons->addWidget(attach);
   buttons->addWidget(detach);
   buttons->addStretch();
+  buttons->addWidget(connect_relay);
+  buttons->addWidget(open_recording);
   layout->addLayout(buttons);
   auto_attach_ = new QCheckBox(tr("Attach new segments automatically"), body);
   keep_dead_ = new QCheckBox(tr("Keep robots of dead writers (greyed)"), body);
@@ -71,6 +79,8 @@ SourcesDock::SourcesDock(LiveScene* live, QWidget* parent) : QDockWidget(tr("Sou
   setWidget(body);
   connect(attach, &QPushButton::clicked, this, &SourcesDock::attachSelected);
   connect(detach, &QPushButton::clicked, this, &SourcesDock::detachSelected);
+  connect(connect_relay, &QPushButton::clicked, this, &SourcesDock::connectRequested);
+  connect(open_recording, &QPushButton::clicked, this, &SourcesDock::openRecordingRequested);
   connect(table_, &QTableView::doubleClicked, this, &SourcesDock::attachSelected);
   connect(keep_dead_, &QCheckBox::toggled, this, [this](bool keep) { live_->scene().set_keep_dead_robots(keep); });
   connect(auto_attach_, &QCheckBox::toggled, this, [this](bool) { refresh(); });

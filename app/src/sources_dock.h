@@ -46,6 +46,9 @@ class SourcesDock : public QDockWidget {
 
  signals:
   void message(const QString& text);
+  // The Connect... and Open recording... buttons: the window asks for the address or the file.
+  void connectRequested();
+  void openRecordingRequested();
 
  private:
   void onDiscovered(std::shared_ptr<const DiscoveryResult> result);

@@ -581,7 +581,8 @@ UpdateResult FleetScene::update() {
     if (!src.changes().empty()) {
       result.changed = true;
       result.dirty_links += src.changes().size();
-      result.newest_publish_ns = std::max(result.newest_publish_ns, stats.publish_ns);
+      // Pose-to-screen latency is a live writer's: a replayed frame was published long ago.
+      if (src.kind() != "recording") result.newest_publish_ns = std::max(result.newest_publish_ns, stats.publish_ns);
     }
   }
   const std::uint64_t now = now_ns();
