@@ -199,9 +199,11 @@ FoxgloveFrames foxglove_frames(const std::string& segment, const ipc::LayoutSnap
     const auto links = unique_names(link_names, [](std::size_t l) { return "link" + std::to_string(l); });
     auto& frames = f.frame_ids[r.slot];
     auto& entities = f.entity_ids[r.slot];
+    auto& escaped = f.frame_ids_json[r.slot];
     for (const auto& l : links) {
       entities.push_back(robots[i] + "/" + l);
       frames.push_back(segment + "/" + entities.back());
+      escaped.push_back(json(frames.back()).dump(-1, ' ', false, json::error_handler_t::replace));
     }
   }
   return f;
@@ -251,11 +253,22 @@ std::string foxglove_scene_update(const std::string& segment, const ipc::LayoutS
 
 std::string foxglove_frame_transforms(const std::vector<RobotPoses>& robots, const FoxgloveFrames& frames,
                                       std::uint64_t stamp_ns) {
-  json transforms = json::array();
-  const json ts = stamp(stamp_ns);
+  // Written directly (every frame, thousands of links): nlohmann's objects cost 20x more. Frame
+  // ids are JSON strings already (FoxgloveFrames::frame_ids_json); numbers are the shortest
+  // decimals that read back as the same f32, as elsewhere.
+  const std::string head = R"({"timestamp":{"sec":)" + std::to_string(stamp_ns / 1'000'000'000ULL) + R"(,"nsec":)" +
+                           std::to_string(stamp_ns % 1'000'000'000ULL) +
+                           R"(},"parent_frame_id":")" + kFoxgloveWorldFrame + R"(","child_frame_id":)";
+  std::string out = R"({"transforms":[)";
+  bool first = true;
+  auto number = [&out](float v) {
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+  };
   for (const auto& r : robots) {
-    const auto it = frames.frame_ids.find(r.slot);
-    if (it == frames.frame_ids.end()) continue;
+    const auto it = frames.frame_ids_json.find(r.slot);
+    if (it == frames.frame_ids_json.end()) continue;
     for (std::size_t i = 0; i < r.links.size() && i < r.poses.size(); ++i) {
       const auto& p = r.poses[i];
       if (r.links[i] >= it->second.size()) continue;
@@ -263,18 +276,29 @@ std::string foxglove_frame_transforms(const std::vector<RobotPoses>& robots, con
       for (const float x : p.position) finite = finite && std::isfinite(x);
       for (const float x : p.orientation) finite = finite && std::isfinite(x);
       if (!finite) continue;
-      transforms.push_back({{"timestamp", ts},
-                            {"parent_frame_id", kFoxgloveWorldFrame},
-                            {"child_frame_id", it->second[r.links[i]]},
-                            {"translation", vec3(f32(p.position[0]), f32(p.position[1]), f32(p.position[2]))},
-                            {"rotation",
-                             {{"x", f32(p.orientation[0])},
-                              {"y", f32(p.orientation[1])},
-                              {"z", f32(p.orientation[2])},
-                              {"w", f32(p.orientation[3])}}}});
+      if (!first) out += ',';
+      first = false;
+      out += head;
+      out += it->second[r.links[i]];
+      out += R"(,"translation":{"x":)";
+      number(p.position[0]);
+      out += R"(,"y":)";
+      number(p.position[1]);
+      out += R"(,"z":)";
+      number(p.position[2]);
+      out += R"(},"rotation":{"x":)";
+      number(p.orientation[0]);
+      out += R"(,"y":)";
+      number(p.orientation[1]);
+      out += R"(,"z":)";
+      number(p.orientation[2]);
+      out += R"(,"w":)";
+      number(p.orientation[3]);
+      out += "}}";
     }
   }
-  return json{{"transforms", std::move(transforms)}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  out += "]}";
+  return out;
 }
 
 std::string foxglove_scalar(const ipc::ScalarSample& sample) {
@@ -294,6 +318,10 @@ struct FoxgloveChannels::Segment {
   // A keyframe was written in a pass without a new frame: the next FrameTransforms holds every link.
   bool full_pending = false;
   std::uint64_t last_full_log_time = UINT64_MAX;
+  // The SceneUpdate of the current layout cut where its timestamps go: a keyframe only joins them
+  // (building it is the costly part, and only a layout change changes it).
+  std::vector<std::string> scene_pieces;
+  std::uint64_t scene_generation = UINT64_MAX, scene_epoch = UINT64_MAX;
 };
 
 FoxgloveChannels::FoxgloveChannels(McapWriter& writer) : writer_(writer) {}
@@ -344,7 +372,27 @@ void FoxgloveChannels::scene(const std::string& name, ipc::Source& source, std::
       return nullptr;  // a corrupt mesh is left out, as the fleetscope channels leave it out
     }
   };
-  const std::string text = foxglove_scene_update(name, source.layout(), f, meshes, stamp_ns);
+  if (seg.scene_generation != source.generation() || seg.scene_epoch != source.layout().epoch) {
+    // A stamp no real one equals (year 2106+), found again in the text as the cut points.
+    constexpr std::uint64_t kMark = 4'294'967'295'123'456'789ULL;
+    const std::string mark = stamp(kMark).dump();
+    const std::string whole = foxglove_scene_update(name, source.layout(), f, meshes, kMark);
+    seg.scene_pieces.clear();
+    std::size_t from = 0;
+    for (auto at = whole.find(mark); at != std::string::npos; at = whole.find(mark, from)) {
+      seg.scene_pieces.push_back(whole.substr(from, at - from));
+      from = at + mark.size();
+    }
+    seg.scene_pieces.push_back(whole.substr(from));
+    seg.scene_generation = source.generation();
+    seg.scene_epoch = source.layout().epoch;
+  }
+  const std::string now = stamp(stamp_ns).dump();
+  std::string text;
+  for (std::size_t i = 0; i < seg.scene_pieces.size(); ++i) {
+    if (i > 0) text += now;
+    text += seg.scene_pieces[i];
+  }
   if (seg.last_full_log_time != log_time) seg.full_pending = true;
   writer_.write(channel(seg, "foxglove.SceneUpdate", std::string(kFoxgloveSceneKind)), log_time, stamp_ns,
                 detail::as_bytes(text));

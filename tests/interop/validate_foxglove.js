@@ -11,9 +11,10 @@
 //   same log and publish times), one SceneUpdate per keyframe, each deleting every entity and
 //   adding one per link with visuals: ROBOTS x LINKS boxes plus the static "world"'s two links
 //   with visuals (a plane, an ellipsoid and two stored meshes), ROBOTS + 1 robots in all;
-// - transforms: parent "world", timestamps = the message's publish time, every pose of a robot rN
-//   exactly (as f32) the pose the writer published (its pattern, one frame per message), the
-//   FrameTransforms written with a keyframe holding every link, every entity's frame transformed;
+// - SceneUpdate and transform timestamps = the message's publish time; transforms: parent
+//   "world", every pose of a robot rN exactly (as f32) the pose the writer published (its
+//   pattern, one frame per message), the FrameTransforms written with a keyframe holding every
+//   link, every entity's frame transformed;
 //   in a format 1.x file also equal to the fleetscope pose message of the same frame;
 // - scalars: one topic per tag with the 64 records the writer's ring held (value = 0.5 x step).
 // Prints a JSON summary; exits 1 on any mismatch.
@@ -189,12 +190,14 @@ async function main() {
       ++scenes;
       check(keyframeTimes.has(m.logTime), "a SceneUpdate without its keyframe");
       check(msg.deletions.length === 1 && msg.deletions[0].type === 1, "SceneUpdate deletes every entity first");
+      check(nsOf(msg.deletions[0].timestamp) === m.publishTime, "SceneUpdate deletion timestamp");
       const robots = new Set();
       let boxes = 0;
       for (const e of msg.entities) {
         const meta = Object.fromEntries(e.metadata.map((kv) => [kv.key, kv.value]));
         robots.add(meta.robot);
         check(e.frame_locked && e.lifetime.sec === 0 && e.lifetime.nsec === 0, `${e.id}: frame-locked, no lifetime`);
+        check(nsOf(e.timestamp) === m.publishTime, `${e.id}: timestamp ${nsOf(e.timestamp)} vs publish time ${m.publishTime}`);
         check(e.frame_id === `${segment}/${e.id}`, `${e.id}: frame ${e.frame_id}`);
         check(framesSeen.has(e.frame_id), `${e.id}: frame ${e.frame_id} has no transform yet`);
         if (/^r\d+$/.test(meta.robot)) {

@@ -45,6 +45,7 @@ std::string_view foxglove_schemas_version();
 struct FoxgloveFrames {
   std::map<std::uint32_t, std::vector<std::string>> frame_ids;   // by slot, one per link
   std::map<std::uint32_t, std::vector<std::string>> entity_ids;  // by slot, one per link
+  std::map<std::uint32_t, std::vector<std::string>> frame_ids_json;  // frame_ids as JSON strings
 };
 FoxgloveFrames foxglove_frames(const std::string& segment, const ipc::LayoutSnapshot& layout);
 
