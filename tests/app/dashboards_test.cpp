@@ -45,6 +45,8 @@
 #include "chart_view.h"
 #include "dashboard_panel.h"
 #include "dashboard_window.h"
+#include "fleetscope/recording/recorder.hpp"
+#include "fleetscope/recording/recording_source.hpp"
 #include "demo_children.h"
 #include "env_pool_panel.h"
 #include "fleetscope/ipc/discovery.hpp"
@@ -423,6 +425,57 @@ class DashboardsTest : public QObject {
       if (i > 0) QVERIFY(series.points[i].step > series.points[i - 1].step);
     }
     QCOMPARE(series.points.size() - series.from_history, std::size_t{64});
+  }
+
+  // A recording's telemetry follows the replay: at its end every record, after a move back only
+  // what was written up to the new position (the charts end at the cursor).
+  void aReplayedRunShowsTheScalarsUpToThePosition() {
+    fleetscope::WriterConfig config;
+    config.name = fleetscope::testing::unique_name("dash.replay");
+    config.max_robots = 0;
+    config.telemetry = fleetscope::ipc::TelemetryCapacities{4096, 8, 4, 4};
+    QTemporaryDir dir;
+    const std::string file = (dir.path() + "/run.mcap").toStdString();
+    {
+      fleetscope::SimWriter writer(config);
+      const auto tag = writer.telemetry().tag("train/loss");
+      fleetscope::recording::RecorderOptions options;
+      options.segments = {config.name};
+      options.output = file;
+      fleetscope::recording::Recorder recorder(options);
+      for (int step = 0; step < 150; ++step) {  // about 1.5 s, a record every 10 ms
+        writer.telemetry().scalar(tag, step, 0.5 * step);
+        writer.heartbeat();
+        recorder.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      recorder.poll();
+      recorder.finish();
+    }
+    fleetscope::ipc::SourceRegistry registry;
+    auto recording = fleetscope::recording::Recording::open(file);
+    auto& source = static_cast<fleetscope::recording::RecordingSource&>(
+        registry.attach(std::make_unique<fleetscope::recording::RecordingSource>(recording, config.name)));
+    app::TelemetryStore store(registry);
+    source.seek(source.end_time());
+    store.poll();
+    const std::pair<std::string, std::string> key{config.name, "train/loss"};
+    QCOMPARE(store.series().at(key).points.size(), std::size_t{150});
+    QCOMPARE(store.series().at(key).points.back().step, 149.0);
+    // Back to a third of the run: the series holds the records up to there, in order, no more.
+    source.seek(source.start_time() + (source.end_time() - source.start_time()) / 3);
+    store.poll();
+    const auto& points = store.series().at(key).points;
+    QVERIFY2(points.size() > 20 && points.size() < 100, qPrintable(QString::number(points.size())));
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      QCOMPARE(points[i].step, static_cast<double>(i));
+      QCOMPARE(points[i].value, 0.5 * static_cast<double>(i));
+    }
+    // And forward again to the end.
+    source.seek(source.end_time());
+    store.poll();
+    QCOMPARE(store.series().at(key).points.size(), std::size_t{150});
   }
 
   void storeKeepsBoundedHistoryWithNewestPointsExact() {

@@ -73,9 +73,13 @@ void TelemetryStore::sync_sources() {
       source.name = from->name();
       source.generation = from->generation();
     } else if (source.generation != from->generation()) {
-      // A writer restarted under the same name: a new ring and tag table, the same series.
+      // A writer restarted under the same name: a new ring and tag table, the same series. A
+      // recording moved back in time: its series start again, read up to the new position.
       lost_closed_ += source.cursor.lost;
       source = Source{from->name(), from->generation(), {}, {}, -1.0, -1.0};
+      if (from->kind() == "recording") {
+        std::erase_if(series_, [&](const auto& entry) { return entry.first.first == from->name(); });
+      }
     }
   }
   for (auto it = sources_.begin(); it != sources_.end();) {
