@@ -1,18 +1,28 @@
 // The relay end to end over loopback (tcp://127.0.0.1 only): a real writer process
 // (fleetscope-test-writer), a real relay process (fleetscope-relay serve), RemoteSources in this
 // process compared bit for bit with a local SegmentSource of the same segment.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sched.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <zmq.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <thread>
 
@@ -509,6 +519,412 @@ TEST(RelayNetns, SlowLossyAndCutLinksResync) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0) << "see the scenario's message above";
+}
+
+// Delay, jitter and stalls where the kernel has no netem (the test machines' has none, so
+// RelayNetns leaves that part out): a userspace link between client and relay. One thread forwards
+// TCP on 127.0.0.1 from each listening port to its target port; each direction of each connection
+// is a timestamped queue: a chunk read leaves `delay` + [0, `jitter`] later, never before the chunk
+// ahead of it (a byte stream keeps its order). With stalls on, now and then nothing is forwarded
+// for `stall_min`..`stall_max` (how a lossy link's TCP retransmissions look from above TCP), then
+// what was held goes at once. cut() closes every connection and refuses new ones (the listening
+// sockets are closed) for a while. A direction holds at most about `max_queued` bytes, then the link
+// stops reading that side (TCP's window does the rest): neither end can make it grow.
+class LossyLink {
+ public:
+  using Clock = std::chrono::steady_clock;
+  struct Options {
+    std::chrono::milliseconds delay{30};
+    std::chrono::milliseconds jitter{20};
+    std::chrono::milliseconds stall_min{300}, stall_max{1500};
+    std::chrono::milliseconds stall_gap_min{700}, stall_gap_max{1800};  // between stalls
+    std::size_t max_queued = 4u << 20;
+    unsigned seed = 1;
+  };
+  struct Stats {
+    std::atomic<std::uint64_t> to_relay{0}, to_client{0};  // bytes forwarded
+    std::atomic<std::uint64_t> connections{0}, upstream_failures{0}, stalls{0}, stalled_ms{0}, cuts{0};
+    std::atomic<std::size_t> max_queued{0};  // the most bytes one direction held
+  };
+
+  // Listens on each pair's first port and forwards to its second; ok() says whether it could bind.
+  LossyLink(std::vector<std::pair<std::uint16_t, std::uint16_t>> ports, Options options)
+      : ports_(std::move(ports)), options_(options), rng_(options.seed) {
+    for (const auto& p : ports_) {
+      listeners_.push_back(listen_on(p.first));
+      ok_ = ok_ && listeners_.back() >= 0;
+    }
+    thread_ = std::thread([this] { run(); });
+  }
+  ~LossyLink() {
+    stop_ = true;
+    thread_.join();
+    for (auto& c : conns_) close_pair(c);
+    for (int fd : listeners_) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  LossyLink(const LossyLink&) = delete;
+  LossyLink& operator=(const LossyLink&) = delete;
+
+  bool ok() const noexcept { return ok_; }
+  // Stalls on or off (off ends a stall under way).
+  void stalls(bool on) { stalls_on_ = on; }
+  // Closes every connection now and refuses new ones for `d`.
+  void cut(std::chrono::milliseconds d) { cut_request_ms_ = static_cast<int>(d.count()); }
+  const Stats& stats() const noexcept { return stats_; }
+
+ private:
+  struct Chunk {
+    Clock::time_point due;
+    std::vector<char> bytes;
+    std::size_t sent = 0;
+  };
+  struct Direction {
+    std::deque<Chunk> queue;
+    std::size_t queued = 0;
+    Clock::time_point last_due{};
+  };
+  struct Conn {
+    int client = -1, relay = -1;
+    bool connecting = true;
+    bool dead = false;
+    Direction up, down;  // client -> relay, relay -> client
+  };
+
+  static int listen_on(std::uint16_t port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    const int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0) {
+      ::close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  static void close_pair(Conn& c) {
+    if (c.client >= 0) ::close(c.client);
+    if (c.relay >= 0) ::close(c.relay);
+    c.client = c.relay = -1;
+  }
+  Clock::duration uniform(std::chrono::milliseconds lo, std::chrono::milliseconds hi) {
+    std::uniform_int_distribution<std::int64_t> d(std::chrono::microseconds(lo).count(), std::chrono::microseconds(hi).count());
+    return std::chrono::microseconds(d(rng_));
+  }
+
+  void accept_on(int listener, std::uint16_t target) {
+    for (;;) {
+      const int client = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (client < 0) return;
+      const int relay = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      const int one = 1;
+      ::setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      if (relay >= 0) ::setsockopt(relay, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(target);
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (relay < 0 || (::connect(relay, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0 && errno != EINPROGRESS)) {
+        ::close(client);
+        if (relay >= 0) ::close(relay);
+        ++stats_.upstream_failures;
+        continue;
+      }
+      Conn c;
+      c.client = client;
+      c.relay = relay;
+      conns_.push_back(std::move(c));
+      ++stats_.connections;
+    }
+  }
+  // Reads what `fd` has into `d`, due after the link's delay and jitter.
+  void pull(int fd, Direction& d, Conn& c, Clock::time_point now) {
+    char buf[65536];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      c.dead = true;
+      return;
+    }
+    if (n < 0) return;
+    const Clock::time_point due = std::max(now + options_.delay + uniform(0ms, options_.jitter), d.last_due);
+    d.last_due = due;
+    d.queue.push_back({due, std::vector<char>(buf, buf + n), 0});
+    d.queued += static_cast<std::size_t>(n);
+    if (d.queued > stats_.max_queued) stats_.max_queued = d.queued;
+  }
+  // Writes to `fd` what of `d` is due, as far as the socket takes it.
+  void flush(Direction& d, int fd, Conn& c, Clock::time_point now, std::atomic<std::uint64_t>& counter) {
+    while (!d.queue.empty() && d.queue.front().due <= now) {
+      Chunk& f = d.queue.front();
+      const ssize_t n = ::send(fd, f.bytes.data() + f.sent, f.bytes.size() - f.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) c.dead = true;
+        return;
+      }
+      f.sent += static_cast<std::size_t>(n);
+      d.queued -= static_cast<std::size_t>(n);
+      counter += static_cast<std::uint64_t>(n);
+      if (f.sent == f.bytes.size()) d.queue.pop_front();
+    }
+  }
+
+  void run() {
+    bool stalled = false, cut = false;
+    Clock::time_point stall_start{}, stall_end{}, cut_end{};
+    Clock::time_point next_stall = Clock::now() + uniform(options_.stall_gap_min, options_.stall_gap_max);
+    std::vector<pollfd> fds;
+    std::vector<std::size_t> listening;  // indices into listeners_ of the polled listeners
+    while (!stop_) {
+      Clock::time_point now = Clock::now();
+      if (const int ms = cut_request_ms_.exchange(0); ms > 0) {
+        for (auto& c : conns_) close_pair(c);
+        conns_.clear();
+        for (int& fd : listeners_) {
+          if (fd >= 0) ::close(fd);
+          fd = -1;
+        }
+        cut = true;
+        cut_end = now + std::chrono::milliseconds(ms);
+        ++stats_.cuts;
+      }
+      if (cut && now >= cut_end) {
+        cut = false;
+        for (std::size_t i = 0; i < listeners_.size(); ++i) {
+          if (listeners_[i] < 0) listeners_[i] = listen_on(ports_[i].first);
+          cut = cut || listeners_[i] < 0;  // taken meanwhile: try again
+        }
+      }
+      if (stalled && (now >= stall_end || !stalls_on_)) {
+        stalled = false;
+        stats_.stalled_ms += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now - stall_start).count());
+        next_stall = now + uniform(options_.stall_gap_min, options_.stall_gap_max);
+      }
+      if (!stalls_on_) {
+        next_stall = std::max(next_stall, now + options_.stall_gap_min);
+      } else if (!stalled && now >= next_stall) {
+        stalled = true;
+        stall_start = now;
+        stall_end = now + uniform(options_.stall_min, options_.stall_max);
+        ++stats_.stalls;
+      }
+      if (!stalled) {
+        for (auto& c : conns_) {
+          if (c.connecting) continue;
+          flush(c.up, c.relay, c, now, stats_.to_relay);
+          flush(c.down, c.client, c, now, stats_.to_client);
+        }
+      }
+      // What to wait for: readable sides while their queue has room, writable sides with bytes
+      // due (the socket was full), connections completing; and the next due time.
+      Clock::time_point wake = now + 50ms;
+      fds.clear();
+      listening.clear();
+      for (std::size_t i = 0; i < listeners_.size(); ++i) {
+        if (listeners_[i] < 0) continue;
+        fds.push_back({listeners_[i], POLLIN, 0});
+        listening.push_back(i);
+      }
+      const std::size_t first = fds.size();
+      for (auto& c : conns_) {
+        short ce = c.up.queued < options_.max_queued ? POLLIN : 0;
+        short re = 0;
+        if (c.connecting) {
+          re = POLLOUT;
+        } else {
+          if (c.down.queued < options_.max_queued) re |= POLLIN;
+          if (!stalled) {
+            for (auto [d, events] : {std::pair{&c.up, &re}, std::pair{&c.down, &ce}}) {
+              if (d->queue.empty()) continue;
+              if (d->queue.front().due <= now) {
+                *events |= POLLOUT;
+              } else {
+                wake = std::min(wake, d->queue.front().due);
+              }
+            }
+          }
+        }
+        fds.push_back({c.client, ce, 0});
+        fds.push_back({c.relay, re, 0});
+      }
+      if (stalled) wake = std::min(wake, stall_end);
+      if (!stalled && stalls_on_) wake = std::min(wake, next_stall);
+      if (cut) wake = std::min(wake, cut_end);
+      const auto timeout = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+      ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(timeout, 0)));
+      now = Clock::now();
+      for (std::size_t k = 0; k < conns_.size(); ++k) {
+        Conn& c = conns_[k];
+        const short cr = fds[first + 2 * k].revents, rr = fds[first + 2 * k + 1].revents;
+        if (c.connecting && rr != 0) {
+          int err = 0;
+          socklen_t len = sizeof err;
+          if (::getsockopt(c.relay, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            c.dead = true;  // the relay is not there: the client sees its connection closed
+            ++stats_.upstream_failures;
+            continue;
+          }
+          c.connecting = false;
+        } else if (!c.connecting) {
+          if (rr & POLLIN) {
+            pull(c.relay, c.down, c, now);
+          } else if (rr & (POLLHUP | POLLERR)) {
+            c.dead = true;
+          }
+        }
+        if (cr & POLLIN) {
+          pull(c.client, c.up, c, now);
+        } else if (cr & (POLLHUP | POLLERR)) {
+          c.dead = true;
+        }
+      }
+      std::erase_if(conns_, [](Conn& c) {
+        if (c.dead) close_pair(c);
+        return c.dead;
+      });
+      for (std::size_t i = 0; i < listening.size(); ++i) {
+        if (fds[i].revents & POLLIN) accept_on(listeners_[listening[i]], ports_[listening[i]].second);
+      }
+    }
+  }
+
+  std::vector<std::pair<std::uint16_t, std::uint16_t>> ports_;
+  Options options_;
+  std::mt19937_64 rng_;
+  std::vector<int> listeners_;
+  std::vector<Conn> conns_;
+  bool ok_ = true;
+  Stats stats_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> stalls_on_{false};
+  std::atomic<int> cut_request_ms_{0};
+  std::thread thread_;
+};
+
+std::size_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::size_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::string percentiles(std::vector<double> v) {
+  if (v.empty()) return "no samples";
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))]; };
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "p50 %.1f / p90 %.1f / p99 %.1f / max %.1f ms (%zu frames)", at(0.5), at(0.9), at(0.99), v.back(), v.size());
+  return buf;
+}
+
+// A client behind a LossyLink (30-50 ms each way, stalls of 0.3-1.5 s, one 2 s cut): it converges
+// to the writer bit for bit, shows "unreachable" during the cut and resynchronises with a snapshot
+// afterwards; its memory stays bounded and the relay keeps running. A client straight to the
+// relay is the baseline. The delays seen are printed, not asserted (shared test machines).
+TEST(RelayE2E, ASlowJitteryLinkConvergesAndResyncs) {
+  const std::string name = fleetscope::testing::unique_name("relay.lossy");
+  auto writer = start_writer(name, "steady", 4, 12);
+  Resume resume{*writer};
+  ipc::SegmentSource local(name, {});
+  auto relay_process = start_relay(14, {name});
+  LossyLink::Options lo;
+  lo.seed = static_cast<unsigned>(::getpid());
+  LossyLink link({{port(13), port(14)}, {static_cast<std::uint16_t>(port(13) + 1), static_cast<std::uint16_t>(port(14) + 1)}}, lo);
+  ASSERT_TRUE(link.ok()) << "cannot listen on ports " << port(13) << " and " << port(13) + 1;
+  std::vector<double> via_ms, direct_ms;
+  bool measuring = false;
+  auto observe = [&measuring](std::vector<double>* into) {
+    return [into, &measuring](const relay::RemoteStream&, const relay::PosesMessage& p, std::uint64_t now) {
+      if (measuring && !p.full && now >= p.frame.publish_ns) into->push_back(static_cast<double>(now - p.frame.publish_ns) / 1e6);
+    };
+  };
+  relay::RemoteSource remote(client(13), name);  // through the link
+  relay::RemoteSource direct(client(14), name);  // straight to the relay
+  remote.client().set_pose_observer(observe(&via_ms));
+  direct.client().set_pose_observer(observe(&direct_ms));
+  auto live = [](relay::RemoteSource& s) { return s.state() == ipc::WriterState::kLive && s.client().synced() && s.frame().frame > 0; };
+  ASSERT_TRUE(poll_until(remote, [&] { return live(remote); }, 10s)) << "no sync through the link";
+  ASSERT_TRUE(poll_until(direct, [&] { return live(direct); }, 10s));
+  const std::size_t rss_before = resident_bytes();
+  int stall_unreachable = 0;  // stalls the client took for the relay gone (over 1.5 s of silence)
+  auto pump = [&](std::chrono::milliseconds d) {
+    const auto until = std::chrono::steady_clock::now() + d;
+    bool was = false;
+    while (std::chrono::steady_clock::now() < until) {
+      remote.client().poll(2);
+      remote.ingest();
+      direct.client().poll(0);
+      direct.ingest();
+      const bool is = remote.state() == ipc::WriterState::kUnreachable;
+      stall_unreachable += is && !was;
+      was = is;
+    }
+  };
+
+  // Delay, jitter and stalls while the writer runs; then, the writer stopped, equal bit for bit.
+  link.stalls(true);
+  measuring = true;
+  pump(6s);
+  measuring = false;
+  EXPECT_GE(link.stats().stalls, 2u);
+  writer->signal(SIGSTOP);
+  EXPECT_EQ(settle(local, {&remote, &direct}, 15s), "") << "through a slow, jittery link";
+  writer->signal(SIGCONT);
+
+  // A cut longer than the client's 1.5 s of patience: unreachable (the direct client is not),
+  // then back with a snapshot of the same relay session.
+  link.stalls(false);
+  ASSERT_TRUE(poll_until(remote, [&] { return live(remote); }, 10s));
+  const std::uint64_t snapshots = remote.client().stats().snapshots;
+  const std::uint64_t session = remote.client().session();
+  const auto cut_at = std::chrono::steady_clock::now();
+  link.cut(2s);
+  ASSERT_TRUE(poll_until(remote, [&] { return remote.state() == ipc::WriterState::kUnreachable; }, 3s)) << "not unreachable during the cut";
+  const auto unreachable_at = std::chrono::steady_clock::now();
+  EXPECT_NE(remote.error().find("unreachable"), std::string::npos) << remote.error();
+  EXPECT_FALSE(remote.layout().robots.empty());  // the last poses stay readable
+  direct.client().poll(0);
+  EXPECT_TRUE(direct.client().reachable());
+  // ZeroMQ retries the connection with a backoff of up to 1 s (reconnect_ivl_max): about a second.
+  ASSERT_TRUE(poll_until(remote, [&] { return live(remote); }, 10s)) << "no resync after the link came back";
+  const auto resynced_at = std::chrono::steady_clock::now();
+  EXPECT_GT(remote.client().stats().snapshots, snapshots);  // resynchronised with a snapshot
+  EXPECT_EQ(remote.client().session(), session);
+
+  // Stalls again, then equal again.
+  link.stalls(true);
+  pump(2s);
+  writer->signal(SIGSTOP);
+  EXPECT_EQ(settle(local, {&remote, &direct}, 15s), "") << "after the cut";
+  writer->signal(SIGCONT);
+
+  const std::size_t rss_after = resident_bytes();
+  EXPECT_LT(rss_after, rss_before + (64u << 20)) << "resident " << rss_before << " -> " << rss_after << " bytes";
+  EXPECT_EQ(remote.client().stats().decode.refused, 0u);
+  EXPECT_EQ(remote.client().stats().unapplicable, 0u);
+  EXPECT_GT(link.stats().to_relay, 0u);
+  EXPECT_GT(link.stats().to_client, 0u);
+  EXPECT_LE(link.stats().max_queued, lo.max_queued + 65536);
+  EXPECT_FALSE(relay_process->wait_for_exit(100ms).has_value()) << "the relay exited";
+
+  using ms = std::chrono::milliseconds;
+  const auto& st = link.stats();
+  std::cout << "lossy link (delay " << lo.delay.count() << " ms + jitter 0-" << lo.jitter.count() << " ms each way, stalls "
+            << lo.stall_min.count() << "-" << lo.stall_max.count() << " ms, seed " << lo.seed << "):\n"
+            << "  publish -> applied, through the link: " << percentiles(via_ms) << "\n"
+            << "  publish -> applied, direct:           " << percentiles(direct_ms) << "\n"
+            << "  " << st.stalls << " stalls, " << st.stalled_ms << " ms stalled in all; " << stall_unreachable
+            << " took the client to unreachable during the 6 s phase; " << st.connections << " connections, "
+            << st.max_queued << " bytes queued at most, " << st.to_relay << " / " << st.to_client << " bytes up / down\n"
+            << "  2 s cut: unreachable after " << std::chrono::duration_cast<ms>(unreachable_at - cut_at).count()
+            << " ms, resynchronised " << std::chrono::duration_cast<ms>(resynced_at - cut_at - 2s).count()
+            << " ms after the link came back (" << remote.client().stats().snapshots << " snapshots in all, "
+            << remote.client().stats().gaps << " gaps)\n"
+            << "  resident memory " << rss_before / 1024 << " -> " << rss_after / 1024 << " KiB\n";
 }
 
 // serve --all: segments that appear later are carried; one whose writer closed is removed.
