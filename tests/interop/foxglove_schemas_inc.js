@@ -1,7 +1,7 @@
-// Writes recording/src/foxglove_schemas.inc: the JSON schemas of foxglove.SceneUpdate and
+// Writes ipc/recording/src/foxglove_schemas.inc: the JSON schemas of foxglove.SceneUpdate and
 // foxglove.FrameTransforms from npm @foxglove/schemas (the version pinned in package-lock.json),
 // stored by fleetscope-shm record --foxglove with its Foxglove channels. Rerun after changing the
-// pinned version:  (cd tests/interop && npm ci && node foxglove_schemas_inc.js ../../recording/src/foxglove_schemas.inc)
+// pinned version:  (cd tests/interop && npm ci && node foxglove_schemas_inc.js ../../ipc/recording/src/foxglove_schemas.inc)
 // validate_foxglove.js checks that a recording's schemas equal the installed package's.
 "use strict";
 const fs = require("fs");

@@ -2,7 +2,7 @@
 // its streaming reader, CRCs validated) and checks it against what the test writer
 // (tests/e2e/test_writer.cpp, "geometry" mode) wrote:
 //   node read_recording.js FILE.mcap SEGMENT ROBOTS LINKS
-// Decodes the fleetscope messages from recording/FORMAT.md on its own (no fleetscope code), and
+// Decodes the fleetscope messages from ipc/recording/FORMAT.md on its own (no fleetscope code), and
 // checks: the channel set of the segment, message counts (statistics = indexed reader = stream
 // reader), every pose (quantised: decoded in order, with the prediction) equals the test writer's
 // pattern for some frame at or after the message's frame (quantised: within the error bound of
@@ -30,7 +30,7 @@ const decompressHandlers = {
   },
 };
 
-// --- fleetscope message decoding (recording/FORMAT.md) ---------------------------------------
+// --- fleetscope message decoding (ipc/recording/FORMAT.md) ---------------------------------------
 class Cursor {
   constructor(bytes) {
     this.v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

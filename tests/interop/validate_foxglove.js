@@ -1,5 +1,5 @@
 // Validates the Foxglove channels of a recording made with `fleetscope-shm record --foxglove`
-// (recording/FORMAT.md "Foxglove channels") of the test writer (tests/e2e/test_writer.cpp,
+// (ipc/recording/FORMAT.md "Foxglove channels") of the test writer (tests/e2e/test_writer.cpp,
 // "geometry" mode):
 //   node validate_foxglove.js FILE.mcap SEGMENT ROBOTS LINKS
 // Reads the file with @mcap/core and checks:
@@ -62,7 +62,7 @@ function transformPose(t) {
 }
 const nsOf = (stamp) => BigInt(stamp.sec) * 1000000000n + BigInt(stamp.nsec);
 
-// Format 1.x exact pose messages (recording/FORMAT.md "poses and keyframe"): slot -> link -> pose.
+// Format 1.x exact pose messages (ipc/recording/FORMAT.md "poses and keyframe"): slot -> link -> pose.
 function decodePosesV1(bytes) {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let o = 48;

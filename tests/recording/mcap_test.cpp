@@ -1,4 +1,4 @@
-// The MCAP writer and reader (recording/): round trips, summary and message indexes, truncated
+// The MCAP writer and reader (ipc/recording/): round trips, summary and message indexes, truncated
 // and corrupt files, newer versions, recover; and the fleetscope message encodings.
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -42,7 +42,8 @@ using namespace std::chrono_literals;
 using fleetscope::testing::ChildProcess;
 
 // Ports of this test process: 2 per relay (snapshot, publish), away from the default 7700.
-std::uint16_t port(int k) { return static_cast<std::uint16_t>(21000 + (::getpid() % 1500) * 20 + 2 * k); }
+// A block of 40 ports per test process (k up to 19: each relay takes k's port and the next).
+std::uint16_t port(int k) { return static_cast<std::uint16_t>(21000 + (::getpid() % 1000) * 40 + 2 * k); }
 std::string endpoint(int k) { return "tcp://127.0.0.1:" + std::to_string(port(k)); }
 
 // A SIGSTOPped writer must be continued before ChildProcess's SIGTERM can remove its segment.

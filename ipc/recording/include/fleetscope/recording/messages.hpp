@@ -1,4 +1,4 @@
-// The messages of a fleetscope recording (recording/FORMAT.md): what each channel of a segment
+// The messages of a fleetscope recording (ipc/recording/FORMAT.md): what each channel of a segment
 // carries, as C++ values, with their encoders and checked decoders. Decoders throw McapError for
 // a message that is short, too long or out of range.
 #pragma once

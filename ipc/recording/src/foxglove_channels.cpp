@@ -28,7 +28,7 @@ std::string field_text(const char (&field)[N]) {
 
 // Our schema of a scalar record on the NAME/foxglove/scalars/TAG topics.
 constexpr std::string_view kScalarJsonSchema =
-    R"json({"title":"fleetscope.Scalar","description":"One scalar record of a fleetscope segment's telemetry (recording/FORMAT.md, Foxglove channels)","type":"object","properties":{"step":{"type":"integer","description":"The record's step"},"value":{"type":"number","description":"The record's value; absent when it is not finite (NaN, infinity)"},"wall_time":{"type":"number","description":"When the writer recorded it: its CLOCK_REALTIME in seconds since the Unix epoch"}},"required":["step","wall_time"]})json";
+    R"json({"title":"fleetscope.Scalar","description":"One scalar record of a fleetscope segment's telemetry (ipc/recording/FORMAT.md, Foxglove channels)","type":"object","properties":{"step":{"type":"integer","description":"The record's step"},"value":{"type":"number","description":"The record's value; absent when it is not finite (NaN, infinity)"},"wall_time":{"type":"number","description":"When the writer recorded it: its CLOCK_REALTIME in seconds since the Unix epoch"}},"required":["step","wall_time"]})json";
 
 // The shortest decimal that reads back as the same float, as a double: JSON holds "0.1" rather
 // than "0.10000000149011612", and Math.fround of it is the recorded f32. Not finite: 0.

@@ -1,5 +1,5 @@
 // The optional Foxglove channels of a recording (`fleetscope-shm record --foxglove`,
-// recording/FORMAT.md "Foxglove channels"): per recorded segment, JSON messages that Foxglove
+// ipc/recording/FORMAT.md "Foxglove channels"): per recorded segment, JSON messages that Foxglove
 // Studio shows without knowing fleetscope, against the published schemas (npm @foxglove/schemas):
 //   NAME/foxglove/scene           foxglove.SceneUpdate: the robots' visuals, one entity per link
 //                                 that has visuals, locked to that link's frame

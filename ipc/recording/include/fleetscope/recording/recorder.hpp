@@ -1,4 +1,4 @@
-// Records segments into an MCAP file (recording/FORMAT.md). The recorder is a reader like the
+// Records segments into an MCAP file (ipc/recording/FORMAT.md). The recorder is a reader like the
 // viewer: it borrows its sources from a SourceRegistry, so it never slows a writer; when it falls
 // behind a writer it counts the frames it missed (the dirty-link rule still gives it every link
 // that changed) and scalar records the ring overwrote before it read them.

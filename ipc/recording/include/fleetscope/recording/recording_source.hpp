@@ -1,4 +1,4 @@
-// One recorded segment of an MCAP recording (recording/FORMAT.md) as an ipc::Source of kind
+// One recorded segment of an MCAP recording (ipc/recording/FORMAT.md) as an ipc::Source of kind
 // "recording": the 3D scene and the dashboards read it as they read a live segment. Where it is
 // in the recording is its position (a log time): seek(t) puts every robot where it was at t (the
 // layout and keyframe before t, then the dirty links up to t), advance_to(t) plays forward from

@@ -759,7 +759,7 @@ std::vector<ipc::JobRowRead> decode_jobs(std::span<const std::byte> data) {
 std::string schema_text(std::string_view kind) {
   return "fleetscope recording " + std::to_string(kRecordingMajor) + "." + std::to_string(kRecordingMinor) +
          ": the '" + std::string(kind) +
-         "' message, little-endian, as described in recording/FORMAT.md of fleetscope";
+         "' message, little-endian, as described in ipc/recording/FORMAT.md of fleetscope";
 }
 
 std::uint32_t check_recording_version(const McapReader& reader) {
