@@ -599,8 +599,9 @@ struct RelayServer::Impl {
       // A full set of meshes for this client (not only the ones the publish socket has not had).
       std::set<std::uint32_t> sent = std::move(s.meshes_sent);
       s.meshes_sent.clear();
+      Stream& stream = s;  // a structured binding cannot be captured before clang 16
       guarded(name, [&] {
-        stream_snapshot(s, [&](std::uint32_t id, const Body& b) {
+        stream_snapshot(stream, [&](std::uint32_t id, const Body& b) {
           ++count;
           send(id, b);
         });
@@ -628,9 +629,10 @@ struct RelayServer::Impl {
         if (!s.attached) continue;
         ipc::Source* src = registry.find(name);
         if (!src) continue;
+        Stream& stream = s;  // a structured binding cannot be captured before clang 16
         guarded(name, [&] {
-          read_poses(s, *src, now);
-          if (telemetry_due) read_telemetry(s, *src, true);
+          read_poses(stream, *src, now);
+          if (telemetry_due) read_telemetry(stream, *src, true);
         });
       }
       if (now - last_hb >= options.heartbeat_ns) {
