@@ -135,22 +135,23 @@ void Recorder::run(const std::atomic<bool>& stop, double max_seconds, double pol
   finish();
 }
 
+std::uint16_t Recorder::channel_of(Track& t, std::string_view kind) {
+  // A segment's channel of one kind, made on first use with the kind's schema (one per file).
+  const std::string key(kind);
+  const auto it = t.channels.find(key);
+  if (it != t.channels.end()) return it->second;
+  auto sit = schemas_.find(key);
+  if (sit == schemas_.end()) {
+    const std::string text = schema_text(kind);
+    sit = schemas_.emplace(key, writer_.add_schema("fleetscope." + key, kSchemaEncoding, detail::as_bytes(text))).first;
+  }
+  const auto id = writer_.add_channel(sit->second, t.name + "/" + key, kMessageEncoding, {{"segment", t.name}, {"kind", key}});
+  t.channels.emplace(key, id);
+  return id;
+}
+
 void Recorder::record_source(Track& t, std::uint64_t now_unix, std::uint64_t now_mono) {
   ipc::Source& s = *t.source;
-  auto channel = [&](std::string_view kind) {
-    const std::string key(kind);
-    const auto it = t.channels.find(key);
-    if (it != t.channels.end()) return it->second;
-    auto sit = schemas_.find(key);
-    if (sit == schemas_.end()) {
-      const std::string text = schema_text(kind);
-      sit = schemas_.emplace(key, writer_.add_schema("fleetscope." + key, kSchemaEncoding, detail::as_bytes(text))).first;
-    }
-    const auto id = writer_.add_channel(sit->second, t.name + "/" + key, kMessageEncoding,
-                                        {{"segment", t.name}, {"kind", key}});
-    t.channels.emplace(key, id);
-    return id;
-  };
   if (s.generation() != t.generation) {
     if (t.generation != UINT64_MAX) ++t.stats.restarts;
     t.generation = s.generation();
@@ -196,7 +197,7 @@ void Recorder::record_source(Track& t, std::uint64_t now_unix, std::uint64_t now
         rp.poses.push_back(poses[changes[i].link]);
       }
       t.stats.links += changes.size();
-      writer_.write(channel(kPosesKind), now_unix, st.publish_ns + mono_to_unix, t.poses.encode(m, false));
+      writer_.write(channel_of(t, kPosesKind), now_unix, st.publish_ns + mono_to_unix, t.poses.encode(m, false));
       ++t.stats.frames;
       t.last_frame = st.frame;
       if (foxglove_) {  // every link when this pass also writes a keyframe (below)
@@ -206,16 +207,16 @@ void Recorder::record_source(Track& t, std::uint64_t now_unix, std::uint64_t now
       if (!s.attribute_changes().empty()) {
         AttributesMessage a;
         for (const auto slot : s.attribute_changes()) a.robots.push_back({slot, s.attributes(slot)});
-        writer_.write(channel(kAttributesKind), now_unix, now_unix, encode(a));
+        writer_.write(channel_of(t, kAttributesKind), now_unix, now_unix, encode(a));
       }
     }
     if (s.error().empty() && t.epoch != UINT64_MAX && t.last_frame != 0 &&
         (force_keyframe || now_mono >= t.next_keyframe_ns)) {
       write_keyframe(t, now_unix, st.publish_ns + mono_to_unix);
-      (void)channel(kAttributesKind);
+      (void)channel_of(t, kAttributesKind);
       AttributesMessage a;
       for (const auto& r : s.layout().robots) a.robots.push_back({r.slot, s.attributes(r.slot)});
-      writer_.write(channel(kAttributesKind), now_unix, now_unix, encode(a));
+      writer_.write(channel_of(t, kAttributesKind), now_unix, now_unix, encode(a));
       t.next_keyframe_ns = now_mono + seconds_to_ns(options_.keyframe_interval_s);
     }
   } else if (t.epoch == UINT64_MAX) {
@@ -230,7 +231,6 @@ void Recorder::record_source(Track& t, std::uint64_t now_unix, std::uint64_t now
       t.stats.error = e.what();
     }
   }
-  (void)channel;
 }
 
 void Recorder::write_layout(Track& t, std::uint64_t log_time) {
@@ -246,21 +246,7 @@ void Recorder::write_layout(Track& t, std::uint64_t log_time) {
     m.models = s.layout().models;
     m.robots = s.layout().robots;
   }
-  auto it = t.channels.find(std::string(kLayoutKind));
-  std::uint16_t id;
-  if (it == t.channels.end()) {
-    const std::string key(kLayoutKind);
-    auto sit = schemas_.find(key);
-    if (sit == schemas_.end()) {
-      const std::string text = schema_text(kLayoutKind);
-      sit = schemas_.emplace(key, writer_.add_schema("fleetscope." + key, kSchemaEncoding, detail::as_bytes(text))).first;
-    }
-    id = writer_.add_channel(sit->second, t.name + "/" + key, kMessageEncoding, {{"segment", t.name}, {"kind", key}});
-    t.channels.emplace(key, id);
-  } else {
-    id = it->second;
-  }
-  writer_.write(id, log_time, log_time, encode(m));
+  writer_.write(channel_of(t, kLayoutKind), log_time, log_time, encode(m));
   t.poses.reset();  // the pose stream's prediction starts again after every layout
   ++t.stats.layouts;
 }
@@ -280,19 +266,7 @@ void Recorder::write_meshes(Track& t, std::uint64_t log_time) {
         t.stats.error = e.what();  // a corrupt mesh is not recorded (the viewer would refuse it too)
         continue;
       }
-      const std::string key(kMeshesKind);
-      auto it = t.channels.find(key);
-      if (it == t.channels.end()) {
-        auto sit = schemas_.find(key);
-        if (sit == schemas_.end()) {
-          const std::string text = schema_text(kMeshesKind);
-          sit = schemas_.emplace(key, writer_.add_schema("fleetscope." + key, kSchemaEncoding, detail::as_bytes(text))).first;
-        }
-        it = t.channels.emplace(key, writer_.add_channel(sit->second, t.name + "/" + key, kMessageEncoding,
-                                                         {{"segment", t.name}, {"kind", key}}))
-                 .first;
-      }
-      writer_.write(it->second, log_time, log_time, encode(m));
+      writer_.write(channel_of(t, kMeshesKind), log_time, log_time, encode(m));
       ++t.stats.meshes;
     }
   }
@@ -316,39 +290,13 @@ void Recorder::write_keyframe(Track& t, std::uint64_t log_time, std::uint64_t pu
     t.stats.links += poses.size();
     m.robots.push_back(std::move(rp));
   }
-  const std::string key(kKeyframeKind);
-  auto it = t.channels.find(key);
-  if (it == t.channels.end()) {
-    auto sit = schemas_.find(key);
-    if (sit == schemas_.end()) {
-      const std::string text = schema_text(kKeyframeKind);
-      sit = schemas_.emplace(key, writer_.add_schema("fleetscope." + key, kSchemaEncoding, detail::as_bytes(text))).first;
-    }
-    it = t.channels.emplace(key, writer_.add_channel(sit->second, t.name + "/" + key, kMessageEncoding,
-                                                     {{"segment", t.name}, {"kind", key}}))
-             .first;
-  }
-  writer_.write(it->second, log_time, publish_time, t.poses.encode(m, true));
+  writer_.write(channel_of(t, kKeyframeKind), log_time, publish_time, t.poses.encode(m, true));
   ++t.stats.keyframes;
   if (foxglove_) foxglove_->scene(t.name, s, log_time, publish_time);
 }
 
 void Recorder::record_telemetry(Track& t, std::uint64_t log_time) {
   ipc::Source& s = *t.source;
-  auto channel = [&](std::string_view kind) {
-    const std::string key(kind);
-    const auto it = t.channels.find(key);
-    if (it != t.channels.end()) return it->second;
-    auto sit = schemas_.find(key);
-    if (sit == schemas_.end()) {
-      const std::string text = schema_text(kind);
-      sit = schemas_.emplace(key, writer_.add_schema("fleetscope." + key, kSchemaEncoding, detail::as_bytes(text))).first;
-    }
-    const auto id = writer_.add_channel(sit->second, t.name + "/" + key, kMessageEncoding,
-                                        {{"segment", t.name}, {"kind", key}});
-    t.channels.emplace(key, id);
-    return id;
-  };
   t.samples.clear();
   const std::uint64_t lost = s.read_scalars(t.cursor, t.samples, SIZE_MAX);
   t.stats.scalars_lost += lost;
@@ -356,25 +304,25 @@ void Recorder::record_telemetry(Track& t, std::uint64_t log_time) {
   const std::uint32_t tags = s.tag_count();
   if (tags > t.tags_written) {
     TagsMessage m{t.tags_written, s.tags_from(t.tags_written)};
-    writer_.write(channel(kTagsKind), log_time, log_time, encode(m));
+    writer_.write(channel_of(t, kTagsKind), log_time, log_time, encode(m));
     if (foxglove_) foxglove_->tags(t.name, m.first, m.names);
     t.tags_written = static_cast<std::uint32_t>(t.tags_written + m.names.size());
   }
   if (!t.samples.empty() || lost > 0) {
     ScalarsMessage m{t.cursor.lost, std::move(t.samples)};
-    writer_.write(channel(kScalarsKind), log_time, log_time, encode(m));
+    writer_.write(channel_of(t, kScalarsKind), log_time, log_time, encode(m));
     if (foxglove_) foxglove_->scalars(t.name, m.samples, log_time);
     t.stats.scalars += m.samples.size();
     t.samples = std::move(m.samples);
   }
   auto workers = encode_workers(s.workers());
   if (workers != t.last_workers) {
-    writer_.write(channel(kWorkersKind), log_time, log_time, workers);
+    writer_.write(channel_of(t, kWorkersKind), log_time, log_time, workers);
     t.last_workers = std::move(workers);
   }
   auto jobs = encode_jobs(s.jobs());
   if (jobs != t.last_jobs) {
-    writer_.write(channel(kJobsKind), log_time, log_time, jobs);
+    writer_.write(channel_of(t, kJobsKind), log_time, log_time, jobs);
     t.last_jobs = std::move(jobs);
   }
 }

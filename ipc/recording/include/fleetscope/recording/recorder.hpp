@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fleetscope/ipc/source_registry.hpp"
@@ -78,6 +79,7 @@ class Recorder {
   void attach(const std::string& name);
   void discover();
   void record_source(Track& t, std::uint64_t now_unix, std::uint64_t now_mono);
+  std::uint16_t channel_of(Track& t, std::string_view kind);
   void write_layout(Track& t, std::uint64_t log_time);
   void write_meshes(Track& t, std::uint64_t log_time);
   void write_keyframe(Track& t, std::uint64_t log_time, std::uint64_t publish_time);
