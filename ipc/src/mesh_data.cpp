@@ -53,9 +53,9 @@ struct ZstdContext {
 
 }  // namespace
 
-std::uint32_t crc32(std::span<const std::byte> bytes) noexcept {
+std::uint32_t crc32(std::span<const std::byte> bytes, std::uint32_t previous) noexcept {
   // zlib's crc32 takes a uInt length: feed large buffers in pieces.
-  uLong crc = ::crc32(0L, Z_NULL, 0);
+  uLong crc = previous;
   const auto* p = reinterpret_cast<const Bytef*>(bytes.data());
   std::size_t left = bytes.size();
   while (left > 0) {

@@ -1,7 +1,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -9,6 +8,7 @@
 #include <cstring>
 
 #include "bytes.hpp"
+#include "fleetscope/ipc/mesh_data.hpp"
 #include "fleetscope/recording/mcap.hpp"
 
 namespace fleetscope::recording {
@@ -23,17 +23,6 @@ using Reader = detail::ByteReader<McapError>;
 constexpr std::uint64_t kMaxChunkBytes = 192ULL << 20;
 constexpr std::uint64_t kMaxSummaryBytes = 1ULL << 30;
 constexpr std::uint64_t kMaxRecordBytes = 1ULL << 31;  // any record read whole
-
-std::uint32_t crc32_of(std::span<const std::byte> bytes) {
-  std::uint32_t crc = 0;
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const std::size_t n = std::min<std::size_t>(bytes.size() - done, 1u << 30);
-    crc = static_cast<std::uint32_t>(::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + done), static_cast<uInt>(n)));
-    done += n;
-  }
-  return crc;
-}
 
 StringMap get_map(Reader& r) {
   StringMap map;
@@ -119,7 +108,7 @@ std::vector<std::byte> decompress_chunk(const ChunkHead& h, const std::string& w
   } else {
     throw McapError(where + ": unsupported compression '" + h.compression + "'");
   }
-  if (h.crc != 0 && crc32_of(out) != h.crc) throw McapError(where + ": CRC mismatch");
+  if (h.crc != 0 && ipc::crc32(out) != h.crc) throw McapError(where + ": CRC mismatch");
   return out;
 }
 
@@ -260,7 +249,7 @@ bool McapReader::read_summary() {
   if (footer_at - summary_start > kMaxSummaryBytes) throw McapError("summary section too large");
   // Summary bytes and the footer's first 17 bytes of content, for the CRC.
   const auto summary = read_vec(summary_start, footer_at - summary_start + 1 + 8 + 16);
-  if (summary_crc != 0 && crc32_of(summary) != summary_crc) throw McapError("summary CRC mismatch");
+  if (summary_crc != 0 && ipc::crc32(summary) != summary_crc) throw McapError("summary CRC mismatch");
   const std::uint64_t records_end = (summary_offset_start ? summary_offset_start : footer_at) - summary_start;
   Reader r(std::span<const std::byte>(summary).first(static_cast<std::size_t>(records_end)), "summary section");
   bool have_stats = false;

@@ -1,12 +1,12 @@
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "bytes.hpp"
+#include "fleetscope/ipc/mesh_data.hpp"
 #include "fleetscope/recording/mcap.hpp"
 
 namespace fleetscope::recording {
@@ -14,18 +14,6 @@ namespace fleetscope::recording {
 using detail::ByteWriter;
 
 namespace {
-
-std::uint32_t crc32_update(std::uint32_t crc, std::span<const std::byte> bytes) {
-  // zlib's crc32 takes a uInt length: feed large spans in pieces.
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const std::size_t n = std::min<std::size_t>(bytes.size() - done, 1u << 30);
-    crc = static_cast<std::uint32_t>(
-        ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + done), static_cast<uInt>(n)));
-    done += n;
-  }
-  return crc;
-}
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -77,7 +65,7 @@ void McapWriter::put(std::span<const std::byte> bytes) {
     }
     done += static_cast<std::size_t>(n);
   }
-  data_crc_ = crc32_update(data_crc_, bytes);
+  data_crc_ = ipc::crc32(bytes, data_crc_);
   offset_ += bytes.size();
 }
 
@@ -198,7 +186,7 @@ void McapWriter::flush_chunk() {
   index.message_end_time = chunk_has_messages_ ? chunk_end_time_ : 0;
   index.chunk_start_offset = offset_;
   index.uncompressed_size = chunk_.size();
-  const std::uint32_t crc = crc32_update(0, chunk_);
+  const std::uint32_t crc = ipc::crc32(chunk_);
   std::span<const std::byte> stored = chunk_;
   std::vector<std::byte> compressed;
   if (options_.compress) {
@@ -364,7 +352,7 @@ void McapWriter::finish() {
     w.put<std::uint64_t>(summary.empty() ? 0 : summary_start);
     w.put<std::uint64_t>(groups.empty() ? 0 : summary_offset_start);
     // CRC of the summary up to and including summary_offset_start.
-    const std::uint32_t crc = crc32_update(0, summary);
+    const std::uint32_t crc = ipc::crc32(summary);
     w.put<std::uint32_t>(crc);
     w.bytes(kMcapMagic, sizeof kMcapMagic);
   }

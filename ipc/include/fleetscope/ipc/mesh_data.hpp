@@ -42,7 +42,8 @@ EncodedMesh encode_mesh(const MeshData& mesh, bool compress);
 // CRC and validates the mesh. Throws SegmentError(kCorrupt) with `where` (e.g. "segment 'x' mesh 3").
 MeshData decode_mesh(const MeshRecord& record, std::span<const std::byte> stored, const std::string& where);
 
-// CRC-32 as zlib computes it (IEEE 802.3, reflected, initial and final xor 0xFFFFFFFF).
-std::uint32_t crc32(std::span<const std::byte> bytes) noexcept;
+// CRC-32 as zlib computes it (IEEE 802.3, reflected, initial and final xor 0xFFFFFFFF); `previous`
+// continues a CRC over bytes that came before (0: none).
+std::uint32_t crc32(std::span<const std::byte> bytes, std::uint32_t previous = 0) noexcept;
 
 }  // namespace fleetscope::ipc
